@@ -1,0 +1,5 @@
+"""The HTTP edge of the broker."""
+
+from broker.api.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,210 @@
+"""The ``broker`` command line: parse, call the domain core, render.
+
+Exit codes: 0 success; 1 rejected input or a failed operation; 2 usage errors
+(bad options, missing files) and configuration errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import structlog
+from pydantic import ValidationError
+
+from broker.config import Settings, load_settings
+from broker.db import make_engine, make_session_factory, session_scope, upgrade
+from broker.errors import BrokerError, ConfigError, InputError
+from broker.logging import configure_logging, new_run_id
+
+__all__ = ["main"]
+
+log = structlog.get_logger(__name__)
+
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+
+
+def _exit_code(error: BrokerError) -> int:
+    if isinstance(error, ConfigError):
+        return EXIT_USAGE
+    return EXIT_REJECTED
+
+
+@contextmanager
+def _errors_to_exit() -> Iterator[None]:
+    """Render the broker's errors on stderr and exit with their code: the one mapping."""
+    try:
+        yield
+    except InputError as exc:
+        click.echo(f"rejected: {exc}; nothing was changed", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(_exit_code(exc))
+    except BrokerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(_exit_code(exc))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)  # noqa: S101 - set by the group callback
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """The renovation data-sharing broker."""
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+        click.echo(f"error: invalid settings ({fields}); see README, Configuration", err=True)
+        sys.exit(EXIT_USAGE)
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+    structlog.contextvars.bind_contextvars(run_id=new_run_id())
+    ctx.obj = settings
+
+
+@cli.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Apply the database migrations (creates the SQLite file if needed)."""
+    settings = _settings(ctx)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        upgrade(engine, revision)
+    finally:
+        engine.dispose()
+    click.echo(f"database at revision {revision}")
+
+
+def _progress_printer() -> Callable[[int, int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        click.echo(f"\rchecking rows: {done:,}/{total:,}", err=True, nl=False)
+        if end:
+            click.echo("", err=True)
+
+    return show
+
+
+@cli.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+@click.option("--org", required=True, help="The housing organisation, e.g. bo-vest.")
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
+    help="YAML or JSON file mapping export headings to catalogue fields.",
+)
+@click.pass_context
+def ingest(ctx: click.Context, path: Path, org: str, mapping: Path | None) -> None:
+    """Load a renovation schedule export (CSV, XLSX or JSON) for organisation ORG.
+
+    Each department in the file replaces that department's schedule. Columns
+    that hold personal data are dropped before anything is stored.
+    """
+    from broker.ingest import ingest_file, load_mapping  # noqa: PLC0415 - keeps --help fast
+
+    settings = _settings(ctx)
+    with _errors_to_exit():
+        column_mapping = load_mapping(mapping) if mapping is not None else None
+        engine = make_engine(settings.resolved_database_url)
+        try:
+            with session_scope(make_session_factory(engine)) as session:
+                report = ingest_file(
+                    session,
+                    path,
+                    org=org,
+                    now=_now(),
+                    mapping=column_mapping,
+                    progress=_progress_printer(),
+                )
+        finally:
+            engine.dispose()
+    stats = report.stats
+    click.echo(
+        f"accepted: {report.rows} rows from {report.source_format.upper()}; "
+        f"{stats.departments} department(s): {', '.join(report.departments)}"
+    )
+    click.echo(
+        f"  dwellings: {stats.dwellings} ({stats.added} new, {stats.updated} updated, "
+        f"{stats.withdrawn} no longer affected); phases: {stats.phases}"
+    )
+    if report.dropped_columns:
+        click.echo("  dropped columns (never stored): " + ", ".join(report.dropped_columns))
+    else:
+        click.echo("  dropped columns: none")
+
+
+@cli.command("demo-data")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=Path("var/demo-export.csv"),
+    show_default=True,
+    help="Where to write the synthetic export (CSV).",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="First day of the phase plan (default: 26 weeks ago, so the plan is under way).",
+)
+def demo_data(out: Path, start: dt.datetime | None) -> None:
+    """Write a synthetic ERP export for one department of 306 dwellings.
+
+    Street names and people are fictional; the personal columns hold fake
+    values so that ingest's dropping of them can be seen.
+    """
+    from broker.demo import write_demo_csv  # noqa: PLC0415 - keeps --help fast
+
+    first_day = start.date() if start is not None else _now().date() - dt.timedelta(weeks=26)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = write_demo_csv(out, start=first_day)
+    click.echo(f"wrote {rows} rows to {out} (plan starts {first_day.isoformat()})")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to bind (default from settings).")
+@click.option("--port", type=int, default=None, help="Port (default from settings).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the broker over HTTP."""
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from broker.api import create_app  # noqa: PLC0415
+
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = _settings(ctx).model_copy(update=overrides)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+def main() -> None:
+    """Run the command line."""
+    cli()

@@ -1,0 +1,73 @@
+"""Configuration: one ``Settings`` object, built at the edge and passed down.
+
+Values come from ``BROKER_*`` environment variables, then from ``broker.toml``
+(path in ``BROKER_CONFIG``, default ``./broker.toml`` when it exists), then
+the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    """The broker's settings."""
+
+    model_config = SettingsConfigDict(env_prefix="BROKER_", extra="forbid", frozen=True)
+
+    home: Path = Field(
+        default=Path("var"), description="directory for the database, keys and other state"
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: SQLite file broker.db under home",
+    )
+    key_passphrase: SecretStr | None = Field(
+        default=None, description="encrypts private keys under home when set"
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: console on a terminal, JSON lines otherwise"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the SQLite file under ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'broker.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env files
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no secret dirs
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read init arguments, then the environment, then ``broker.toml``."""
+        toml_path = Path(os.environ.get("BROKER_CONFIG", "broker.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment and ``broker.toml``, with ``overrides`` first."""
+    return Settings(**overrides)  # type: ignore[arg-type]

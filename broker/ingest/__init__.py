@@ -1,0 +1,24 @@
+"""Ingest of the housing company's renovation schedule (CSV, XLSX or JSON)."""
+
+from broker.ingest._mapping import ColumnMapping, load_mapping
+from broker.ingest._rows import parse_date
+from broker.ingest.service import (
+    IngestReport,
+    ParsedUpload,
+    ingest_file,
+    parse_org,
+    read_upload,
+    store_upload,
+)
+
+__all__ = [
+    "ColumnMapping",
+    "IngestReport",
+    "ParsedUpload",
+    "ingest_file",
+    "load_mapping",
+    "parse_date",
+    "parse_org",
+    "read_upload",
+    "store_upload",
+]

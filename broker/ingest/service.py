@@ -1,0 +1,157 @@
+"""Ingest a housing company's schedule export: read, map, validate, drop, store.
+
+Personal columns are dropped before anything is stored, and reported by name
+only. A bad row rejects the whole upload and nothing is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from sqlalchemy.orm import Session
+
+from broker.errors import InputError, Problem
+from broker.ingest._json import parse_json_upload
+from broker.ingest._mapping import ColumnMapping, resolve_columns
+from broker.ingest._read import Table, detect_format, read_csv, read_xlsx
+from broker.ingest._rows import Progress, parse_rows
+from broker.schedule.service import ReplaceStats, replace_schedule
+from schemas import ScheduleUpload
+
+__all__ = ["IngestReport", "ParsedUpload", "ingest_file", "parse_org", "read_upload"]
+
+log = structlog.get_logger(__name__)
+
+_ORG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+
+
+def parse_org(raw: str) -> str:
+    """Return the organisation id, e.g. ``bo-vest``.
+
+    Raises:
+        InputError: not 2-40 lower-case letters, digits or hyphens.
+    """
+    if not _ORG.match(raw):
+        raise InputError(
+            "bad organisation",
+            (Problem("must be 2-40 lower-case letters, digits or hyphens", column="--org"),),
+        )
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedUpload:
+    """A validated upload, before it is stored."""
+
+    upload: ScheduleUpload
+    source_format: str
+    rows: int
+    dropped_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """What an accepted upload did: counts and the names of the dropped columns."""
+
+    org: str
+    source_format: str
+    rows: int
+    departments: tuple[str, ...]
+    stats: ReplaceStats
+    dropped_columns: tuple[str, ...]
+
+
+def parse_table(
+    table: Table, *, mapping: ColumnMapping | None = None, progress: Progress | None = None
+) -> ParsedUpload:
+    """Validate a table read from CSV or XLSX.
+
+    Raises:
+        InputError: the columns do not fit or any row breaks a rule.
+    """
+    columns = resolve_columns(table.headings, mapping)
+    upload = parse_rows(table, columns, progress=progress)
+    return ParsedUpload(upload, table.source_format, len(table.rows), columns.dropped)
+
+
+def read_upload(
+    path: Path, *, mapping: ColumnMapping | None = None, progress: Progress | None = None
+) -> ParsedUpload:
+    """Read and validate an export file (CSV, XLSX or JSON) without storing anything.
+
+    Raises:
+        InputError: unreadable file, columns that do not fit, or any bad row.
+    """
+    source_format = detect_format(path)
+    try:
+        data = path.read_bytes() if source_format != "xlsx" else b""
+    except OSError as exc:
+        raise InputError("unreadable file", (Problem("the file cannot be read"),)) from exc
+    if source_format == "json":
+        upload, dropped = parse_json_upload(data)
+        rows = sum(len(d.phases) for dep in upload.departments for d in dep.dwellings)
+        return ParsedUpload(upload, "json", rows, dropped)
+    table = read_xlsx(path) if source_format == "xlsx" else read_csv(data)
+    return parse_table(table, mapping=mapping, progress=progress)
+
+
+def store_upload(
+    session: Session, parsed: ParsedUpload, *, org: str, now: dt.datetime
+) -> IngestReport:
+    """Store a validated upload in the caller's transaction (flushes, never commits)."""
+    stats = replace_schedule(
+        session,
+        org=org,
+        upload=parsed.upload,
+        now=now,
+        source_format=parsed.source_format,
+        rows=parsed.rows,
+        dropped_columns=parsed.dropped_columns,
+    )
+    report = IngestReport(
+        org=org,
+        source_format=parsed.source_format,
+        rows=parsed.rows,
+        departments=tuple(d.afdeling for d in parsed.upload.departments),
+        stats=stats,
+        dropped_columns=parsed.dropped_columns,
+    )
+    log.info(
+        "ingest.stored",
+        org=org,
+        departments=list(report.departments),
+        rows=report.rows,
+        dwellings=stats.dwellings,
+        added=stats.added,
+        withdrawn=stats.withdrawn,
+        phases=stats.phases,
+        dropped_columns=list(report.dropped_columns),
+    )
+    return report
+
+
+def ingest_file(  # noqa: PLR0913 - keyword-only options of one operation
+    session: Session,
+    path: Path,
+    *,
+    org: str,
+    now: dt.datetime,
+    mapping: ColumnMapping | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Read, validate and store an export in the caller's transaction.
+
+    Raises:
+        InputError: bad organisation, file, columns or rows; nothing is stored.
+    """
+    org = parse_org(org)
+    try:
+        parsed = read_upload(path, mapping=mapping, progress=progress)
+    except InputError as exc:
+        log.warning("ingest.rejected", org=org, problems=len(exc.problems))
+        raise
+    return store_upload(session, parsed, org=org, now=now)

@@ -1,0 +1,21 @@
+"""Alembic environment: runs on the connection handed over by ``broker.db.upgrade``."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+import broker.schedule.models  # noqa: F401 - registers the tables on Base.metadata
+from broker.db import Base
+
+connection = context.config.attributes.get("connection")
+if not isinstance(connection, Connection):
+    raise TypeError("run migrations through `broker db upgrade`")
+
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

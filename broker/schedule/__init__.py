@@ -1,0 +1,5 @@
+"""The renovation schedule as stored: departments, dwellings, phases and uploads."""
+
+from broker.schedule.models import Department, Dwelling, DwellingReplacement, Phase, Upload
+
+__all__ = ["Department", "Dwelling", "DwellingReplacement", "Phase", "Upload"]

@@ -1,0 +1,196 @@
+"""Store a validated schedule upload: each department's schedule is replaced whole.
+
+Runs inside the caller's transaction and only flushes: the edge commits, so an
+upload lands completely or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from broker.schedule.models import (
+    Department,
+    Dwelling,
+    DwellingReplacement,
+    Phase,
+    Upload,
+    new_dwelling_ref,
+)
+from schemas import DepartmentSchedule, ScheduleUpload
+
+__all__ = ["ReplaceStats", "replace_schedule"]
+
+_ADDRESS_FIELDS = (
+    "adresseid",
+    "vejnavn",
+    "husnr",
+    "etage",
+    "doer",
+    "postnr",
+    "postnrnavn",
+    "kommunekode",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceStats:
+    """What one upload changed: counts only."""
+
+    departments: int
+    dwellings: int
+    added: int
+    updated: int
+    withdrawn: int
+    phases: int
+
+    def __add__(self, other: ReplaceStats) -> ReplaceStats:
+        """Sum two departments' counts."""
+        return ReplaceStats(
+            self.departments + other.departments,
+            self.dwellings + other.dwellings,
+            self.added + other.added,
+            self.updated + other.updated,
+            self.withdrawn + other.withdrawn,
+            self.phases + other.phases,
+        )
+
+
+def _department(session: Session, org: str, code: str, now: dt.datetime) -> Department:
+    department = session.scalar(
+        select(Department).where(Department.org == org, Department.code == code)
+    )
+    if department is None:
+        department = Department(org=org, code=code, created_at=now, updated_at=now)
+        session.add(department)
+        session.flush()
+    else:
+        department.updated_at = now
+    return department
+
+
+def _replace_department(
+    session: Session, org: str, schedule: DepartmentSchedule, now: dt.datetime
+) -> ReplaceStats:
+    department = _department(session, org, schedule.afdeling, now)
+    existing = dict(
+        session.execute(
+            select(Dwelling.lejemaalsnr, Dwelling.id).where(Dwelling.department_id == department.id)
+        )
+        .tuples()
+        .all()
+    )
+    if existing:
+        ids = select(Dwelling.id).where(Dwelling.department_id == department.id)
+        session.execute(delete(Phase).where(Phase.dwelling_id.in_(ids)))
+        session.execute(delete(DwellingReplacement).where(DwellingReplacement.dwelling_id.in_(ids)))
+
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    for dwelling in schedule.dwellings:
+        row: dict[str, Any] = {name: getattr(dwelling, name) for name in _ADDRESS_FIELDS}
+        row.update(
+            disposition=dwelling.disposition.value,
+            affected=True,
+            withdrawn_at=None,
+            updated_at=now,
+        )
+        known_id = existing.get(dwelling.lejemaalsnr)
+        if known_id is None:
+            row.update(
+                ref=new_dwelling_ref(),
+                department_id=department.id,
+                lejemaalsnr=dwelling.lejemaalsnr,
+            )
+            inserts.append(row)
+        else:
+            row["id"] = known_id
+            updates.append(row)
+    if updates:
+        session.execute(update(Dwelling), updates)
+    uploaded = {dwelling.lejemaalsnr for dwelling in schedule.dwellings}
+    ids_by_number = {number: known for number, known in existing.items() if number in uploaded}
+    if inserts:
+        returned = session.execute(
+            insert(Dwelling).returning(
+                Dwelling.lejemaalsnr, Dwelling.id, sort_by_parameter_order=True
+            ),
+            inserts,
+        ).tuples()
+        ids_by_number.update(returned.all())
+
+    gone = [known_id for number, known_id in existing.items() if number not in ids_by_number]
+    if gone:
+        session.execute(
+            update(Dwelling)
+            .where(Dwelling.id.in_(gone), Dwelling.affected.is_(True))
+            .values(affected=False, withdrawn_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    phases = [
+        {
+            "dwelling_id": ids_by_number[dwelling.lejemaalsnr],
+            "kind": phase.kind.value,
+            "start": phase.start,
+            "end": phase.end,
+        }
+        for dwelling in schedule.dwellings
+        for phase in dwelling.phases
+    ]
+    session.execute(insert(Phase), phases)
+    links = [
+        {"dwelling_id": ids_by_number[dwelling.lejemaalsnr], "replaces_id": ids_by_number[old]}
+        for dwelling in schedule.dwellings
+        for old in dwelling.erstatter
+    ]
+    if links:
+        session.execute(insert(DwellingReplacement), links)
+    return ReplaceStats(
+        departments=1,
+        dwellings=len(schedule.dwellings),
+        added=len(inserts),
+        updated=len(updates),
+        withdrawn=len(gone),
+        phases=len(phases),
+    )
+
+
+def replace_schedule(  # noqa: PLR0913 - the upload's facts are recorded with it
+    session: Session,
+    *,
+    org: str,
+    upload: ScheduleUpload,
+    now: dt.datetime,
+    source_format: str,
+    rows: int,
+    dropped_columns: tuple[str, ...],
+) -> ReplaceStats:
+    """Replace each uploaded department's schedule and record the upload.
+
+    A dwelling of a department that is missing from the upload is kept, marked
+    no longer affected, and loses its phases.
+    """
+    stats = ReplaceStats(0, 0, 0, 0, 0, 0)
+    for schedule in upload.departments:
+        stats += _replace_department(session, org, schedule, now)
+    session.add(
+        Upload(
+            org=org,
+            created_at=now,
+            source_format=source_format,
+            departments=[schedule.afdeling for schedule in upload.departments],
+            rows=rows,
+            dwellings=stats.dwellings,
+            phases=stats.phases,
+            withdrawn=stats.withdrawn,
+            dropped_columns=list(dropped_columns),
+            stats={"added": stats.added, "updated": stats.updated},
+        )
+    )
+    session.flush()
+    return stats

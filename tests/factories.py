@@ -1,0 +1,164 @@
+"""Factories for schedule exports: rows as an ERP writes them, and files in each format."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+
+HEADINGS = (
+    "Afdeling",
+    "Lejemålsnr",
+    "AdresseID",
+    "Vejnavn",
+    "Husnr",
+    "Etage",
+    "Dør",
+    "Postnr",
+    "By",
+    "Kommunekode",
+    "Fase",
+    "Startdato",
+    "Slutdato",
+)
+PERSONAL_HEADINGS = (
+    "Lejer navn",
+    "CPR",
+    "Telefon",
+    "E-mail",
+    "Bemærkning",
+    "Særlige behov",
+    "Genhusningsadresse",
+)
+DOORS = ("tv", "mf", "th")
+
+
+def export_row(**values: str) -> dict[str, str]:
+    """One export row for dwelling 1 of `blokland`, with `values` (by heading) overriding."""
+    row = {
+        "Afdeling": "Blokland",
+        "Lejemålsnr": "0412-0001-001",
+        "AdresseID": "",
+        "Vejnavn": "Prøvevej",
+        "Husnr": "12",
+        "Etage": "1",
+        "Dør": "tv",
+        "Postnr": "2620",
+        "By": "Albertslund",
+        "Kommunekode": "0165",
+        "Fase": "genhusning",
+        "Startdato": "01-03-2027",
+        "Slutdato": "30-06-2027",
+    }
+    row.update(values)
+    return row
+
+
+def dwelling_rows(
+    count: int,
+    *,
+    department: str = "Blokland",
+    phases: Sequence[tuple[str, dt.date, dt.date]] = (
+        ("varsling", dt.date(2026, 11, 2), dt.date(2026, 11, 2)),
+        ("genhusning", dt.date(2027, 3, 1), dt.date(2027, 6, 30)),
+    ),
+    first: int = 1,
+) -> list[dict[str, str]]:
+    """Rows for `count` dwellings (three per floor), each with every phase in `phases`."""
+    rows = []
+    for number in range(first, first + count):
+        floor, door = divmod(number - 1, len(DOORS))
+        for kind, start, end in phases:
+            rows.append(
+                export_row(
+                    Afdeling=department,
+                    Lejemålsnr=f"0412-{number // 1000:04d}-{number % 1000:03d}",
+                    Husnr=str(1 + floor // 10),
+                    Etage="st" if floor % 10 == 0 else str(floor % 10),
+                    Dør=DOORS[door],
+                    Fase=kind,
+                    Startdato=start.strftime("%d-%m-%Y"),
+                    Slutdato=end.strftime("%d-%m-%Y"),
+                )
+            )
+    return rows
+
+
+def with_personal(rows: Iterable[dict[str, str]], values: dict[str, str]) -> list[dict[str, str]]:
+    """Return the rows with personal columns (by heading) filled with `values`."""
+    return [{**row, **values} for row in rows]
+
+
+def csv_bytes(
+    rows: Sequence[dict[str, str]],
+    *,
+    headings: Sequence[str] | None = None,
+    delimiter: str = ";",
+    encoding: str = "utf-8-sig",
+) -> bytes:
+    """Rows as a CSV file, written as Danish Excel does by default."""
+    names = list(headings) if headings is not None else list(rows[0]) if rows else list(HEADINGS)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=delimiter)
+    writer.writerow(names)
+    for row in rows:
+        writer.writerow([row.get(name, "") for name in names])
+    return buffer.getvalue().encode(encoding)
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, str]], **options: Any) -> Path:
+    """Write rows as CSV to `path` and return it."""
+    path.write_bytes(csv_bytes(rows, **options))
+    return path
+
+
+def write_xlsx(path: Path, rows: Sequence[dict[str, str | dt.date]]) -> Path:
+    """Write rows as the first sheet of a real XLSX workbook."""
+    workbook = Workbook()
+    sheet = workbook.active
+    names = list(rows[0])
+    sheet.append(names)
+    for row in rows:
+        sheet.append([row.get(name, "") for name in names])
+    workbook.save(path)
+    return path
+
+
+def upload_document(count: int = 3, **extra: Any) -> dict[str, Any]:
+    """A JSON schedule upload for `count` dwellings of `blokland`; `extra` keys on each."""
+    return {
+        "departments": [
+            {
+                "afdeling": "blokland",
+                "dwellings": [
+                    {
+                        "lejemaalsnr": f"0412-0001-{n:03d}",
+                        "vejnavn": "Prøvevej",
+                        "husnr": "12",
+                        "etage": str(n),
+                        "doer": "tv",
+                        "postnr": "2620",
+                        "postnrnavn": "Albertslund",
+                        "kommunekode": "0165",
+                        "phases": [
+                            {"kind": "genhusning", "start": "2027-03-01", "end": "2027-06-30"}
+                        ],
+                        **extra,
+                    }
+                    for n in range(1, count + 1)
+                ],
+            }
+        ]
+    }
+
+
+def write_json(path: Path, document: dict[str, Any]) -> Path:
+    """Write a JSON document to `path` and return it."""
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    return path
