@@ -148,7 +148,7 @@ def ingest(ctx: click.Context, path: Path, org: str, mapping: Path | None) -> No
         f"{stats.departments} department(s): {', '.join(report.departments)}"
     )
     click.echo(
-        f"  dwellings: {stats.dwellings} ({stats.added} new, {stats.updated} updated, "
+        f"  dwellings: {stats.dwellings} ({stats.added} new, {stats.updated} already known, "
         f"{stats.withdrawn} no longer affected); phases: {stats.phases}"
     )
     if report.dropped_columns:

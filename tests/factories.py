@@ -103,7 +103,9 @@ def csv_bytes(
     encoding: str = "utf-8-sig",
 ) -> bytes:
     """Rows as a CSV file, written as Danish Excel does by default."""
-    names = list(headings) if headings is not None else list(rows[0]) if rows else list(HEADINGS)
+    names = list(headings) if headings is not None else list(HEADINGS)
+    if headings is None and rows:
+        names = list(dict.fromkeys(name for row in rows for name in row))
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=delimiter)
     writer.writerow(names)

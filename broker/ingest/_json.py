@@ -27,12 +27,16 @@ _LEVELS: tuple[tuple[str, frozenset[str]], ...] = (
 
 def validation_problems(exc: ValidationError) -> tuple[Problem, ...]:
     """Return a pydantic error as problems naming the field and the rule, never the input."""
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    locations = [tuple(error["loc"]) for error in errors]
+    # A failed item also makes its container "too short"; report only the item.
     return tuple(
         Problem(
             error["msg"].removeprefix("Value error, "),
-            column=".".join(str(part) for part in error["loc"]) or "body",
+            column=".".join(str(part) for part in loc) or "body",
         )
-        for error in exc.errors(include_url=False, include_input=False, include_context=False)
+        for error, loc in zip(errors, locations, strict=True)
+        if not any(len(other) > len(loc) and other[: len(loc)] == loc for other in locations)
     )
 
 

@@ -80,9 +80,7 @@ def _replace_department(
     existing = dict(
         session.execute(
             select(Dwelling.lejemaalsnr, Dwelling.id).where(Dwelling.department_id == department.id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     if existing:
         ids = select(Dwelling.id).where(Dwelling.department_id == department.id)
@@ -120,7 +118,7 @@ def _replace_department(
                 Dwelling.lejemaalsnr, Dwelling.id, sort_by_parameter_order=True
             ),
             inserts,
-        ).tuples()
+        )
         ids_by_number.update(returned.all())
 
     gone = [known_id for number, known_id in existing.items() if number not in ids_by_number]

@@ -1,0 +1,100 @@
+"""Reading exports: CSV encodings and delimiters as Danish Excel writes them, XLSX, JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from factories import (
+    PERSONAL_HEADINGS,
+    dwelling_rows,
+    export_row,
+    upload_document,
+    with_personal,
+    write_csv,
+    write_json,
+    write_xlsx,
+)
+
+from broker.errors import InputError
+from broker.ingest import read_upload
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter"),
+    [("utf-8-sig", ";"), ("utf-8", ";"), ("utf-8", ","), ("cp1252", ";"), ("cp1252", ",")],
+)
+def test_csv_encodings_and_delimiters(tmp_path: Path, encoding: str, delimiter: str) -> None:
+    """UTF-8 with or without BOM and Windows-1252, comma or semicolon, all read the same."""
+    path = write_csv(
+        tmp_path / "export.csv", dwelling_rows(2), encoding=encoding, delimiter=delimiter
+    )
+    parsed = read_upload(path)
+    dwellings = parsed.upload.departments[0].dwellings
+    assert [d.vejnavn for d in dwellings] == ["Prøvevej", "Prøvevej"]
+    assert parsed.rows == 4
+    assert parsed.source_format == "csv"
+
+
+def test_xlsx_with_date_cells(tmp_path: Path) -> None:
+    """An XLSX workbook is read from its first sheet; real date cells are dates."""
+    rows: list[dict[str, str | dt.date]] = [
+        {**export_row(), "Startdato": dt.date(2027, 3, 1), "Slutdato": dt.date(2027, 6, 30)}
+    ]
+    parsed = read_upload(write_xlsx(tmp_path / "export.xlsx", rows))
+    phase = parsed.upload.departments[0].dwellings[0].phases[0]
+    assert (phase.start, phase.end) == (dt.date(2027, 3, 1), dt.date(2027, 6, 30))
+    assert parsed.source_format == "xlsx"
+
+
+def test_json_upload_drops_unknown_keys_by_name(tmp_path: Path) -> None:
+    """Unknown keys in a JSON upload are dropped and named; the rest is validated."""
+    document = upload_document(2, lejer_navn="DEMO-Hansen", bemaerkning="DEMO-note")
+    parsed = read_upload(write_json(tmp_path / "upload.json", document))
+    assert parsed.dropped_columns == ("lejer_navn", "bemaerkning")
+    assert len(parsed.upload.departments[0].dwellings) == 2
+
+
+def test_json_rules_name_the_path(tmp_path: Path) -> None:
+    """A JSON upload breaking a rule names the path to the field and the rule."""
+    document = upload_document(1)
+    document["departments"][0]["dwellings"][0]["phases"][0]["end"] = "2027-01-01"
+    with pytest.raises(InputError) as excinfo:
+        read_upload(write_json(tmp_path / "upload.json", document))
+    assert [str(p) for p in excinfo.value.problems] == [
+        "column departments.0.dwellings.0.phases.0: end must not be before start"
+    ]
+
+
+def test_personal_columns_dropped_and_named(tmp_path: Path) -> None:
+    """Every column outside the catalogue's kept fields is dropped and named, in file order."""
+    rows = with_personal(dwelling_rows(1), dict.fromkeys(PERSONAL_HEADINGS, "DEMO"))
+    parsed = read_upload(write_csv(tmp_path / "export.csv", rows))
+    assert parsed.dropped_columns == PERSONAL_HEADINGS
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "rule"),
+    [
+        ("export.pdf", b"%PDF", "file type must be .csv, .xlsx or .json"),
+        ("export.csv", b"", "the file must start with a heading row"),
+        ("export.xlsx", b"not a zip", "not a readable XLSX workbook"),
+        ("upload.json", b"{not json", "the file must be UTF-8 JSON"),
+    ],
+)
+def test_unreadable_files(tmp_path: Path, name: str, content: bytes, rule: str) -> None:
+    """Files of the wrong type or broken content are refused with the rule."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError) as excinfo:
+        read_upload(path)
+    assert [p.rule for p in excinfo.value.problems] == [rule]
+
+
+def test_header_only_file_has_no_rows(tmp_path: Path) -> None:
+    """A heading row without data is refused: an empty upload would withdraw everything."""
+    path = write_csv(tmp_path / "export.csv", [], headings=list(export_row()))
+    with pytest.raises(InputError) as excinfo:
+        read_upload(path)
+    assert [p.rule for p in excinfo.value.problems] == ["the file has no data rows"]

@@ -1,0 +1,103 @@
+"""The `broker` command: exit codes 0/1/2, summaries on stdout, problems on stderr."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from clirun import run_broker
+from databases import Database
+from factories import PERSONAL_HEADINGS, dwelling_rows, export_row, with_personal, write_csv
+from sqlalchemy import func, select
+
+from broker.schedule import Dwelling
+
+
+def _dwellings(database: Database) -> int:
+    with database.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(Dwelling)).scalar_one()
+
+
+def test_ingest_accepts_and_names_dropped_columns(database: Database, tmp_path: Path) -> None:
+    """A good export exits 0 and the summary names every dropped column."""
+    rows = with_personal(dwelling_rows(3), dict.fromkeys(PERSONAL_HEADINGS, "DEMO"))
+    result = run_broker(
+        database, tmp_path, "ingest", str(write_csv(tmp_path / "e.csv", rows)), "--org", "bo-vest"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "accepted: 6 rows from CSV; 1 department(s): blokland",
+        "  dwellings: 3 (3 new, 0 already known, 0 no longer affected); phases: 6",
+        (
+            "  dropped columns (never stored): Lejer navn, CPR, Telefon, E-mail, Bemærkning, "
+            "Særlige behov, Genhusningsadresse"
+        ),
+    ]
+    assert _dwellings(database) == 3
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [e["event"] for e in events] == ["ingest.stored"]
+    assert events[0]["run_id"]
+
+
+def test_ingest_rejects_with_exit_1_and_writes_nothing(database: Database, tmp_path: Path) -> None:
+    """A bad row exits 1, lists row, column and rule on stderr, and stores nothing."""
+    rows = [export_row(), export_row(Lejemålsnr="0412-0001-002", Dør="Bodil")]
+    result = run_broker(
+        database, tmp_path, "ingest", str(write_csv(tmp_path / "e.csv", rows)), "--org", "bo-vest"
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert (
+        "rejected: upload rejected: 1 problem(s); nothing was changed\n"
+        "  row 3, column Dør: must be tv, th, mf or a door number of up to 4 characters\n"
+    ) in result.stderr
+    assert "Bodil" not in result.stderr
+    assert _dwellings(database) == 0
+
+
+def test_usage_errors_exit_2(database: Database, tmp_path: Path) -> None:
+    """A missing file or option is a usage error: exit 2, nothing stored."""
+    missing = run_broker(database, tmp_path, "ingest", str(tmp_path / "nope.csv"), "--org", "x1")
+    assert missing.returncode == 2
+    assert "does not exist" in missing.stderr
+    no_org = run_broker(
+        database, tmp_path, "ingest", str(write_csv(tmp_path / "e.csv", [export_row()]))
+    )
+    assert no_org.returncode == 2
+    assert "Missing option '--org'" in no_org.stderr
+    assert _dwellings(database) == 0
+
+
+def test_bad_org_rejected(database: Database, tmp_path: Path) -> None:
+    """An organisation id outside the rule is refused with exit 1."""
+    path = write_csv(tmp_path / "e.csv", [export_row()])
+    result = run_broker(database, tmp_path, "ingest", str(path), "--org", "Bo Vest!")
+    assert result.returncode == 1
+    assert "column --org: must be 2-40 lower-case letters, digits or hyphens" in result.stderr
+
+
+def test_bad_settings_exit_2(database: Database, tmp_path: Path) -> None:
+    """An invalid setting names the setting, exits 2 and does nothing."""
+    result = run_broker(database, tmp_path, "db", "upgrade", env={"BROKER_PORT": "http"})
+    assert result.returncode == 2
+    assert "invalid settings (port)" in result.stderr
+
+
+def test_db_upgrade_creates_sqlite_in_wal_mode(tmp_path: Path) -> None:
+    """`broker db upgrade` creates the SQLite database under BROKER_HOME, in WAL mode."""
+    import sqlite3  # noqa: PLC0415
+
+    from databases import Database as Db  # noqa: PLC0415
+
+    home = tmp_path / "home"
+    target = Db("sqlite", f"sqlite:///{home / 'broker.db'}", None, home / "broker.db")
+    target.dispose()
+    result = run_broker(target, home, "db", "upgrade", env={"BROKER_DATABASE_URL": ""})
+    assert result.returncode == 0, result.stderr
+    connection = sqlite3.connect(home / "broker.db")
+    try:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    finally:
+        connection.close()
+    assert {"departments", "dwellings", "phases", "uploads", "alembic_version"} <= tables
