@@ -152,7 +152,18 @@ STREET_STEMS = (
     "Vibe",
     "Stær",
 )
-STREET_ENDINGS = ("vej", "parken", "haven", "gården", "stien", "toften", "vænget", "bakken")
+STREET_ENDINGS = (
+    "vej",
+    "parken",
+    "haven",
+    "gården",
+    "stien",
+    "toften",
+    "vænget",
+    "bakken",
+    "lunden",
+    "engen",
+)
 ADDRESS_NAMESPACE = uuid.UUID("5f0c6e2a-3b1d-4c8e-9a7f-2d4b6c8e0a1f")
 FIRST_NOTICE = dt.date(2026, 9, 7)
 
@@ -173,7 +184,7 @@ class Export:
 
 
 def street_name(department: int) -> str:
-    """Return a street name that no other department (of the first 200) uses."""
+    """Return a street name that no other department (of the first 250) uses."""
     stem = STREET_STEMS[department % len(STREET_STEMS)]
     ending = STREET_ENDINGS[(department // len(STREET_STEMS)) % len(STREET_ENDINGS)]
     return stem + ending
@@ -334,7 +345,10 @@ class Report:
         ratio = seconds / self.baseline
         met = ratio <= AIM
         verdict = f"  (aim <= {AIM:g}x: {'met' if met else 'missed'})" if aim else ""
-        print(f"{label}: {seconds:.2f} s  ({self.rate(seconds)})  ratio {ratio:.1f}x{verdict}")
+        print(
+            f"{label}: {seconds:.2f} s  ({self.rate(seconds)})  ratio {ratio:.1f}x{verdict}",
+            flush=True,
+        )
         return met
 
 
@@ -421,11 +435,15 @@ def main(argv: list[str] | None = None) -> int:
         note(f"written in {seconds:.1f} s")
         print(
             f"export: {export.rows:,} rows ({export.dwellings:,} dwellings x {len(PHASES)} phases"
-            f" in {export.departments:,} departments), {size:.1f} MB CSV"
+            f" in {export.departments:,} departments), {size:.1f} MB CSV",
+            flush=True,
         )
         baseline = measure_baseline(export)
         report = Report(export.rows, baseline)
-        print(f"csv.reader baseline: {baseline:.2f} s  ({report.rate(baseline)})  best of 3")
+        print(
+            f"csv.reader baseline: {baseline:.2f} s  ({report.rate(baseline)})  best of 3",
+            flush=True,
+        )
         try:
             parsed = measure_sqlite(export, directory, report)
             if args.postgres:

@@ -1,0 +1,94 @@
+"""Privacy: planted personal values never reach the database, a dump, the output or the logs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from clirun import run_broker
+from databases import Database, postgres_url
+from factories import dwelling_rows, export_row, with_personal, write_csv
+from sqlalchemy.engine import make_url
+
+# Distinctive fake values, one per personal column; none is a real person's.
+PLANTED = {
+    "Lejer navn": "PLANTED-Navn-Qzxv",
+    "CPR": "991399-4711",
+    "Telefon": "+45 00 11 22 33",
+    "E-mail": "planted.qzxv@example.org",
+    "Bemærkning": "PLANTED-note-Wkrp",
+    "Særlige behov": "PLANTED-behov-Yjlm",
+    "Genhusningsadresse": "PLANTED-Genhusvej 77, 2620 Albertslund",
+}
+# A kept value, to prove the scan sees what is stored.
+KEPT_STREET = "Kontrolvej"
+
+
+def _stored_bytes(database: Database) -> bytes:
+    if database.backend == "sqlite":
+        assert database.path is not None
+        files = sorted(database.path.parent.glob(database.path.name + "*"))
+        assert files, "no database file"
+        return b"".join(path.read_bytes() for path in files)
+    pg_dump = shutil.which("pg_dump")
+    assert pg_dump is not None, "pg_dump is needed to dump the PostgreSQL schema"
+    url = make_url(postgres_url())
+    command = [
+        pg_dump,
+        "--data-only",
+        "--schema",
+        str(database.schema),
+        "--host",
+        url.host or "127.0.0.1",
+        "--port",
+        str(url.port or 5432),
+        "--username",
+        url.username or "postgres",
+        url.database or "test",
+    ]
+    env = {**os.environ, "PGPASSWORD": url.password or ""}
+    return subprocess.run(command, capture_output=True, check=True, env=env, timeout=60).stdout
+
+
+def _assert_absent(haystack: bytes, where: str) -> None:
+    for heading, value in PLANTED.items():
+        for needle in {value, value.replace(" ", ""), value.lower()}:
+            assert needle.encode() not in haystack, f"{heading} value found in {where}"
+
+
+def test_planted_values_never_stored_or_logged(database: Database, tmp_path: Path) -> None:
+    """An accepted export's personal columns leave no trace in storage, output or logs."""
+    rows = with_personal([{**row, "Vejnavn": KEPT_STREET} for row in dwelling_rows(6)], PLANTED)
+    export = write_csv(tmp_path / "export.csv", rows)
+    assert PLANTED["CPR"].encode() in export.read_bytes()  # the input really holds them
+
+    result = run_broker(database, tmp_path, "ingest", str(export), "--org", "bo-vest")
+    assert result.returncode == 0, result.stderr
+    database.dispose()
+
+    stored = _stored_bytes(database)
+    assert KEPT_STREET.encode() in stored  # the scan does see stored data
+    _assert_absent(stored, f"the {database.backend} database")
+    _assert_absent(result.stdout.encode(), "stdout")
+    _assert_absent(result.stderr.encode(), "the log lines")
+
+
+@pytest.mark.parametrize("column", ["Vejnavn", "By", "Husnr", "Dør", "Fase"])
+def test_personal_value_in_kept_column_never_echoed(
+    database: Database, tmp_path: Path, column: str
+) -> None:
+    """A personal value typed into a kept column is rejected without being echoed or stored."""
+    rows = [
+        export_row(**{column: PLANTED["E-mail"]}),
+        export_row(**{"Lejemålsnr": "2", column: PLANTED["CPR"]}),
+    ]
+    export = write_csv(tmp_path / "export.csv", rows)
+    result = run_broker(database, tmp_path, "ingest", str(export), "--org", "bo-vest")
+    assert result.returncode == 1
+    assert f"row 2, column {column}: looks like an e-mail address" in result.stderr
+    database.dispose()
+    _assert_absent(_stored_bytes(database), f"the {database.backend} database")
+    _assert_absent((result.stdout + result.stderr).encode(), "the output and logs")
