@@ -11,11 +11,16 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy import select
 
 from broker.demo import DEMO_HEADINGS, generate_demo_rows, write_demo_csv
+from broker.ingest import ingest_file
+from broker.schedule import Dwelling
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from sqlalchemy.orm import Session
 
 START = dt.date(2025, 1, 6)
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://example.org/renovation-broker/demo")
@@ -267,3 +272,22 @@ def test_phase_dates_ordered_and_within_plan(start: dt.date) -> None:
             assert dates["genhusning"] < dates["hjemkomst"]
         if "mangelgennemgang" in dates:
             assert dates["hjemkomst"] < dates["mangelgennemgang"]
+
+
+def test_demo_export_loads_into_the_broker(session: Session, tmp_path: Path) -> None:
+    """The demo export ingests cleanly: 306 dwellings, every personal column dropped."""
+    path = tmp_path / "demo.csv"
+    write_demo_csv(path, start=dt.date(2026, 6, 1))
+    report = ingest_file(session, path, org="bo-vest", now=dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
+    assert report.stats.dwellings == 306
+    assert report.dropped_columns == (
+        "Lejer navn",
+        "CPR",
+        "Telefon",
+        "E-mail",
+        "Bemærkning",
+        "Særlige behov",
+        "Genhusningsadresse",
+    )
+    dispositions = set(session.scalars(select(Dwelling.disposition)))
+    assert dispositions == {"renoveres", "sammenlaegges", "opdeles", "nedrives", "nybyggeri"}
