@@ -98,3 +98,19 @@ def test_header_only_file_has_no_rows(tmp_path: Path) -> None:
     with pytest.raises(InputError) as excinfo:
         read_upload(path)
     assert [p.rule for p in excinfo.value.problems] == ["the file has no data rows"]
+
+
+def test_progress_reported_on_long_uploads(tmp_path: Path) -> None:
+    """Long uploads report progress as (rows done, rows in all), ending at the total."""
+    rows = dwelling_rows(
+        12_000,
+        phases=(
+            ("genhusning", dt.date(2027, 3, 1), dt.date(2027, 6, 30)),
+            ("varsling", dt.date(2026, 11, 2), dt.date(2026, 11, 2)),
+        ),
+    )
+    calls: list[tuple[int, int]] = []
+    read_upload(
+        write_csv(tmp_path / "export.csv", rows), progress=lambda d, t: calls.append((d, t))
+    )
+    assert calls == [(20_000, 24_000), (24_000, 24_000)]
