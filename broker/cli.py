@@ -157,6 +157,104 @@ def ingest(ctx: click.Context, path: Path, org: str, mapping: Path | None) -> No
         click.echo("  dropped columns: none")
 
 
+@cli.group()
+def policy() -> None:
+    """Policy commands: check, explain."""
+
+
+@policy.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+def policy_check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Validate and lint policy files (default: the policies directory).
+
+    Prints each problem as file:line: key: rule; exits 1 if there is any.
+    """
+    from broker.policy import load_policies  # noqa: PLC0415 - keeps --help fast
+
+    targets = list(paths) or [_settings(ctx).policies_dir]
+    loaded, problems = load_policies(targets)
+    for problem in problems:
+        click.echo(str(problem))
+    for item in loaded:
+        click.echo(
+            f"ok: {item.path}: {item.policy.id} v{item.policy.version} "
+            f"({item.policy.flow}) sha256:{item.policy.content_hash}"
+        )
+    if problems:
+        click.echo(f"{len(problems)} problem(s)", err=True)
+        sys.exit(EXIT_REJECTED)
+
+
+@policy.command("explain")
+@click.argument("policy_id")
+@click.option(
+    "--at",
+    "at",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Run date (default: today).",
+)
+@click.option("--dwelling", "dwelling_ref", default=None, help="Show one dwelling (dw-...).")
+@click.pass_context
+def policy_explain(
+    ctx: click.Context, policy_id: str, at: dt.datetime | None, dwelling_ref: str | None
+) -> None:
+    """Dry run: which dwellings and fields POLICY_ID would release, and why others are withheld.
+
+    Releases nothing and writes no audit entry.
+    """
+    from broker.policy import load_policies  # noqa: PLC0415
+    from broker.policy.service import explain  # noqa: PLC0415
+
+    settings = _settings(ctx)
+    loaded, problems = load_policies([settings.policies_dir])
+    chosen = [item.policy for item in loaded if item.policy.id == policy_id]
+    if not chosen:
+        invalid = [p for p in problems if p.path.stem == policy_id]
+        for problem in invalid:
+            click.echo(str(problem), err=True)
+        click.echo(f"error: no valid policy {policy_id!r} in {settings.policies_dir}", err=True)
+        sys.exit(EXIT_REJECTED)
+    run_date = at.date() if at is not None else _now().date()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            plan = explain(session, chosen[0], at=run_date)
+    finally:
+        engine.dispose()
+    _render_plan(plan, dwelling_ref)
+
+
+def _render_plan(plan: Any, dwelling_ref: str | None) -> None:
+    click.echo(f"policy {plan.policy_id} sha256:{plan.policy_hash}")
+    if plan.window is not None:
+        first, last = plan.window
+        click.echo(f"run date {plan.at.isoformat()}: phases overlapping {first} .. {last}")
+    click.echo(
+        f"dwellings in scope: {plan.in_scope}; left out (objection): {plan.left_out}; "
+        f"would be released: {len(plan.dwellings)}"
+    )
+    if plan.refused is not None:
+        click.echo(f"releases nothing: {plan.refused}")
+    click.echo("fields released:")
+    for name, transform in plan.fields.items():
+        click.echo(f"  {name}: {transform}")
+    click.echo("fields withheld:")
+    for withheld in plan.withheld:
+        click.echo(f"  {withheld.field}: {withheld.reason}")
+    records = plan.dwellings
+    if dwelling_ref is not None:
+        records = tuple(r for r in records if r.ref == dwelling_ref)
+        if not records:
+            click.echo(f"dwelling {dwelling_ref}: not released by this policy at this date")
+            return
+    for record in records:
+        values = ", ".join(f"{k}={v}" for k, v in record.values.items() if v is not None)
+        phases = "; ".join(" ".join(str(v) for v in p.values()) for p in record.phases)
+        click.echo(f"  {record.ref}: {values} | {phases}")
+
+
 @cli.command("demo-data")
 @click.option(
     "--out",

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; default: SQLite file broker.db under home",
     )
+    policies_dir: Path = Field(
+        default=Path("policies"), description="directory of the policy files (*.yaml)"
+    )
     key_passphrase: SecretStr | None = Field(
         default=None, description="encrypts private keys under home when set"
     )

@@ -19,6 +19,7 @@ from schemas._address import (
 from schemas._catalogue import CATALOGUE, CatalogueField, FieldCatalogue, FieldClass, heading_key
 from schemas._personal import looks_personal, scrub_personal
 from schemas._schedule import (
+    DepartmentCode,
     DepartmentSchedule,
     Disposition,
     DwellingSchedule,
@@ -34,6 +35,7 @@ from schemas._schedule import (
 __all__ = [
     "CATALOGUE",
     "CatalogueField",
+    "DepartmentCode",
     "DepartmentSchedule",
     "Disposition",
     "DwellingSchedule",

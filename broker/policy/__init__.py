@@ -1,0 +1,47 @@
+"""The policy engine: data-sharing agreements as declarative files, evaluated purely."""
+
+from broker.policy._evaluate import (
+    DwellingFacts,
+    PhaseFacts,
+    ReleasedDwelling,
+    ReleasePlan,
+    Withheld,
+    evaluate,
+)
+from broker.policy._load import LoadedPolicy, PolicyProblem, lint, load_policies, load_policy_file
+from broker.policy._model import (
+    MIN_DWELLINGS,
+    Flow,
+    LegalBasis,
+    Mode,
+    Outcome,
+    Policy,
+    Schedule,
+    Scope,
+    Transform,
+    Window,
+)
+
+__all__ = [
+    "MIN_DWELLINGS",
+    "DwellingFacts",
+    "Flow",
+    "LegalBasis",
+    "LoadedPolicy",
+    "Mode",
+    "Outcome",
+    "PhaseFacts",
+    "Policy",
+    "PolicyProblem",
+    "ReleasePlan",
+    "ReleasedDwelling",
+    "Schedule",
+    "Scope",
+    "Transform",
+    "Window",
+    "Withheld",
+    "evaluate",
+    "lint",
+    "load_policies",
+    "load_policy_file",
+]
