@@ -17,6 +17,8 @@ run: $(STAMP)
 	$(BIN)/broker db upgrade
 	$(BIN)/broker demo-data --out var/demo-export.csv
 	$(BIN)/broker ingest var/demo-export.csv --org $(ORG)
+	$(BIN)/broker policy check
+	$(BIN)/broker policy explain albertslund-visitation-weekly
 	$(BIN)/broker serve
 
 ## test: the whole suite (SQLite and PostgreSQL)

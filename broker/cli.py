@@ -196,9 +196,14 @@ def policy_check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     help="Run date (default: today).",
 )
 @click.option("--dwelling", "dwelling_ref", default=None, help="Show one dwelling (dw-...).")
+@click.option("--list", "list_all", is_flag=True, help="List every dwelling, not the first 10.")
 @click.pass_context
 def policy_explain(
-    ctx: click.Context, policy_id: str, at: dt.datetime | None, dwelling_ref: str | None
+    ctx: click.Context,
+    policy_id: str,
+    at: dt.datetime | None,
+    dwelling_ref: str | None,
+    list_all: bool,
 ) -> None:
     """Dry run: which dwellings and fields POLICY_ID would release, and why others are withheld.
 
@@ -223,10 +228,13 @@ def policy_explain(
             plan = explain(session, chosen[0], at=run_date)
     finally:
         engine.dispose()
-    _render_plan(plan, dwelling_ref)
+    _render_plan(plan, dwelling_ref, limit=None if list_all else _EXPLAIN_LIMIT)
 
 
-def _render_plan(plan: Any, dwelling_ref: str | None) -> None:
+_EXPLAIN_LIMIT = 10
+
+
+def _render_plan(plan: Any, dwelling_ref: str | None, *, limit: int | None) -> None:
     click.echo(f"policy {plan.policy_id} sha256:{plan.policy_hash}")
     if plan.window is not None:
         first, last = plan.window
@@ -249,10 +257,51 @@ def _render_plan(plan: Any, dwelling_ref: str | None) -> None:
         if not records:
             click.echo(f"dwelling {dwelling_ref}: not released by this policy at this date")
             return
-    for record in records:
+    if records:
+        click.echo("dwellings released:")
+    for record in records[:limit]:
         values = ", ".join(f"{k}={v}" for k, v in record.values.items() if v is not None)
         phases = "; ".join(" ".join(str(v) for v in p.values()) for p in record.phases)
         click.echo(f"  {record.ref}: {values} | {phases}")
+    if limit is not None and len(records) > limit:
+        click.echo(f"  ... and {len(records) - limit} more (use --list)")
+
+
+@cli.group()
+def objection() -> None:
+    """Residents' objections (GDPR Art. 21): the dwelling is left out of scheduled releases."""
+
+
+def _objection(ctx: click.Context, ref: str, *, add: bool) -> bool:
+    from broker.schedule.service import add_objection, remove_objection  # noqa: PLC0415
+
+    settings = _settings(ctx)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with _errors_to_exit(), session_scope(make_session_factory(engine)) as session:
+            if add:
+                return add_objection(session, ref, now=_now())
+            return remove_objection(session, ref)
+    finally:
+        engine.dispose()
+
+
+@objection.command("add")
+@click.argument("dwelling")
+@click.pass_context
+def objection_add(ctx: click.Context, dwelling: str) -> None:
+    """Record that the resident of DWELLING (its dw-... reference) objected."""
+    changed = _objection(ctx, dwelling, add=True)
+    click.echo(f"objection {'recorded' if changed else 'already recorded'} for {dwelling}")
+
+
+@objection.command("remove")
+@click.argument("dwelling")
+@click.pass_context
+def objection_remove(ctx: click.Context, dwelling: str) -> None:
+    """Withdraw the objection recorded for DWELLING."""
+    changed = _objection(ctx, dwelling, add=False)
+    click.echo(f"objection {'withdrawn' if changed else 'was not recorded'} for {dwelling}")
 
 
 @cli.command("demo-data")

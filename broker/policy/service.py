@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from broker.policy._evaluate import DwellingFacts, PhaseFacts, ReleasePlan, evaluate
 from broker.policy._model import Policy
-from broker.schedule.models import Department, Dwelling
+from broker.schedule.models import Department, Dwelling, Objection
 
 __all__ = ["explain", "load_dwelling_facts"]
 
@@ -31,8 +31,9 @@ def load_dwelling_facts(
 ) -> list[DwellingFacts]:
     """Return the stored dwellings of ``org``'s ``departments`` as plain facts.
 
-    Residents' objections (GDPR Art. 21) are not stored yet, so none is marked objected.
+    A dwelling with a recorded objection (GDPR Art. 21) is marked ``objected``.
     """
+    objected = set(session.scalars(select(Objection.dwelling_id)))
     rows = session.scalars(
         select(Dwelling)
         .join(Department)
@@ -44,7 +45,7 @@ def load_dwelling_facts(
             ref=dwelling.ref,
             department=dwelling.department.code,
             affected=dwelling.affected,
-            objected=False,
+            objected=dwelling.id in objected,
             values={
                 "afdeling": dwelling.department.code,
                 **{name: getattr(dwelling, name) for name in _VALUE_FIELDS},

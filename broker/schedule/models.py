@@ -15,7 +15,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from broker.db import Base, UtcDateTime
 
-__all__ = ["Department", "Dwelling", "DwellingReplacement", "Phase", "Upload", "new_dwelling_ref"]
+__all__ = [
+    "Department",
+    "Dwelling",
+    "DwellingReplacement",
+    "Objection",
+    "Phase",
+    "Upload",
+    "new_dwelling_ref",
+]
 
 
 def new_dwelling_ref() -> str:
@@ -111,3 +119,14 @@ class Upload(Base):
     withdrawn: Mapped[int] = mapped_column(Integer)
     dropped_columns: Mapped[list[str]] = mapped_column(JSON)
     stats: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Objection(Base):
+    """A resident's objection (GDPR Art. 21): the dwelling is left out of scheduled releases."""
+
+    __tablename__ = "objections"
+
+    dwelling_id: Mapped[int] = mapped_column(
+        ForeignKey("dwellings.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

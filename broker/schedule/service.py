@@ -13,17 +13,19 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from broker.errors import NotFound
 from broker.schedule.models import (
     Department,
     Dwelling,
     DwellingReplacement,
+    Objection,
     Phase,
     Upload,
     new_dwelling_ref,
 )
 from schemas import DepartmentSchedule, ScheduleUpload
 
-__all__ = ["ReplaceStats", "replace_schedule"]
+__all__ = ["ReplaceStats", "add_objection", "remove_objection", "replace_schedule"]
 
 _ADDRESS_FIELDS = (
     "adresseid",
@@ -192,3 +194,36 @@ def replace_schedule(  # noqa: PLR0913 - the upload's facts are recorded with it
     )
     session.flush()
     return stats
+
+
+def _dwelling_id(session: Session, ref: str) -> int:
+    dwelling_id = session.scalar(select(Dwelling.id).where(Dwelling.ref == ref))
+    if dwelling_id is None:
+        raise NotFound("no dwelling with that reference")
+    return dwelling_id
+
+
+def add_objection(session: Session, ref: str, *, now: dt.datetime) -> bool:
+    """Record a resident's objection for the dwelling ``ref``; return False if already recorded.
+
+    Raises:
+        NotFound: no dwelling has that reference.
+    """
+    dwelling_id = _dwelling_id(session, ref)
+    if session.get(Objection, dwelling_id) is not None:
+        return False
+    session.add(Objection(dwelling_id=dwelling_id, created_at=now))
+    session.flush()
+    return True
+
+
+def remove_objection(session: Session, ref: str) -> bool:
+    """Withdraw the objection for the dwelling ``ref``; return False if there was none.
+
+    Raises:
+        NotFound: no dwelling has that reference.
+    """
+    dwelling_id = _dwelling_id(session, ref)
+    deleted = session.execute(delete(Objection).where(Objection.dwelling_id == dwelling_id))
+    session.flush()
+    return bool(getattr(deleted, "rowcount", 0))

@@ -25,7 +25,7 @@ async def test_ready_on_a_migrated_database(database: Database, tmp_path: Path) 
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "database": "ok", "schema": "0001"}
+    assert ready.json() == {"status": "ok", "database": "ok", "schema": "0002"}
     assert ready.headers["x-request-id"]
 
 
