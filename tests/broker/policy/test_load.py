@@ -147,3 +147,15 @@ def test_identity_is_content_hash(tmp_path: Path) -> None:
     assert changed is not None
     assert first.policy.content_hash == same.policy.content_hash
     assert first.policy.content_hash != changed.policy.content_hash
+
+
+def test_readme_example_is_valid(tmp_path: Path) -> None:
+    """The annotated policy in the README is a valid policy."""
+    readme = (POLICIES.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```yaml\nid: ") + len("```yaml\n")
+    path = tmp_path / "readme.yaml"
+    path.write_text(readme[start : readme.index("```", start)], encoding="utf-8")
+    loaded, problems = load_policy_file(path)
+    assert problems == []
+    assert loaded is not None
+    assert loaded.policy.fields["slutdato"] == "month"
