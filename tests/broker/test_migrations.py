@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from databases import Database
+from sqlalchemy.exc import IntegrityError
 
 import broker.schedule.models  # noqa: F401 - registers the tables
-from broker.db import Base
+from broker.db import Base, make_engine, upgrade
 
 
 def test_models_match_migrations(database: Database) -> None:
@@ -16,3 +20,20 @@ def test_models_match_migrations(database: Database) -> None:
         context = MigrationContext.configure(connection)
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
+
+
+def test_sqlite_connections_enforce_foreign_keys(tmp_path: Path) -> None:
+    """Every SQLite connection runs in WAL mode with foreign keys enforced."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'broker.db'}")
+    upgrade(engine)
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            with pytest.raises(IntegrityError):
+                connection.exec_driver_sql(
+                    'INSERT INTO phases (dwelling_id, kind, start, "end") '
+                    "VALUES (999, 'genhusning', '2027-01-01', '2027-01-02')"
+                )
+    finally:
+        engine.dispose()
