@@ -127,6 +127,15 @@ def lint(loaded: list[LoadedPolicy]) -> list[PolicyProblem]:
                         "an empty window (0 days before and after) matches only the run day",
                     )
                 )
+        if policy.schedule is not None and policy.schedule.never_fires():
+            problems.append(
+                PolicyProblem(
+                    item.path,
+                    item.lines.get(("schedule", "cron"), 1),
+                    "schedule.cron",
+                    "never fires: no month has that day",
+                )
+            )
         if policy.flow is not Flow.CONTACT_CHECK_REPLY:
             if policy.retention is None:
                 problems.append(

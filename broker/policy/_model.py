@@ -8,6 +8,7 @@ covers at least five dwellings; a reply carries only the closed set of outcomes.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import enum
 import hashlib
@@ -128,6 +129,21 @@ class Schedule(_Frozen):
                 raise ValueError(f"a field is outside its range {low}-{high}")
         return value
 
+    def never_fires(self) -> bool:
+        """Whether the day-of-month and month fields name no real date (e.g. 30 February).
+
+        When a day of week is also restricted, cron fires on either, so it always fires.
+        """
+        _minute, _hour, days, months, weekdays = self.cron.split()
+        if days == "*" or weekdays != "*":
+            return False
+        day_set = _expand(days, 1, 31)
+        month_set = _expand(months, 1, 12)
+        # 2024 is a leap year: 29 February counts as a real date.
+        return not any(
+            day <= calendar.monthrange(2024, month)[1] for month in month_set for day in day_set
+        )
+
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
@@ -136,6 +152,21 @@ class Schedule(_Frozen):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError("must be an IANA time zone such as Europe/Copenhagen") from None
         return value
+
+
+def _expand(field: str, low: int, high: int) -> set[int]:
+    values: set[int] = set()
+    for item in field.split(","):
+        body, _, step_text = item.partition("/")
+        step = int(step_text) if step_text else 1
+        if body == "*":
+            first, last = low, high
+        elif "-" in body:
+            first, last = (int(part) for part in body.split("-"))
+        else:
+            first = last = int(body)
+        values.update(range(first, last + 1, max(step, 1)))
+    return values
 
 
 def duration_days(value: str) -> int:

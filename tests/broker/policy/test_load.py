@@ -124,6 +124,23 @@ def test_lints(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("cron", "fires"),
+    [
+        ('"0 6 30 2 *"', False),
+        ('"0 6 31 4,6,9,11 *"', False),
+        ('"0 6 29 2 *"', True),
+        ('"0 6 31 * *"', True),
+        ('"0 6 30 2 1"', True),
+        ('"0 6 1-31/7 * *"', True),
+    ],
+)
+def test_schedule_that_never_fires(tmp_path: Path, cron: str, fires: bool) -> None:
+    """A cron day that no month has is reported; leap days and weekday rules are not."""
+    problems = _problems(tmp_path, WEEKLY.replace('"0 6 * * 1"', cron))
+    assert problems == ([] if fires else ["35: schedule.cron: never fires: no month has that day"])
+
+
 def test_not_yaml(tmp_path: Path) -> None:
     """A file that is not YAML is reported with its line."""
     path = tmp_path / "p.yaml"
