@@ -159,7 +159,7 @@ def ingest(ctx: click.Context, path: Path, org: str, mapping: Path | None) -> No
 
 @cli.group()
 def policy() -> None:
-    """Policy commands: check, explain."""
+    """Policy commands: check, test, explain."""
 
 
 @policy.command("check")
@@ -171,9 +171,11 @@ def policy_check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     Prints each problem as file:line: key: rule; exits 1 if there is any.
     """
     from broker.policy import load_policies  # noqa: PLC0415 - keeps --help fast
+    from broker.policy._cases import missing_cases  # noqa: PLC0415
 
     targets = list(paths) or [_settings(ctx).policies_dir]
     loaded, problems = load_policies(targets)
+    problems.extend(missing_cases(loaded))
     for problem in problems:
         click.echo(str(problem))
     for item in loaded:
@@ -183,6 +185,33 @@ def policy_check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
         )
     if problems:
         click.echo(f"{len(problems)} problem(s)", err=True)
+        sys.exit(EXIT_REJECTED)
+
+
+@policy.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+def policy_test(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Run each policy's example cases (NAME.case.yaml beside NAME.yaml); exit 1 on a difference."""
+    from broker.policy import PolicyProblem, load_policies  # noqa: PLC0415
+    from broker.policy._cases import run_cases  # noqa: PLC0415
+
+    loaded, problems = load_policies(list(paths) or [_settings(ctx).policies_dir])
+    failed = bool(problems)
+    for problem in problems:
+        click.echo(str(problem))
+    for item in loaded:
+        result = run_cases(item)
+        if isinstance(result, PolicyProblem):
+            click.echo(str(result))
+            failed = True
+            continue
+        for failure in result.failures:
+            click.echo(f"FAIL: {result.path}: {failure}")
+        failed = failed or bool(result.failures)
+        status = "ok" if not result.failures else "failed"
+        click.echo(f"{status}: {item.policy.id}: {result.cases} case(s)")
+    if failed:
         sys.exit(EXIT_REJECTED)
 
 

@@ -80,3 +80,38 @@ def test_explain_unknown_policy(database: Database, tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert f"error: no valid policy 'nope' in {policies}" in result.stderr
+
+
+def test_policy_test_runs_cases_and_catches_a_change(database: Database, tmp_path: Path) -> None:
+    """`policy test` passes on the shipped cases and names the case when a policy changes."""
+    ok = run_broker(database, tmp_path, "policy", "test", str(POLICIES))
+    assert ok.returncode == 0, ok.stdout
+    assert "ok: albertslund-visitation-weekly: 2 case(s)" in ok.stdout
+
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    weekly = policies / "albertslund-visitation-weekly.yaml"
+    weekly.write_text(
+        weekly.read_text(encoding="utf-8").replace("  slutdato: iso-week", "  slutdato: month"),
+        encoding="utf-8",
+    )
+    changed = run_broker(database, tmp_path, "policy", "test", str(policies))
+    assert changed.returncode == 1
+    assert (
+        f"FAIL: {policies}/albertslund-visitation-weekly.case.yaml: six dwellings rehoused next "
+        "week; one objected, others out of scope: dwelling dw-a: expected"
+    ) in changed.stdout
+    assert '"slutdato": "2027-06"' in changed.stdout
+
+
+def test_check_requires_cases(database: Database, tmp_path: Path) -> None:
+    """A policy without an example case file fails `policy check`."""
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    (policies / "albertslund-contact-check.case.yaml").unlink()
+    result = run_broker(database, tmp_path, "policy", "check", str(policies))
+    assert result.returncode == 1
+    assert (
+        f"{policies}/albertslund-contact-check.yaml:1: cases: "
+        "no example case file albertslund-contact-check.case.yaml"
+    ) in result.stdout
