@@ -5,6 +5,7 @@ every source field, and the address rules. Imports pydantic only.
 """
 
 from schemas._address import (
+    ADDRESS_FIELDS,
     format_address,
     parse_adresseid,
     parse_doer,
@@ -33,6 +34,7 @@ from schemas._schedule import (
 )
 
 __all__ = [
+    "ADDRESS_FIELDS",
     "CATALOGUE",
     "CatalogueField",
     "DepartmentCode",

@@ -11,6 +11,7 @@ import re
 import uuid
 
 __all__ = [
+    "ADDRESS_FIELDS",
     "format_address",
     "parse_adresseid",
     "parse_doer",
@@ -22,6 +23,18 @@ __all__ = [
     "parse_postnrnavn",
     "parse_vejnavn",
 ]
+
+ADDRESS_FIELDS = (
+    "adresseid",
+    "vejnavn",
+    "husnr",
+    "etage",
+    "doer",
+    "postnr",
+    "postnrnavn",
+    "kommunekode",
+)
+"""The DAR address fields of a dwelling, in their usual order."""
 
 _LETTERS = "A-Za-zÆØÅæøåÄÖÜäöüÉéÈèÁáÓóÍíÚú"
 _VEJNAVN = re.compile(rf"^[{_LETTERS}0-9][{_LETTERS}0-9 .,'/-]{{0,39}}$")

@@ -21,6 +21,7 @@ from broker.ingest._json import validation_problems
 from broker.ingest._mapping import ResolvedColumns
 from broker.ingest._read import Table
 from schemas import (
+    ADDRESS_FIELDS,
     ScheduleUpload,
     looks_personal,
     parse_adresseid,
@@ -57,20 +58,7 @@ _DWELLING_PARSERS: dict[str, Callable[[str], Any]] = {
     "kommunekode": parse_kommunekode,
     "disposition": lambda raw: parse_disposition(raw).value,
 }
-_DWELLING_FIELDS = (
-    "afdeling",
-    "lejemaalsnr",
-    "adresseid",
-    "vejnavn",
-    "husnr",
-    "etage",
-    "doer",
-    "postnr",
-    "postnrnavn",
-    "kommunekode",
-    "disposition",
-    "erstatter",
-)
+_DWELLING_FIELDS = ("afdeling", "lejemaalsnr", *ADDRESS_FIELDS, "disposition", "erstatter")
 
 
 def parse_date(raw: str) -> dt.date:

@@ -10,20 +10,11 @@ from sqlalchemy.orm import Session, selectinload
 from broker.policy._evaluate import DwellingFacts, PhaseFacts, ReleasePlan, evaluate
 from broker.policy._model import Policy
 from broker.schedule.models import Department, Dwelling, Objection
+from schemas import ADDRESS_FIELDS
 
 __all__ = ["explain", "load_dwelling_facts"]
 
-_VALUE_FIELDS = (
-    "adresseid",
-    "vejnavn",
-    "husnr",
-    "etage",
-    "doer",
-    "postnr",
-    "postnrnavn",
-    "kommunekode",
-    "disposition",
-)
+_VALUE_FIELDS = (*ADDRESS_FIELDS, "disposition")
 
 
 def load_dwelling_facts(

@@ -23,20 +23,9 @@ from broker.schedule.models import (
     Upload,
     new_dwelling_ref,
 )
-from schemas import DepartmentSchedule, ScheduleUpload
+from schemas import ADDRESS_FIELDS, DepartmentSchedule, ScheduleUpload
 
 __all__ = ["ReplaceStats", "add_objection", "remove_objection", "replace_schedule"]
-
-_ADDRESS_FIELDS = (
-    "adresseid",
-    "vejnavn",
-    "husnr",
-    "etage",
-    "doer",
-    "postnr",
-    "postnrnavn",
-    "kommunekode",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +81,7 @@ def _replace_department(
     updates: list[dict[str, Any]] = []
     inserts: list[dict[str, Any]] = []
     for dwelling in schedule.dwellings:
-        row: dict[str, Any] = {name: getattr(dwelling, name) for name in _ADDRESS_FIELDS}
+        row: dict[str, Any] = {name: getattr(dwelling, name) for name in ADDRESS_FIELDS}
         row.update(
             disposition=dwelling.disposition.value,
             affected=True,
