@@ -16,6 +16,7 @@ from typing import Any
 import click
 import structlog
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from broker.config import Settings, load_settings
 from broker.db import make_engine, make_session_factory, session_scope, upgrade
@@ -49,6 +50,15 @@ def _errors_to_exit() -> Iterator[None]:
     except BrokerError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(_exit_code(exc))
+    except SQLAlchemyError as exc:
+        # The driver's message can quote SQL and bound values: name only the kind.
+        log.error("database.error", kind=type(exc).__name__)  # noqa: TRY400 - no traceback: it quotes SQL values
+        click.echo(
+            f"error: the database refused the operation ({type(exc).__name__}); "
+            "is it reachable and migrated? run `broker db upgrade`",
+            err=True,
+        )
+        sys.exit(EXIT_REJECTED)
 
 
 def _now() -> dt.datetime:
@@ -159,7 +169,7 @@ def ingest(ctx: click.Context, path: Path, org: str, mapping: Path | None) -> No
 
 @cli.group()
 def policy() -> None:
-    """Policy commands: check, test, explain."""
+    """Policy commands: check, test, explain, diff."""
 
 
 @policy.command("check")
@@ -215,6 +225,64 @@ def policy_test(ctx: click.Context, paths: tuple[Path, ...]) -> None:
         sys.exit(EXIT_REJECTED)
 
 
+@policy.command("diff")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--at",
+    "at",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Run date (default: today).",
+)
+@click.pass_context
+def policy_diff(ctx: click.Context, old: Path, new: Path, at: dt.datetime | None) -> None:
+    """Evaluate two versions of a policy on the stored schedule and print what changes.
+
+    Dwelling by dwelling: which fields NEW would newly release (+), withhold (-)
+    or release with another transform (~).
+    Releases nothing and records nothing.
+    """
+    from broker.policy import load_policy_file  # noqa: PLC0415
+    from broker.policy._diff import diff_plans  # noqa: PLC0415
+    from broker.policy.service import explain  # noqa: PLC0415
+
+    versions = []
+    for path in (old, new):
+        loaded, problems = load_policy_file(path)
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        if loaded is None:
+            sys.exit(EXIT_REJECTED)
+        versions.append(loaded.policy)
+    run_date = at.date() if at is not None else _now().date()
+    engine = make_engine(_settings(ctx).resolved_database_url)
+    try:
+        with _errors_to_exit(), session_scope(make_session_factory(engine)) as session:
+            before, after = (explain(session, p, at=run_date) for p in versions)
+    finally:
+        engine.dispose()
+    diff = diff_plans(before, after)
+    click.echo(f"policy diff {old} -> {new} at {run_date.isoformat()}")
+    click.echo(
+        f"dwellings released: {len(before.dwellings)} -> {len(after.dwellings)}; "
+        f"in scope: {before.in_scope} -> {after.in_scope}"
+    )
+    click.echo("fields newly released: " + (", ".join(diff.fields_released) or "none"))
+    click.echo("fields newly withheld: " + (", ".join(diff.fields_withheld) or "none"))
+    for name, was, now in diff.transforms_changed:
+        click.echo(f"transform changed: {name}: {was} -> {now}")
+    for change in diff.dwellings:
+        parts = (
+            [f"+{name}" for name in change.released]
+            + [f"-{name}" for name in change.withheld]
+            + [f"~{name}" for name in change.transformed]
+        )
+        click.echo(f"  {change.ref}: {' '.join(parts)}")
+    if not diff.dwellings:
+        click.echo("no dwelling's release changes")
+
+
 @policy.command("explain")
 @click.argument("policy_id")
 @click.option(
@@ -253,7 +321,7 @@ def policy_explain(
     run_date = at.date() if at is not None else _now().date()
     engine = make_engine(settings.resolved_database_url)
     try:
-        with session_scope(make_session_factory(engine)) as session:
+        with _errors_to_exit(), session_scope(make_session_factory(engine)) as session:
             plan = explain(session, chosen[0], at=run_date)
     finally:
         engine.dispose()

@@ -115,3 +115,36 @@ def test_check_requires_cases(database: Database, tmp_path: Path) -> None:
         f"{policies}/albertslund-contact-check.yaml:1: cases: "
         "no example case file albertslund-contact-check.case.yaml"
     ) in result.stdout
+
+
+def test_policy_diff_command(database: Database, tmp_path: Path) -> None:
+    """`policy diff OLD NEW` prints the field changes dwelling by dwelling."""
+    refs = _load(database, tmp_path, 6)
+    old = POLICIES / "albertslund-visitation-weekly.yaml"
+    new = tmp_path / "new.yaml"
+    new.write_text(old.read_text(encoding="utf-8").replace("  etage: keep\n", ""), encoding="utf-8")
+    result = run_broker(
+        database, tmp_path, "policy", "diff", str(old), str(new), "--at", "2027-02-22"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1:4] == [
+        "dwellings released: 6 -> 6; in scope: 6 -> 6",
+        "fields newly released: none",
+        "fields newly withheld: etage",
+    ]
+    assert f"  {refs[0]}: -etage" in lines
+
+
+def test_unmigrated_database_is_a_clear_error(tmp_path: Path) -> None:
+    """A command on a database without the schema says so instead of a traceback."""
+    empty = Database("sqlite", f"sqlite:///{tmp_path / 'empty.db'}", None, tmp_path / "empty.db")
+    empty.dispose()
+    env = {"BROKER_POLICIES_DIR": str(POLICIES)}
+    result = run_broker(
+        empty, tmp_path, "policy", "explain", "albertslund-visitation-weekly", env=env
+    )
+    assert result.returncode == 1
+    assert "error: the database refused the operation (OperationalError)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "SELECT" not in result.stderr
