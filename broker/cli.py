@@ -7,6 +7,8 @@ Exit codes: 0 success; 1 rejected input or a failed operation; 2 usage errors
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +31,7 @@ log = structlog.get_logger(__name__)
 
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
+PID_FILE = "broker.pid"
 
 
 def _exit_code(error: BrokerError) -> int:
@@ -169,7 +172,7 @@ def ingest(ctx: click.Context, path: Path, org: str, mapping: Path | None) -> No
 
 @cli.group()
 def policy() -> None:
-    """Policy commands: check, test, explain, diff."""
+    """Policy commands: check, test, explain, diff, reload."""
 
 
 @policy.command("check")
@@ -196,6 +199,38 @@ def policy_check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     if problems:
         click.echo(f"{len(problems)} problem(s)", err=True)
         sys.exit(EXIT_REJECTED)
+
+
+@policy.command("reload")
+@click.pass_context
+def policy_reload(ctx: click.Context) -> None:
+    """Check the policy files and tell the running `broker serve` to reload them.
+
+    The server keeps its old set when any file is invalid.
+    """
+    from broker.policy import load_policies  # noqa: PLC0415
+    from broker.policy._cases import missing_cases  # noqa: PLC0415
+
+    settings = _settings(ctx)
+    loaded, problems = load_policies([settings.policies_dir])
+    problems.extend(missing_cases(loaded))
+    for problem in problems:
+        click.echo(str(problem))
+    pid_file = settings.home / PID_FILE
+    try:
+        pid = int(pid_file.read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        click.echo(f"no running broker (no {pid_file}); nothing to reload")
+        sys.exit(EXIT_REJECTED if problems else 0)
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        click.echo(f"no running broker (stale {pid_file}); nothing to reload")
+        sys.exit(EXIT_REJECTED)
+    if problems:
+        click.echo(f"{len(problems)} problem(s): the running broker keeps its current policies")
+        sys.exit(EXIT_REJECTED)
+    click.echo(f"reload signalled to broker (pid {pid}): {len(loaded)} policies")
 
 
 @policy.command("test")
@@ -445,8 +480,18 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     if port is not None:
         overrides["port"] = port
     settings = _settings(ctx).model_copy(update=overrides)
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    pid_file = settings.home / PID_FILE
+    # Removed at lifespan shutdown: uvicorn re-raises SIGTERM after it, ending the process.
+    app = create_app(settings, on_shutdown=lambda: pid_file.unlink(missing_ok=True))
+    registry = app.state.policies
+    # SIGHUP (sent by `broker policy reload`) rereads the policies; uvicorn leaves it alone.
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: registry.reload())
+    settings.home.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(f"{os.getpid()}\n", encoding="ascii")
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    finally:
+        pid_file.unlink(missing_ok=True)
 
 
 def main() -> None:

@@ -13,25 +13,38 @@ from sqlalchemy import Engine, text
 from broker.config import Settings
 from broker.db import make_engine
 from broker.logging import new_run_id
+from broker.policy import PolicyRegistry
 
 __all__ = ["create_app"]
 
 log = structlog.get_logger(__name__)
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
-    """Return the broker's FastAPI application bound to ``settings``' database."""
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    policies: PolicyRegistry | None = None,
+    on_shutdown: Callable[[], None] | None = None,
+) -> FastAPI:
+    """Return the broker's FastAPI application bound to ``settings``' database and policies."""
     db = engine if engine is not None else make_engine(settings.resolved_database_url)
+    registry = policies if policies is not None else PolicyRegistry(settings.policies_dir)
+    if policies is None:
+        registry.reload()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log.info("serve.started", host=settings.host, port=settings.port)
         yield
+        if on_shutdown is not None:
+            on_shutdown()
         if engine is None:
             db.dispose()
 
     app = FastAPI(title="renovation-broker", version="0.1.0", lifespan=lifespan)
     app.state.engine = db
+    app.state.policies = registry
 
     @app.middleware("http")
     async def bind_request_id(
@@ -50,7 +63,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     @app.get("/readyz", tags=["operations"])
     def readyz() -> JSONResponse:
-        """The database is reachable and migrated."""
+        """The database is reachable and migrated, and the policies in force are valid."""
         try:
             with db.connect() as connection:
                 revision = connection.execute(
@@ -59,6 +72,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         except Exception:
             log.warning("readyz.database_unavailable", exc_info=True)
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-        return JSONResponse({"status": "ok", "database": "ok", "schema": revision})
+        policy_state = {
+            "policies": len(registry.active),
+            "policy_reload": "ok" if registry.last_reload_ok else "rejected",
+        }
+        if not registry.active:
+            return JSONResponse({"status": "unavailable", "database": "ok", **policy_state}, 503)
+        return JSONResponse({"status": "ok", "database": "ok", "schema": revision, **policy_state})
 
     return app

@@ -21,6 +21,7 @@ from broker.policy._model import (
     Transform,
     Window,
 )
+from broker.policy._registry import PolicyRegistry
 
 __all__ = [
     "MIN_DWELLINGS",
@@ -33,6 +34,7 @@ __all__ = [
     "PhaseFacts",
     "Policy",
     "PolicyProblem",
+    "PolicyRegistry",
     "ReleasePlan",
     "ReleasedDwelling",
     "Schedule",

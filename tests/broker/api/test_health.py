@@ -12,6 +12,23 @@ from broker.api import create_app
 from broker.config import Settings
 from broker.db import make_engine
 
+POLICIES = Path(__file__).resolve().parents[3] / "policies"
+
+
+@pytest.mark.anyio
+async def test_not_ready_without_valid_policies(database: Database, tmp_path: Path) -> None:
+    """Without a valid policy the broker is not ready: it could release nothing."""
+    (tmp_path / "bad.yaml").write_text("id: x\n", encoding="utf-8")
+    async with _client(Settings(home=tmp_path, policies_dir=tmp_path), database) as client:
+        ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json() == {
+        "status": "unavailable",
+        "database": "ok",
+        "policies": 0,
+        "policy_reload": "rejected",
+    }
+
 
 def _client(settings: Settings, database: Database | None = None) -> httpx.AsyncClient:
     app = create_app(settings, engine=database.engine if database else None)
@@ -21,11 +38,17 @@ def _client(settings: Settings, database: Database | None = None) -> httpx.Async
 @pytest.mark.anyio
 async def test_ready_on_a_migrated_database(database: Database, tmp_path: Path) -> None:
     """/healthz answers and /readyz reports the database and its schema revision."""
-    async with _client(Settings(home=tmp_path), database) as client:
+    async with _client(Settings(home=tmp_path, policies_dir=POLICIES), database) as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "database": "ok", "schema": "0002"}
+    assert ready.json() == {
+        "status": "ok",
+        "database": "ok",
+        "schema": "0002",
+        "policies": 3,
+        "policy_reload": "ok",
+    }
     assert ready.headers["x-request-id"]
 
 
@@ -33,7 +56,7 @@ async def test_ready_on_a_migrated_database(database: Database, tmp_path: Path) 
 async def test_not_ready_without_schema(tmp_path: Path) -> None:
     """An unmigrated database answers 503 on /readyz while /healthz stays up."""
     engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
-    settings = Settings(home=tmp_path)
+    settings = Settings(home=tmp_path, policies_dir=POLICIES)
     app = create_app(settings, engine=engine)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://broker") as client:

@@ -1,0 +1,123 @@
+"""The real `broker serve` process: policies load at start and reload on `broker policy reload`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from clirun import run_broker
+from databases import Database
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, process: subprocess.Popen[str], deadline: float = 20.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if process.poll() is not None:
+            pytest.fail(f"broker serve exited with {process.returncode}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail("broker serve did not start")
+
+
+def _ready_until(url: str, predicate: Any, deadline: float = 10.0) -> dict[str, Any]:
+    end = time.monotonic() + deadline
+    body: dict[str, Any] = {}
+    while time.monotonic() < end:
+        body = httpx.get(url + "/readyz", timeout=2).json()
+        if predicate(body):
+            return body
+        time.sleep(0.1)
+    pytest.fail(f"readyz never matched; last: {body}")
+
+
+@pytest.fixture
+def server(database: Database, tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    """A real `broker serve` on 127.0.0.1 with its own copy of the policies."""
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    home = tmp_path / "home"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "BROKER_HOME": str(home),
+        "BROKER_DATABASE_URL": database.url,
+        "BROKER_POLICIES_DIR": str(policies),
+        "BROKER_LOG_FORMAT": "json",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "broker", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process)
+        yield url, policies, {k: env[k] for k in ("BROKER_HOME", "BROKER_POLICIES_DIR")}
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        assert process.stderr is not None
+        process.stderr.close()
+    assert not (home / "broker.pid").exists()
+
+
+def test_reload_keeps_old_set_on_invalid_file(
+    server: tuple[str, Path, dict[str, str]], database: Database, tmp_path: Path
+) -> None:
+    """An invalid file on reload keeps the old set; a valid change is taken in."""
+    url, policies, env = server
+    assert _ready_until(url, lambda b: b.get("policies") == 3)["policy_reload"] == "ok"
+
+    weekly = (POLICIES / "albertslund-visitation-weekly.yaml").read_text(encoding="utf-8")
+    (policies / "bad.yaml").write_text(weekly.replace("min_dwellings: 5", "min_dwellings: 1"))
+    rejected = run_broker(database, tmp_path, "policy", "reload", env=env)
+    assert rejected.returncode == 1
+    assert "the running broker keeps its current policies" in rejected.stdout
+    body = _ready_until(url, lambda b: b["policy_reload"] == "rejected")
+    assert body["policies"] == 3
+
+    (policies / "bad.yaml").unlink()
+    new = policies / "ishoej-visitation-weekly.yaml"
+    new.write_text(
+        weekly.replace("albertslund-visitation-weekly", "ishoej-visitation-weekly").replace(
+            "albertslund/visitation", "ishoej/visitation"
+        )
+    )
+    cases = (POLICIES / "albertslund-visitation-weekly.case.yaml").read_text(encoding="utf-8")
+    new.with_name("ishoej-visitation-weekly.case.yaml").write_text(
+        cases.replace("policy: albertslund-visitation-weekly", "policy: ishoej-visitation-weekly")
+    )
+    accepted = run_broker(database, tmp_path, "policy", "reload", env=env)
+    assert accepted.returncode == 0, accepted.stdout
+    assert "reload signalled to broker" in accepted.stdout
+    assert _ready_until(url, lambda b: b["policies"] == 4)["policy_reload"] == "ok"
+
+
+def test_reload_without_server(database: Database, tmp_path: Path) -> None:
+    """Without a running broker, reload only checks the files and says so."""
+    env = {"BROKER_POLICIES_DIR": str(POLICIES), "BROKER_HOME": str(tmp_path)}
+    result = run_broker(database, tmp_path, "policy", "reload", env=env)
+    assert result.returncode == 0
+    assert "no running broker" in result.stdout
