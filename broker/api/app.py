@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -9,15 +10,33 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from broker.config import Settings
-from broker.db import make_engine
+from broker.db import make_engine, make_session_factory, session_scope
 from broker.logging import new_run_id
-from broker.policy import PolicyRegistry
+from broker.policy import LoadedPolicy, PolicyRegistry
+from broker.policy.service import record_versions
 
 __all__ = ["create_app"]
 
 log = structlog.get_logger(__name__)
+
+
+def _version_recorder(db: Engine) -> Callable[[tuple[LoadedPolicy, ...]], None]:
+    """Return the callback that stores the text of each policy version put in force."""
+
+    def record(loaded: tuple[LoadedPolicy, ...]) -> None:
+        try:
+            with session_scope(make_session_factory(db)) as session:
+                added = record_versions(session, loaded, now=dt.datetime.now(dt.UTC))
+        except SQLAlchemyError as exc:
+            log.warning("policy.versions_not_recorded", kind=type(exc).__name__)
+            return
+        if added:
+            log.info("policy.versions_recorded", hashes=added)
+
+    return record
 
 
 def create_app(
@@ -29,8 +48,10 @@ def create_app(
 ) -> FastAPI:
     """Return the broker's FastAPI application bound to ``settings``' database and policies."""
     db = engine if engine is not None else make_engine(settings.resolved_database_url)
-    registry = policies if policies is not None else PolicyRegistry(settings.policies_dir)
-    if policies is None:
+
+    registry = policies
+    if registry is None:
+        registry = PolicyRegistry(settings.policies_dir, on_loaded=_version_recorder(db))
         registry.reload()
 
     @asynccontextmanager

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import broker.schedule.models  # noqa: F401 - registers the tables on Base.metadata
+import broker.policy.models
+import broker.schedule.models  # noqa: F401
 from broker.db import Base
 
 connection = context.config.attributes.get("connection")

@@ -7,6 +7,7 @@ agreement never silently stops, or widens, what the others release.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -22,9 +23,18 @@ log = structlog.get_logger(__name__)
 class PolicyRegistry:
     """The policies in force, read from one directory."""
 
-    def __init__(self, directory: Path) -> None:
-        """Create an empty registry for ``directory``; call :meth:`reload` to load it."""
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        on_loaded: Callable[[tuple[LoadedPolicy, ...]], None] | None = None,
+    ) -> None:
+        """Create an empty registry for ``directory``; call :meth:`reload` to load it.
+
+        ``on_loaded`` is called with each newly accepted set (to record the texts).
+        """
         self.directory = directory
+        self._on_loaded = on_loaded
         self._active: tuple[LoadedPolicy, ...] = ()
         self._last_problems: tuple[PolicyProblem, ...] = ()
         self._lock = threading.Lock()
@@ -60,6 +70,8 @@ class PolicyRegistry:
                 )
                 return self._last_problems
             self._active = tuple(loaded)
+        if self._on_loaded is not None:
+            self._on_loaded(self._active)
         log.info(
             "policy.loaded",
             policies={item.policy.id: item.policy.content_hash for item in loaded},

@@ -8,11 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from broker.policy._evaluate import DwellingFacts, PhaseFacts, ReleasePlan, evaluate
+from broker.policy._load import LoadedPolicy
 from broker.policy._model import Policy
+from broker.policy.models import PolicyVersion
 from broker.schedule.models import Department, Dwelling, Objection
 from schemas import ADDRESS_FIELDS
 
-__all__ = ["explain", "load_dwelling_facts"]
+__all__ = ["explain", "load_dwelling_facts", "record_versions"]
 
 _VALUE_FIELDS = (*ADDRESS_FIELDS, "disposition")
 
@@ -52,3 +54,32 @@ def explain(session: Session, policy: Policy, *, at: dt.date) -> ReleasePlan:
     departments = policy.scope.departments if policy.scope is not None else ()
     facts = load_dwelling_facts(session, org=policy.discloser, departments=departments)
     return evaluate(policy, facts, at=at)
+
+
+def record_versions(
+    session: Session, loaded: tuple[LoadedPolicy, ...], *, now: dt.datetime
+) -> list[str]:
+    """Store the exact text of each policy version not stored before; return their hashes.
+
+    The text is kept by content hash, so an auditor can read what authorised a
+    past release after the file has changed.
+    """
+    known = set(session.scalars(select(PolicyVersion.content_hash)))
+    added = []
+    for item in loaded:
+        content_hash = item.policy.content_hash
+        if content_hash in known:
+            continue
+        session.add(
+            PolicyVersion(
+                content_hash=content_hash,
+                policy_id=item.policy.id,
+                version=item.policy.version,
+                text=item.text,
+                first_seen_at=now,
+            )
+        )
+        known.add(content_hash)
+        added.append(content_hash)
+    session.flush()
+    return added

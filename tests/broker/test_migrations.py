@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from databases import Database
 from sqlalchemy.exc import IntegrityError
 
+import broker.policy.models
 import broker.schedule.models  # noqa: F401 - registers the tables
 from broker.db import Base, make_engine, upgrade
 

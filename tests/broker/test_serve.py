@@ -16,6 +16,9 @@ import httpx
 import pytest
 from clirun import run_broker
 from databases import Database
+from sqlalchemy import select
+
+from broker.policy.models import PolicyVersion
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
@@ -113,6 +116,14 @@ def test_reload_keeps_old_set_on_invalid_file(
     assert accepted.returncode == 0, accepted.stdout
     assert "reload signalled to broker" in accepted.stdout
     assert _ready_until(url, lambda b: b["policies"] == 4)["policy_reload"] == "ok"
+    with database.engine.connect() as connection:
+        stored = set(connection.scalars(select(PolicyVersion.policy_id)))
+    assert stored == {
+        "albertslund-visitation-weekly",
+        "albertslund-contact-check",
+        "albertslund-contact-check-reply",
+        "ishoej-visitation-weekly",
+    }
 
 
 def test_reload_without_server(database: Database, tmp_path: Path) -> None:
