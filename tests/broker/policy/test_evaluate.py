@@ -139,3 +139,37 @@ def test_property_only_named_fields_and_scope(
             for p in source.phases
         )
     assert plan.releases == (len(plan.dwellings) >= policy.min_dwellings)
+
+
+def test_address_reduced_to_adresseid(tmp_path: Path) -> None:
+    """A policy naming only `adresseid` of the address releases the DAR id and nothing else."""
+    text = (POLICIES / "albertslund-visitation-weekly.yaml").read_text(encoding="utf-8")
+    for name in ("vejnavn", "husnr", "etage", "doer", "postnr", "postnrnavn"):
+        text = text.replace(f"  {name}: keep\n", "")
+    path = tmp_path / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    loaded, problems = load_policy_file(path)
+    assert problems == []
+    assert loaded is not None
+    facts = [
+        DwellingFacts(
+            ref=f"dw-{n}",
+            department="blokland",
+            affected=True,
+            objected=False,
+            values={
+                "adresseid": f"0a3f5081-0a0b-4c1d-8e6f-00000000000{n}",
+                "vejnavn": "Prøvevej",
+                "husnr": str(n),
+                "postnr": "2620",
+                "postnrnavn": "Albertslund",
+            },
+            phases=(PhaseFacts("genhusning", dt.date(2027, 3, 1), dt.date(2027, 6, 30)),),
+        )
+        for n in range(5)
+    ]
+    plan = evaluate(loaded.policy, facts, at=dt.date(2027, 2, 22))
+    assert [dict(r.values) for r in plan.dwellings] == [
+        {"adresseid": f"0a3f5081-0a0b-4c1d-8e6f-00000000000{n}"} for n in range(5)
+    ]
+    assert {"vejnavn", "husnr", "postnr"} <= {w.field for w in plan.withheld}
