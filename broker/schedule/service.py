@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from broker.db import Base
 from broker.errors import NotFound
 from broker.schedule.models import (
     Department,
@@ -104,10 +105,12 @@ def _replace_department(
     uploaded = {dwelling.lejemaalsnr for dwelling in schedule.dwellings}
     ids_by_number = {number: known for number, known in existing.items() if number in uploaded}
     if inserts:
+        # A Core insert with NULLs rendered batches every row into few statements;
+        # the returned tenancy numbers make the order of the ids irrelevant.
         returned = session.execute(
-            insert(Dwelling).returning(
-                Dwelling.lejemaalsnr, Dwelling.id, sort_by_parameter_order=True
-            ),
+            insert(Base.metadata.tables[Dwelling.__tablename__])
+            .returning(Dwelling.lejemaalsnr, Dwelling.id)
+            .execution_options(render_nulls=True),
             inserts,
         )
         ids_by_number.update(returned.all())
@@ -131,7 +134,7 @@ def _replace_department(
         for dwelling in schedule.dwellings
         for phase in dwelling.phases
     ]
-    session.execute(insert(Phase), phases)
+    session.execute(insert(Base.metadata.tables[Phase.__tablename__]), phases)
     links = [
         {"dwelling_id": ids_by_number[dwelling.lejemaalsnr], "replaces_id": ids_by_number[old]}
         for dwelling in schedule.dwellings
