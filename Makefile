@@ -34,6 +34,7 @@ check: $(STAMP)
 ## bench: the benchmarks in bench/ (slow; not part of the test suite)
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/policy.py
 
 ## schemas: re-export the JSON Schemas of the data contract into schemas/json
 schemas: $(STAMP)

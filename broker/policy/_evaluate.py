@@ -8,6 +8,7 @@ with the reason.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -82,6 +83,7 @@ class ReleasePlan:
         return self.refused is None and bool(self.dwellings)
 
 
+@functools.lru_cache(maxsize=8192)
 def _transform(value: dt.date, transform: Transform) -> str:
     if transform is Transform.ISO_WEEK:
         year, week, _ = value.isocalendar()
