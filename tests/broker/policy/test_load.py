@@ -176,3 +176,43 @@ def test_readme_example_is_valid(tmp_path: Path) -> None:
     assert problems == []
     assert loaded is not None
     assert loaded.policy.fields["slutdato"] == "month"
+
+
+CHECK = (POLICIES / "albertslund-contact-check.yaml").read_text(encoding="utf-8")
+REPLY = (POLICIES / "albertslund-contact-check-reply.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            WEEKLY.replace('schedule:\n  cron: "0 6 * * 1"    # Mondays at 06:00\n', "").replace(
+                "  timezone: Europe/Copenhagen\n", ""
+            ),
+            "1: schedule: required for affected-dwellings",
+        ),
+        (
+            CHECK + 'schedule:\n  cron: "0 6 * * 1"\n',
+            "36: schedule: a contact check is requested, never scheduled",
+        ),
+        (
+            CHECK + "outcomes: [received]\n",
+            "36: outcomes: only a contact-check-reply names outcomes",
+        ),
+        (
+            REPLY + "fields:\n  vejnavn: keep\n",
+            "18: fields: a contact-check-reply releases no dwelling fields",
+        ),
+        (
+            WEEKLY.replace("timezone: Europe/Copenhagen", "timezone: Mars/Olympus"),
+            "36: schedule.timezone: must be an IANA time zone such as Europe/Copenhagen",
+        ),
+        (
+            WEEKLY.replace("retention: P6M", "retention: six months"),
+            "39: retention: must be an ISO 8601 duration such as P1Y, P6M or P90D",
+        ),
+    ],
+)
+def test_flow_rules(tmp_path: Path, text: str, expected: str) -> None:
+    """Each flow's rules are enforced with a message naming the key and the rule."""
+    assert _problems(tmp_path, text) == [expected]
