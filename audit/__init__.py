@@ -3,4 +3,28 @@
 Imports neither ``broker`` nor ``schemas``, so an auditor can install it alone.
 """
 
-__all__: list[str] = []
+from audit._merkle import (
+    HASH_SIZE,
+    ProofError,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    root_from_inclusion,
+    tree_root,
+    verify_consistency,
+    verify_inclusion,
+)
+
+__all__ = [
+    "HASH_SIZE",
+    "ProofError",
+    "consistency_proof",
+    "inclusion_proof",
+    "leaf_hash",
+    "node_hash",
+    "root_from_inclusion",
+    "tree_root",
+    "verify_consistency",
+    "verify_inclusion",
+]
