@@ -3,6 +3,16 @@
 Imports neither ``broker`` nor ``schemas``, so an auditor can install it alone.
 """
 
+from audit._entry import (
+    ENTRY_VERSION,
+    EVENTS,
+    EntryError,
+    canonical_entry,
+    commitment,
+    dwelling_reference,
+    new_salt,
+    verify_commitment,
+)
 from audit._merkle import (
     HASH_SIZE,
     ProofError,
@@ -29,16 +39,23 @@ from audit._note import (
 )
 
 __all__ = [
+    "ENTRY_VERSION",
+    "EVENTS",
     "HASH_SIZE",
     "Checkpoint",
+    "EntryError",
     "NoteError",
     "ProofError",
     "Verifier",
     "add_signature",
+    "canonical_entry",
+    "commitment",
     "consistency_proof",
+    "dwelling_reference",
     "format_checkpoint",
     "inclusion_proof",
     "leaf_hash",
+    "new_salt",
     "node_hash",
     "open_note",
     "parse_checkpoint",
@@ -47,6 +64,7 @@ __all__ = [
     "sign_note",
     "tree_root",
     "verifier_key",
+    "verify_commitment",
     "verify_consistency",
     "verify_inclusion",
 ]
