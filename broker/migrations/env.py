@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 import broker.policy.models
 import broker.schedule.models  # noqa: F401
+from audit._storage import metadata as audit_metadata
 from broker.db import Base
 
 connection = context.config.attributes.get("connection")
@@ -15,7 +16,7 @@ if not isinstance(connection, Connection):
 
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=[Base.metadata, audit_metadata],
     render_as_batch=connection.dialect.name == "sqlite",
 )
 with context.begin_transaction():

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 import broker.policy.models
 import broker.schedule.models  # noqa: F401 - registers the tables
+from audit._storage import metadata as audit_metadata
 from broker.db import Base, make_engine, upgrade
 
 
@@ -19,7 +20,7 @@ def test_models_match_migrations(database: Database) -> None:
     """After `upgrade head` there is no difference left for a new migration to make."""
     with database.engine.connect() as connection:
         context = MigrationContext.configure(connection)
-        diff = compare_metadata(context, Base.metadata)
+        diff = compare_metadata(context, [Base.metadata, audit_metadata])
     assert diff == []
 
 
