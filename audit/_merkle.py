@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Sequence
 
 __all__ = [
+    "EMPTY_ROOT",
     "HASH_SIZE",
     "ProofError",
     "consistency_proof",
@@ -26,7 +27,8 @@ __all__ = [
 ]
 
 HASH_SIZE = 32
-_EMPTY_ROOT = hashlib.sha256(b"").digest()
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+"""The root of the empty tree: SHA-256 of nothing."""
 
 
 class ProofError(ValueError):
@@ -51,7 +53,7 @@ def _split(n: int) -> int:
 def tree_root(leaves: Sequence[bytes]) -> bytes:
     """Return the Merkle tree hash (MTH) over already-hashed ``leaves``."""
     if not leaves:
-        return _EMPTY_ROOT
+        return EMPTY_ROOT
     level = list(leaves)
     # Iterative form of MTH: pair left to right; an odd last node moves up unchanged.
     while len(level) > 1:

@@ -9,7 +9,6 @@ this writer read, so two processes cannot fork the log.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 from sqlalchemy import (
@@ -55,7 +54,6 @@ log_head = Table(
     Column("root", LargeBinary(32), nullable=False),
 )
 
-EMPTY_ROOT = hashlib.sha256(b"").digest()
 _MESSAGE = "the disclosure log is append-only"
 
 APPEND_ONLY_DDL: dict[str, tuple[str, ...]] = {
@@ -145,7 +143,7 @@ def append_entries(connection: Connection, entries: Sequence[bytes]) -> tuple[in
             ],
         )
     new_size = size + len(leaves)
-    new_root = tree_root(stored + leaves) if new_size else EMPTY_ROOT
+    new_root = tree_root(stored + leaves)
     # 3. Compare-and-swap: advance the head only from the size that was read.
     result = connection.execute(
         update(log_head)

@@ -13,17 +13,21 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import structlog
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from broker.config import Settings, load_settings
 from broker.db import make_engine, make_session_factory, session_scope, upgrade
 from broker.errors import BrokerError, ConfigError, InputError
 from broker.logging import configure_logging, new_run_id
+
+if TYPE_CHECKING:
+    from broker.policy import ReleasePlan
 
 __all__ = ["main"]
 
@@ -62,6 +66,17 @@ def _errors_to_exit() -> Iterator[None]:
             err=True,
         )
         sys.exit(EXIT_REJECTED)
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    """Open an engine and a session for one command; commit on success; errors to exit codes."""
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with _errors_to_exit(), session_scope(make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _now() -> dt.datetime:
@@ -142,19 +157,15 @@ def ingest(ctx: click.Context, path: Path, org: str, mapping: Path | None) -> No
     settings = _settings(ctx)
     with _errors_to_exit():
         column_mapping = load_mapping(mapping) if mapping is not None else None
-        engine = make_engine(settings.resolved_database_url)
-        try:
-            with session_scope(make_session_factory(engine)) as session:
-                report = ingest_file(
-                    session,
-                    path,
-                    org=org,
-                    now=_now(),
-                    mapping=column_mapping,
-                    progress=_progress_printer(),
-                )
-        finally:
-            engine.dispose()
+        with _session(settings) as session:
+            report = ingest_file(
+                session,
+                path,
+                org=org,
+                now=_now(),
+                mapping=column_mapping,
+                progress=_progress_printer(),
+            )
     stats = report.stats
     click.echo(
         f"accepted: {report.rows} rows from {report.source_format.upper()}; "
@@ -183,12 +194,9 @@ def policy_check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 
     Prints each problem as file:line: key: rule; exits 1 if there is any.
     """
-    from broker.policy import load_policies  # noqa: PLC0415 - keeps --help fast
-    from broker.policy._cases import missing_cases  # noqa: PLC0415
+    from broker.policy._cases import check_policies  # noqa: PLC0415 - keeps --help fast
 
-    targets = list(paths) or [_settings(ctx).policies_dir]
-    loaded, problems = load_policies(targets)
-    problems.extend(missing_cases(loaded))
+    loaded, problems = check_policies(list(paths) or [_settings(ctx).policies_dir])
     for problem in problems:
         click.echo(str(problem))
     for item in loaded:
@@ -208,12 +216,10 @@ def policy_reload(ctx: click.Context) -> None:
 
     The server keeps its old set when any file is invalid.
     """
-    from broker.policy import load_policies  # noqa: PLC0415
-    from broker.policy._cases import missing_cases  # noqa: PLC0415
+    from broker.policy._cases import check_policies  # noqa: PLC0415
 
     settings = _settings(ctx)
-    loaded, problems = load_policies([settings.policies_dir])
-    problems.extend(missing_cases(loaded))
+    loaded, problems = check_policies([settings.policies_dir])
     for problem in problems:
         click.echo(str(problem))
     pid_file = settings.home / PID_FILE
@@ -291,12 +297,8 @@ def policy_diff(ctx: click.Context, old: Path, new: Path, at: dt.datetime | None
             sys.exit(EXIT_REJECTED)
         versions.append(loaded.policy)
     run_date = at.date() if at is not None else _now().date()
-    engine = make_engine(_settings(ctx).resolved_database_url)
-    try:
-        with _errors_to_exit(), session_scope(make_session_factory(engine)) as session:
-            before, after = (explain(session, p, at=run_date) for p in versions)
-    finally:
-        engine.dispose()
+    with _session(_settings(ctx)) as session:
+        before, after = (explain(session, p, at=run_date) for p in versions)
     diff = diff_plans(before, after)
     click.echo(f"policy diff {old} -> {new} at {run_date.isoformat()}")
     click.echo(
@@ -354,19 +356,15 @@ def policy_explain(
         click.echo(f"error: no valid policy {policy_id!r} in {settings.policies_dir}", err=True)
         sys.exit(EXIT_REJECTED)
     run_date = at.date() if at is not None else _now().date()
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        with _errors_to_exit(), session_scope(make_session_factory(engine)) as session:
-            plan = explain(session, chosen[0], at=run_date)
-    finally:
-        engine.dispose()
+    with _session(settings) as session:
+        plan = explain(session, chosen[0], at=run_date)
     _render_plan(plan, dwelling_ref, limit=None if list_all else _EXPLAIN_LIMIT)
 
 
 _EXPLAIN_LIMIT = 10
 
 
-def _render_plan(plan: Any, dwelling_ref: str | None, *, limit: int | None) -> None:
+def _render_plan(plan: ReleasePlan, dwelling_ref: str | None, *, limit: int | None) -> None:
     click.echo(f"policy {plan.policy_id} sha256:{plan.policy_hash}")
     if plan.window is not None:
         first, last = plan.window
@@ -407,15 +405,10 @@ def objection() -> None:
 def _objection(ctx: click.Context, ref: str, *, add: bool) -> bool:
     from broker.schedule.service import add_objection, remove_objection  # noqa: PLC0415
 
-    settings = _settings(ctx)
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        with _errors_to_exit(), session_scope(make_session_factory(engine)) as session:
-            if add:
-                return add_objection(session, ref, now=_now())
-            return remove_objection(session, ref)
-    finally:
-        engine.dispose()
+    with _session(_settings(ctx)) as session:
+        if add:
+            return add_objection(session, ref, now=_now())
+        return remove_objection(session, ref)
 
 
 @objection.command("add")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 __all__ = [
     "BrokerError",
     "ConfigError",
@@ -21,6 +23,7 @@ __all__ = [
     "NotFound",
     "Problem",
     "StorageError",
+    "validation_errors",
 ]
 
 
@@ -66,3 +69,20 @@ class NotFound(BrokerError):  # noqa: N818 - the domain's word, like httpx's nam
 
 class StorageError(BrokerError):
     """The database refused the operation or could not be reached."""
+
+
+def validation_errors(exc: ValidationError) -> list[tuple[tuple[str, ...], str]]:
+    """Return a pydantic error as (location, rule) pairs, never the input value.
+
+    A failed item also makes its container "too short"; only the item is kept.
+    """
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    located = [
+        (tuple(str(part) for part in error["loc"]), error["msg"].removeprefix("Value error, "))
+        for error in errors
+    ]
+    return [
+        (loc, rule)
+        for loc, rule in located
+        if not any(len(other) > len(loc) and other[: len(loc)] == loc for other, _ in located)
+    ]

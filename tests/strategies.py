@@ -7,25 +7,11 @@ import datetime as dt
 from hypothesis import strategies as st
 
 from broker.policy import DwellingFacts, PhaseFacts, Policy
-from schemas import PhaseKind
+from schemas import ADDRESS_FIELDS, PhaseKind
 
 DEPARTMENTS = ("blokland", "hyldespjaeldet", "galgebakken")
 KINDS = tuple(kind.value for kind in PhaseKind)
-RELEASABLE = (
-    "adresseid",
-    "vejnavn",
-    "husnr",
-    "etage",
-    "doer",
-    "postnr",
-    "postnrnavn",
-    "kommunekode",
-    "afdeling",
-    "disposition",
-    "fase",
-    "startdato",
-    "slutdato",
-)
+RELEASABLE = (*ADDRESS_FIELDS, "afdeling", "disposition", "fase", "startdato", "slutdato")
 BASE = dt.date(2027, 1, 4)
 
 

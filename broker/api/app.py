@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -21,6 +22,8 @@ from broker.policy.service import record_versions
 __all__ = ["create_app"]
 
 log = structlog.get_logger(__name__)
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 def _version_recorder(db: Engine) -> Callable[[tuple[LoadedPolicy, ...]], None]:
@@ -71,7 +74,9 @@ def create_app(
     async def bind_request_id(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        run_id = request.headers.get("x-request-id", "")[:32] or new_run_id()
+        # A client's id is used only if it is a plain token: it goes into every log line.
+        offered = request.headers.get("x-request-id", "")
+        run_id = offered if _REQUEST_ID.fullmatch(offered) else new_run_id()
         with structlog.contextvars.bound_contextvars(run_id=run_id):
             response = await call_next(request)
         response.headers["x-request-id"] = run_id

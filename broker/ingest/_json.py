@@ -12,31 +12,24 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from broker.errors import InputError, Problem
+from broker.errors import InputError, Problem, validation_errors
 from schemas import DepartmentSchedule, DwellingSchedule, Phase, ScheduleUpload, looks_personal
 
 __all__ = ["parse_json_upload", "validation_problems"]
 
-_LEVELS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("upload", frozenset(ScheduleUpload.model_fields)),
-    ("department", frozenset(DepartmentSchedule.model_fields)),
-    ("dwelling", frozenset(DwellingSchedule.model_fields)),
-    ("phase", frozenset(Phase.model_fields)),
+# The keys each nesting level of the document may carry: upload, department, dwelling, phase.
+_LEVELS: tuple[frozenset[str], ...] = (
+    frozenset(ScheduleUpload.model_fields),
+    frozenset(DepartmentSchedule.model_fields),
+    frozenset(DwellingSchedule.model_fields),
+    frozenset(Phase.model_fields),
 )
 
 
 def validation_problems(exc: ValidationError) -> tuple[Problem, ...]:
     """Return a pydantic error as problems naming the field and the rule, never the input."""
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    locations = [tuple(error["loc"]) for error in errors]
-    # A failed item also makes its container "too short"; report only the item.
     return tuple(
-        Problem(
-            error["msg"].removeprefix("Value error, "),
-            column=".".join(str(part) for part in loc) or "body",
-        )
-        for error, loc in zip(errors, locations, strict=True)
-        if not any(len(other) > len(loc) and other[: len(loc)] == loc for other in locations)
+        Problem(rule, column=".".join(loc) or "body") for loc, rule in validation_errors(exc)
     )
 
 
@@ -49,7 +42,7 @@ class _Cleaner:
         if isinstance(value, list):
             return [self.clean(item, depth, f"{path}[{i}]") for i, item in enumerate(value)]
         if isinstance(value, dict) and depth < len(_LEVELS):
-            _level, known = _LEVELS[depth]
+            known = _LEVELS[depth]
             kept: dict[str, Any] = {}
             for key, item in value.items():
                 if key not in known:

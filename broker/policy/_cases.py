@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from broker.policy._evaluate import DwellingFacts, PhaseFacts, ReleasePlan, evaluate
-from broker.policy._load import LoadedPolicy, PolicyProblem
+from broker.policy._load import LoadedPolicy, PolicyProblem, load_policies
 
-__all__ = ["CaseResult", "case_path", "missing_cases", "plan_outcome", "run_cases"]
+__all__ = [
+    "CaseResult",
+    "case_path",
+    "check_policies",
+    "missing_cases",
+    "plan_outcome",
+    "run_cases",
+]
 
 
 class _Frozen(BaseModel):
@@ -149,3 +157,10 @@ def missing_cases(loaded: list[LoadedPolicy]) -> list[PolicyProblem]:
     """Return a problem for every policy without a valid case file beside it."""
     results = [run_cases(item) for item in loaded]
     return [result for result in results if isinstance(result, PolicyProblem)]
+
+
+def check_policies(paths: Iterable[Path]) -> tuple[list[LoadedPolicy], list[PolicyProblem]]:
+    """Load and lint the policies under ``paths`` and require each one's example cases."""
+    loaded, problems = load_policies(paths)
+    problems.extend(missing_cases(loaded))
+    return loaded, problems

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from broker.errors import validation_errors
 from broker.policy._model import Flow, Policy, duration_days
 from schemas import CATALOGUE
 
@@ -83,9 +84,8 @@ def load_policy_file(path: Path) -> tuple[LoadedPolicy | None, list[PolicyProble
         policy = Policy.model_validate(document)
     except ValidationError as exc:
         problems = []
-        for error in exc.errors(include_url=False, include_input=False, include_context=False):
-            loc = [str(part) for part in error["loc"]]
-            message = error["msg"].removeprefix("Value error, ")
+        for location, rule in validation_errors(exc):
+            loc, message = list(location), rule
             if loc == [] and ": " in message:  # model-level rule naming its own key
                 key, message = message.split(": ", 1)
                 loc = [key]

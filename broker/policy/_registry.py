@@ -12,8 +12,8 @@ from pathlib import Path
 
 import structlog
 
-from broker.policy._cases import missing_cases
-from broker.policy._load import LoadedPolicy, PolicyProblem, load_policies
+from broker.policy._cases import check_policies
+from broker.policy._load import LoadedPolicy, PolicyProblem
 
 __all__ = ["PolicyRegistry"]
 
@@ -58,8 +58,7 @@ class PolicyRegistry:
 
     def reload(self) -> tuple[PolicyProblem, ...]:
         """Read every policy again; swap them in only if all are valid. Return the problems."""
-        loaded, problems = load_policies([self.directory])
-        problems.extend(missing_cases(loaded))
+        loaded, problems = check_policies([self.directory])
         with self._lock:
             self._last_problems = tuple(problems)
             if problems:

@@ -26,11 +26,17 @@ def load_dwelling_facts(
 
     A dwelling with a recorded objection (GDPR Art. 21) is marked ``objected``.
     """
-    objected = set(session.scalars(select(Objection.dwelling_id)))
-    rows = session.scalars(
-        select(Dwelling)
+    in_scope = (
+        select(Dwelling.id)
         .join(Department)
         .where(Department.org == org, Department.code.in_(departments))
+    )
+    objected = set(
+        session.scalars(select(Objection.dwelling_id).where(Objection.dwelling_id.in_(in_scope)))
+    )
+    rows = session.scalars(
+        select(Dwelling)
+        .where(Dwelling.id.in_(in_scope))
         .options(selectinload(Dwelling.phases), selectinload(Dwelling.department))
     )
     return [

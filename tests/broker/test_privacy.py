@@ -92,3 +92,60 @@ def test_personal_value_in_kept_column_never_echoed(
     database.dispose()
     _assert_absent(_stored_bytes(database), f"the {database.backend} database")
     _assert_absent((result.stdout + result.stderr).encode(), "the output and logs")
+
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+def test_policy_explain_and_diff_output_never_holds_planted_values(
+    database: Database, tmp_path: Path
+) -> None:
+    """What explain and diff print about an ingested export holds none of its personal values."""
+    rows = with_personal(dwelling_rows(8), PLANTED)
+    export = write_csv(tmp_path / "export.csv", rows)
+    assert run_broker(database, tmp_path, "ingest", str(export), "--org", "bo-vest").returncode == 0
+    env = {"BROKER_POLICIES_DIR": str(POLICIES)}
+    weekly = POLICIES / "albertslund-visitation-weekly.yaml"
+    explain = run_broker(
+        database,
+        tmp_path,
+        "policy",
+        "explain",
+        weekly.stem,
+        "--at",
+        "2027-02-22",
+        "--list",
+        env=env,
+    )
+    diff = run_broker(
+        database,
+        tmp_path,
+        "policy",
+        "diff",
+        str(weekly),
+        str(weekly),
+        "--at",
+        "2027-02-22",
+        env=env,
+    )
+    assert explain.returncode == 0, explain.stderr
+    assert "Prøvevej" in explain.stdout  # the scan sees what is printed
+    _assert_absent((explain.stdout + explain.stderr).encode(), "policy explain")
+    _assert_absent((diff.stdout + diff.stderr).encode(), "policy diff")
+
+
+def test_policy_errors_never_echo_values(database: Database, tmp_path: Path) -> None:
+    """A personal value typed into a policy file is named by key and rule, never repeated."""
+    text = (POLICIES / "albertslund-visitation-weekly.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        text.replace("discloser: bo-vest", f"discloser: {PLANTED['E-mail']}")
+        .replace("version: 1", f"version: {PLANTED['CPR']}")
+        .replace("  departments: [blokland]", f"  departments: ['{PLANTED['Lejer navn']}!']"),
+        encoding="utf-8",
+    )
+    result = run_broker(database, tmp_path, "policy", "check", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:8: discloser: String should match pattern" in result.stdout
+    assert "Tuple should have at least 1 item" not in result.stdout
+    _assert_absent((result.stdout + result.stderr).encode(), "policy check output")

@@ -7,11 +7,10 @@ Create Date: 2026-11-25
 
 from __future__ import annotations
 
-import hashlib
-
 import sqlalchemy as sa
 from alembic import op
 
+from audit._merkle import EMPTY_ROOT
 from audit._storage import APPEND_ONLY_DDL
 
 revision = "0004"
@@ -36,7 +35,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     head = sa.table("log_head", sa.column("id"), sa.column("size"), sa.column("root"))
-    op.bulk_insert(head, [{"id": 1, "size": 0, "root": hashlib.sha256(b"").digest()}])
+    op.bulk_insert(head, [{"id": 1, "size": 0, "root": EMPTY_ROOT}])
     for statement in APPEND_ONLY_DDL[op.get_bind().dialect.name]:
         op.execute(statement)
 

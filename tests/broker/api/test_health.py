@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import httpx
@@ -11,6 +12,7 @@ from databases import Database
 from broker.api import create_app
 from broker.config import Settings
 from broker.db import make_engine
+from broker.logging import configure_logging
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
 
@@ -65,3 +67,20 @@ async def test_not_ready_without_schema(tmp_path: Path) -> None:
     engine.dispose()
     assert ready.status_code == 503
     assert ready.json() == {"status": "unavailable", "database": "unreachable"}
+
+
+@pytest.mark.anyio
+async def test_request_id_never_carries_client_text(database: Database, tmp_path: Path) -> None:
+    """A client's request id is used only if it is a plain token; anything else is replaced."""
+    stream = io.StringIO()
+    configure_logging(log_format="json", stream=stream)
+    planted = "bodil@example.org 010190-1234"
+    async with _client(Settings(home=tmp_path, policies_dir=tmp_path), database) as client:
+        refused = await client.get("/readyz", headers={"x-request-id": planted})
+        kept = await client.get("/healthz", headers={"x-request-id": "abc-12345678"})
+    assert kept.headers["x-request-id"] == "abc-12345678"
+    assert refused.headers["x-request-id"] != planted
+    assert len(refused.headers["x-request-id"]) == 16
+    for part in planted.split():
+        assert part not in stream.getvalue()
+        assert part not in str(refused.headers)
