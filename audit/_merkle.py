@@ -10,17 +10,23 @@ and 2.1.2; verification follows the iterative algorithms of RFC 9162 sections
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "CompactRange",
     "ProofError",
+    "RangeHash",
     "consistency_proof",
+    "consistency_proof_of",
     "inclusion_proof",
+    "inclusion_proof_of",
     "leaf_hash",
     "node_hash",
+    "perfect_subtrees",
     "root_from_inclusion",
+    "root_of_subtrees",
     "tree_root",
     "verify_consistency",
     "verify_inclusion",
@@ -64,25 +70,41 @@ def tree_root(leaves: Sequence[bytes]) -> bytes:
     return level[0]
 
 
+RangeHash = Callable[[int, int], bytes]
+"""MTH of the leaves ``[start, end)``: a function of a tree held in memory or in storage."""
+
+
+def _range_hash_of(leaves: Sequence[bytes]) -> RangeHash:
+    return lambda start, end: tree_root(leaves[start:end])
+
+
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """Return the audit path PATH(index, leaves) of RFC 6962 section 2.1.1.
 
     Raises:
         ProofError: ``index`` is not a leaf of the tree.
     """
-    if not 0 <= index < len(leaves):
+    return inclusion_proof_of(_range_hash_of(leaves), index, len(leaves))
+
+
+def inclusion_proof_of(subtree: RangeHash, index: int, size: int) -> list[bytes]:
+    """Return PATH(index, D[0:size]) over a tree whose subtree hashes ``subtree`` gives.
+
+    Raises:
+        ProofError: ``index`` is not a leaf of the tree.
+    """
+    if not 0 <= index < size:
         raise ProofError("index is outside the tree")
 
-    def path(m: int, nodes: Sequence[bytes]) -> list[bytes]:
-        n = len(nodes)
+    def path(m: int, start: int, n: int) -> list[bytes]:
         if n == 1:
             return []
         k = _split(n)
         if m < k:
-            return [*path(m, nodes[:k]), tree_root(nodes[k:])]
-        return [*path(m - k, nodes[k:]), tree_root(nodes[:k])]
+            return [*path(m, start, k), subtree(start + k, start + n)]
+        return [*path(m - k, start + k, n - k), subtree(start, start + k)]
 
-    return path(index, leaves)
+    return path(index, 0, size)
 
 
 def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
@@ -91,19 +113,88 @@ def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
     Raises:
         ProofError: ``old_size`` is not between 1 and the tree size.
     """
-    if not 0 < old_size <= len(leaves):
+    return consistency_proof_of(_range_hash_of(leaves), old_size, len(leaves))
+
+
+def consistency_proof_of(subtree: RangeHash, old_size: int, size: int) -> list[bytes]:
+    """Return PROOF(old_size, D[0:size]) over a tree whose subtree hashes ``subtree`` gives.
+
+    Raises:
+        ProofError: ``old_size`` is not between 1 and the tree size.
+    """
+    if not 0 < old_size <= size:
         raise ProofError("old size must be between 1 and the tree size")
 
-    def subproof(m: int, nodes: Sequence[bytes], complete: bool) -> list[bytes]:  # noqa: FBT001
-        n = len(nodes)
+    def subproof(m: int, start: int, n: int, complete: bool) -> list[bytes]:  # noqa: FBT001
         if m == n:
-            return [] if complete else [tree_root(nodes)]
+            return [] if complete else [subtree(start, start + n)]
         k = _split(n)
         if m <= k:
-            return [*subproof(m, nodes[:k], complete), tree_root(nodes[k:])]
-        return [*subproof(m - k, nodes[k:], False), tree_root(nodes[:k])]  # noqa: FBT003
+            return [*subproof(m, start, k, complete), subtree(start + k, start + n)]
+        return [*subproof(m - k, start + k, n - k, False), subtree(start, start + k)]  # noqa: FBT003
 
-    return subproof(old_size, leaves, True)  # noqa: FBT003
+    return subproof(old_size, 0, size, True)  # noqa: FBT003
+
+
+def perfect_subtrees(size: int) -> list[tuple[int, int]]:
+    """Return the (level, index) of the complete subtrees that make up a tree of ``size``.
+
+    Left to right, largest first: a tree of 6 leaves is the subtree of 4 at
+    level 2 and the subtree of 2 at level 1. A subtree at ``level`` with
+    ``index`` covers leaves ``[index << level, (index + 1) << level)``.
+    """
+    result: list[tuple[int, int]] = []
+    start = 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            result.append((level, start >> level))
+            start += 1 << level
+    return result
+
+
+def root_of_subtrees(hashes: Sequence[bytes]) -> bytes:
+    """Return the root of a tree from the hashes of its ``perfect_subtrees``, left to right."""
+    if not hashes:
+        return EMPTY_ROOT
+    root = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        root = node_hash(left, root)
+    return root
+
+
+class CompactRange:
+    """The right edge of a growing tree: append leaves, get each new complete node and the root.
+
+    This is what an appender needs to keep the stored nodes and the root
+    current without reading the whole tree: O(log n) hashes.
+    """
+
+    def __init__(self, size: int, hashes: Sequence[bytes]) -> None:
+        """Start from a tree of ``size`` given the hashes of its ``perfect_subtrees``."""
+        coordinates = perfect_subtrees(size)
+        if len(coordinates) != len(hashes):
+            raise ProofError("the subtree hashes do not match the tree size")
+        self.size = size
+        self._stack = [
+            (level, index, h) for (level, index), h in zip(coordinates, hashes, strict=True)
+        ]
+
+    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
+        """Add one leaf hash; return the (level, index, hash) of every node it completes."""
+        completed: list[tuple[int, int, bytes]] = []
+        self._stack.append((0, self.size, leaf))
+        self.size += 1
+        while len(self._stack) > 1 and self._stack[-1][0] == self._stack[-2][0]:
+            level, _, right = self._stack.pop()
+            _, index, left = self._stack.pop()
+            node = (level + 1, index >> 1, node_hash(left, right))
+            completed.append(node)
+            self._stack.append(node)
+        return completed
+
+    def root(self) -> bytes:
+        """Return the root of the tree so far."""
+        return root_of_subtrees([h for _, _, h in self._stack])
 
 
 def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:

@@ -1,16 +1,20 @@
 """Log storage: append-only tables, enforced by the database, and a compare-and-swap head.
 
 The tables are plain SQLAlchemy Core so that ``audit`` stays independent of the
-broker. Triggers (created by the broker's migration from the DDL below) refuse
-UPDATE and DELETE of entries on SQLite and PostgreSQL, and TRUNCATE on
-PostgreSQL. The single head row is advanced only when it still holds the size
-this writer read, so two processes cannot fork the log.
+broker. Triggers (created by the broker's migrations) refuse UPDATE and DELETE
+of entries, nodes, checkpoints and cosignatures on SQLite and PostgreSQL, and
+TRUNCATE on PostgreSQL; contents may only be deleted, by a retention purge. The
+single head row is advanced only when it still holds the size this writer read,
+so two processes cannot fork the log. Every append transaction ends with a
+signed checkpoint over the new head.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -18,20 +22,44 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
+    String,
     Table,
+    Text,
     insert,
     select,
     update,
 )
 
-from audit._merkle import leaf_hash, tree_root
+from audit._entry import ENTRY_VERSION, EntryValue, canonical_entry, commitment, new_salt
+from audit._merkle import (
+    EMPTY_ROOT,
+    CompactRange,
+    ProofError,
+    consistency_proof_of,
+    inclusion_proof_of,
+    leaf_hash,
+    perfect_subtrees,
+    root_of_subtrees,
+)
+from audit._note import Checkpoint, add_signature, format_checkpoint, sign_note
 
 __all__ = [
-    "APPEND_ONLY_DDL",
+    "Appended",
     "ConcurrentAppendError",
-    "append_entries",
+    "Draft",
+    "Signer",
+    "StoredTree",
+    "add_cosignature",
+    "append",
+    "cosignature_lines",
+    "latest_checkpoint",
+    "log_checkpoints",
+    "log_contents",
+    "log_cosignatures",
     "log_entries",
     "log_head",
+    "log_nodes",
     "metadata",
     "read_head",
 ]
@@ -46,6 +74,15 @@ log_entries = Table(
     Column("leaf_hash", LargeBinary(32), nullable=False),
 )
 
+log_nodes = Table(
+    "log_nodes",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+"""Complete interior subtrees (level >= 1); level 0 is ``log_entries.leaf_hash``."""
+
 log_head = Table(
     "log_head",
     metadata,
@@ -54,56 +91,80 @@ log_head = Table(
     Column("root", LargeBinary(32), nullable=False),
 )
 
-_MESSAGE = "the disclosure log is append-only"
+log_checkpoints = Table(
+    "log_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("note", Text, nullable=False),
+)
+"""One signed checkpoint per append transaction, as the signed note text."""
 
-APPEND_ONLY_DDL: dict[str, tuple[str, ...]] = {
-    "sqlite": (
-        (
-            f"CREATE TRIGGER log_entries_no_update BEFORE UPDATE ON log_entries "
-            f"BEGIN SELECT RAISE(ABORT, '{_MESSAGE}'); END"
-        ),
-        (
-            f"CREATE TRIGGER log_entries_no_delete BEFORE DELETE ON log_entries "
-            f"BEGIN SELECT RAISE(ABORT, '{_MESSAGE}'); END"
-        ),
-        (
-            f"CREATE TRIGGER log_head_no_delete BEFORE DELETE ON log_head "
-            f"BEGIN SELECT RAISE(ABORT, '{_MESSAGE}'); END"
-        ),
-    ),
-    "postgresql": (
-        (
-            f"CREATE FUNCTION log_refuse_change() RETURNS trigger LANGUAGE plpgsql AS "
-            f"$$ BEGIN RAISE EXCEPTION '{_MESSAGE}'; END $$"
-        ),
-        (
-            "CREATE TRIGGER log_entries_no_change BEFORE UPDATE OR DELETE ON log_entries "
-            "FOR EACH ROW EXECUTE FUNCTION log_refuse_change()"
-        ),
-        (
-            "CREATE TRIGGER log_entries_no_truncate BEFORE TRUNCATE ON log_entries "
-            "FOR EACH STATEMENT EXECUTE FUNCTION log_refuse_change()"
-        ),
-        (
-            "CREATE TRIGGER log_head_no_delete BEFORE DELETE ON log_head "
-            "FOR EACH ROW EXECUTE FUNCTION log_refuse_change()"
-        ),
-        (
-            "CREATE TRIGGER log_head_no_truncate BEFORE TRUNCATE ON log_head "
-            "FOR EACH STATEMENT EXECUTE FUNCTION log_refuse_change()"
-        ),
-        # ENABLE ALWAYS: the triggers fire even under session_replication_role = replica.
-        "ALTER TABLE log_entries ENABLE ALWAYS TRIGGER log_entries_no_change",
-        "ALTER TABLE log_entries ENABLE ALWAYS TRIGGER log_entries_no_truncate",
-        "ALTER TABLE log_head ENABLE ALWAYS TRIGGER log_head_no_delete",
-        "ALTER TABLE log_head ENABLE ALWAYS TRIGGER log_head_no_truncate",
-    ),
-}
-"""The statements that make the log tables append-only, per SQL dialect."""
+log_cosignatures = Table(
+    "log_cosignatures",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("witness", String(256), primary_key=True),
+    Column("line", Text, nullable=False),
+)
+"""A witness's cosignature line over the checkpoint of ``size``."""
+
+log_contents = Table(
+    "log_contents",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("salt", LargeBinary(32), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+"""The released bytes and salt behind an entry's commitment: the only rows that may
+be deleted (by a retention purge), never changed."""
 
 
 class ConcurrentAppendError(RuntimeError):
     """Another writer advanced the log head first; retry the append on a fresh head."""
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An entry to append, before it has a sequence number.
+
+    ``fields`` are the entry's keys except ``v`` and ``seq``; ``content`` is the
+    exact released bytes, committed to in the entry and stored apart from it.
+    """
+
+    fields: Mapping[str, EntryValue]
+    content: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """The log's identity: its origin (also the key name) and its Ed25519 signing keys.
+
+    The checkpoint is signed by every key given, so a rotation can be vouched
+    for by the old key and the new one together.
+    """
+
+    origin: str
+    keys: tuple[Ed25519PrivateKey, ...]
+
+    def sign(self, size: int, root: bytes) -> str:
+        """Return the signed checkpoint note for ``size`` and ``root``."""
+        note = sign_note(
+            format_checkpoint(Checkpoint(self.origin, size, root)), self.origin, self.keys[0]
+        )
+        for key in self.keys[1:]:
+            note = add_signature(note, self.origin, key)
+        return note
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What one append transaction wrote: the entries and the checkpoint over them."""
+
+    first_seq: int
+    entries: tuple[bytes, ...]
+    size: int
+    root: bytes
+    checkpoint: str
 
 
 def read_head(connection: Connection) -> tuple[int, bytes]:
@@ -113,38 +174,106 @@ def read_head(connection: Connection) -> tuple[int, bytes]:
     return int(size), bytes(root)
 
 
-def append_entries(connection: Connection, entries: Sequence[bytes]) -> tuple[int, bytes]:
-    """Append canonical entries in the caller's transaction; return the new size and root.
+class StoredTree:
+    """Read access to the stored tree: subtree hashes, and proofs built from them."""
+
+    def __init__(self, connection: Connection) -> None:
+        """Read through ``connection``; hashes are cached for the object's life."""
+        self._connection = connection
+        self._cache: dict[tuple[int, int], bytes] = {}
+
+    def node(self, level: int, index: int) -> bytes:
+        """Return the hash of the complete subtree at ``level`` and ``index``.
+
+        Raises:
+            ProofError: the subtree is not stored (beyond the tree).
+        """
+        key = (level, index)
+        if key not in self._cache:
+            if level == 0:
+                query = select(log_entries.c.leaf_hash).where(log_entries.c.seq == index)
+            else:
+                query = select(log_nodes.c.hash).where(
+                    log_nodes.c.level == level, log_nodes.c.idx == index
+                )
+            found = self._connection.scalar(query)
+            if found is None:
+                raise ProofError(f"no stored subtree at level {level}, index {index}")
+            self._cache[key] = bytes(found)
+        return self._cache[key]
+
+    def subtree(self, start: int, end: int) -> bytes:
+        """Return MTH of the leaves ``[start, end)`` from the stored complete subtrees."""
+        hashes = [
+            self.node(level, (start >> level) + index)
+            for level, index in perfect_subtrees(end - start)
+        ]
+        return root_of_subtrees(hashes)
+
+    def root(self, size: int) -> bytes:
+        """Return the root of the tree's first ``size`` leaves."""
+        return self.subtree(0, size) if size else EMPTY_ROOT
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """Return the inclusion proof of leaf ``index`` in the tree of ``size``."""
+        return inclusion_proof_of(self.subtree, index, size)
+
+    def consistency_proof(self, old_size: int, size: int) -> list[bytes]:
+        """Return the consistency proof from ``old_size`` to ``size``."""
+        return consistency_proof_of(self.subtree, old_size, size)
+
+
+def _frontier(connection: Connection, size: int) -> CompactRange:
+    tree = StoredTree(connection)
+    hashes = [tree.node(level, index) for level, index in perfect_subtrees(size)]
+    return CompactRange(size, hashes)
+
+
+def append(connection: Connection, drafts: Sequence[Draft], signer: Signer) -> Appended:
+    """Append entries in the caller's transaction, and sign a checkpoint over the new head.
+
+    Each entry gets the next sequence number; a draft's content is stored
+    apart, under a fresh salt, and the entry carries only the commitment.
 
     Raises:
-        ConcurrentAppendError: the head moved since it was read (nothing is appended
-            once the caller's transaction rolls back).
+        ConcurrentAppendError: the head moved since it was read (nothing is
+            appended once the caller's transaction rolls back).
+        EntryError: a draft breaks the entry format.
     """
+    if not drafts:
+        raise ValueError("nothing to append")
     # 1. Read the head; on PostgreSQL lock it, so concurrent writers queue here.
-    query = select(log_head.c.size, log_head.c.root).where(log_head.c.id == 1)
+    #    (SQLite transactions of the broker begin IMMEDIATE: one writer at a time.)
+    query = select(log_head.c.size).where(log_head.c.id == 1)
     if connection.dialect.name == "postgresql":
         query = query.with_for_update()
-    size, _root = connection.execute(query).one()
-    size = int(size)
-    # 2. Recompute the root over every stored leaf plus the new ones.
-    stored = [
-        bytes(h)
-        for h in connection.scalars(select(log_entries.c.leaf_hash).order_by(log_entries.c.seq))
-    ]
-    if len(stored) != size:
-        raise ConcurrentAppendError("the stored entries do not match the head size")
-    leaves = [leaf_hash(entry) for entry in entries]
-    if leaves:
-        connection.execute(
-            insert(log_entries),
-            [
-                {"seq": size + i, "entry": entry, "leaf_hash": leaf}
-                for i, (entry, leaf) in enumerate(zip(entries, leaves, strict=True))
-            ],
-        )
-    new_size = size + len(leaves)
-    new_root = tree_root(stored + leaves)
-    # 3. Compare-and-swap: advance the head only from the size that was read.
+    size = int(connection.execute(query).scalar_one())
+    # 2. Number, commit to the content, and canonicalise each entry.
+    entries: list[bytes] = []
+    contents: list[dict[str, object]] = []
+    for offset, draft in enumerate(drafts):
+        seq = size + offset
+        fields = {**draft.fields, "v": ENTRY_VERSION, "seq": seq}
+        if draft.content is not None:
+            salt = new_salt()
+            fields["commitment"] = commitment(salt, draft.content)
+            contents.append({"seq": seq, "salt": salt, "content": draft.content})
+        entries.append(canonical_entry(fields))
+    # 3. Extend the tree: the new leaves, and every interior node they complete.
+    tree = _frontier(connection, size)
+    rows: list[dict[str, object]] = []
+    nodes: list[dict[str, object]] = []
+    for offset, entry in enumerate(entries):
+        leaf = leaf_hash(entry)
+        rows.append({"seq": size + offset, "entry": entry, "leaf_hash": leaf})
+        nodes += [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in tree.append(leaf)]
+    connection.execute(insert(log_entries), rows)
+    if nodes:
+        connection.execute(insert(log_nodes), nodes)
+    if contents:
+        connection.execute(insert(log_contents), contents)
+    new_size, new_root = tree.size, tree.root()
+    # 4. Compare-and-swap: advance the head only from the size that was read.
     result = connection.execute(
         update(log_head)
         .where(log_head.c.id == 1, log_head.c.size == size)
@@ -152,4 +281,40 @@ def append_entries(connection: Connection, entries: Sequence[bytes]) -> tuple[in
     )
     if result.rowcount != 1:
         raise ConcurrentAppendError("the log head moved; retry")
-    return new_size, new_root
+    # 5. Seal the new head with a signed checkpoint, in the same transaction.
+    note = signer.sign(new_size, new_root)
+    connection.execute(insert(log_checkpoints).values(size=new_size, note=note))
+    return Appended(size, tuple(entries), new_size, new_root, note)
+
+
+def latest_checkpoint(connection: Connection) -> tuple[int, str] | None:
+    """Return the newest checkpoint's size and note with its stored cosignatures, if any."""
+    row = connection.execute(
+        select(log_checkpoints.c.size, log_checkpoints.c.note)
+        .order_by(log_checkpoints.c.size.desc())
+        .limit(1)
+    ).one_or_none()
+    if row is None:
+        return None
+    return int(row.size), row.note + "".join(cosignature_lines(connection, int(row.size)))
+
+
+def cosignature_lines(connection: Connection, size: int) -> list[str]:
+    """Return the stored cosignature lines over the checkpoint of ``size``."""
+    query = (
+        select(log_cosignatures.c.line)
+        .where(log_cosignatures.c.size == size)
+        .order_by(log_cosignatures.c.witness)
+    )
+    return list(connection.scalars(query))
+
+
+def add_cosignature(connection: Connection, size: int, witness: str, line: str) -> None:
+    """Store a witness's cosignature line over the checkpoint of ``size`` (once per witness)."""
+    exists = connection.scalar(
+        select(log_cosignatures.c.size).where(
+            log_cosignatures.c.size == size, log_cosignatures.c.witness == witness
+        )
+    )
+    if exists is None:
+        connection.execute(insert(log_cosignatures).values(size=size, witness=witness, line=line))

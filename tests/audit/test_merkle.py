@@ -7,10 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audit._merkle import (
+    EMPTY_ROOT,
+    CompactRange,
     ProofError,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
+    perfect_subtrees,
+    root_of_subtrees,
     tree_root,
     verify_consistency,
     verify_inclusion,
@@ -172,3 +176,26 @@ def test_any_bit_flip_fails_consistency(new: int, data: st.DataObject) -> None:
         new_root = _flip(new_root, bit)
     with pytest.raises(ProofError):
         verify_consistency(old, new, old_root, new_root, proof)
+
+
+@given(st.integers(min_value=0, max_value=300), st.integers(min_value=1, max_value=40))
+def test_compact_range_grows_to_the_same_root_and_nodes(start: int, more: int) -> None:
+    """Appending to a compact range gives the MTH of all leaves and every complete subtree."""
+    leaves = [leaf_hash(str(i).encode()) for i in range(start + more)]
+    subtrees = perfect_subtrees(start)
+    hashes = [tree_root(leaves[i << level : (i + 1) << level]) for level, i in subtrees]
+    assert root_of_subtrees(hashes) == tree_root(leaves[:start])
+    compact = CompactRange(start, hashes)
+    for n in range(start, start + more):
+        for level, index, node in compact.append(leaves[n]):
+            assert node == tree_root(leaves[index << level : (index + 1) << level])
+            assert (index + 1) << level == n + 1
+        assert compact.root() == tree_root(leaves[: n + 1])
+
+
+def test_perfect_subtrees_decompose_the_size() -> None:
+    """A tree of 13 leaves is the complete subtrees of 8, 4 and 1, left to right."""
+    assert perfect_subtrees(13) == [(3, 0), (2, 2), (0, 12)]
+    assert perfect_subtrees(0) == []
+    with pytest.raises(ProofError):
+        CompactRange(13, [EMPTY_ROOT])

@@ -1,79 +1,192 @@
-"""Log storage on SQLite and PostgreSQL: appends, compare-and-swap, triggers refusing change."""
+"""Log storage on SQLite and PostgreSQL: appends, stored nodes, checkpoints, triggers."""
 
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from databases import Database
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from audit._merkle import leaf_hash, tree_root
-from audit._storage import ConcurrentAppendError, append_entries, read_head
-
-ENTRIES = [f'{{"seq":{i},"v":1}}'.encode() for i in range(5)]
-
-
-def test_appends_advance_head_to_the_merkle_root(database: Database) -> None:
-    """Appended entries get gapless sequence numbers; the head holds size and RFC 6962 root."""
-    with database.engine.begin() as connection:
-        assert read_head(connection)[0] == 0
-        append_entries(connection, ENTRIES[:2])
-    with database.engine.begin() as connection:
-        size, root = append_entries(connection, ENTRIES[2:])
-    assert size == 5
-    assert root == tree_root([leaf_hash(e) for e in ENTRIES])
-    with database.engine.connect() as connection:
-        assert read_head(connection) == (size, root)
-        seqs = list(connection.scalars(text("SELECT seq FROM log_entries ORDER BY seq")))
-    assert seqs == [0, 1, 2, 3, 4]
-
-
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "UPDATE log_entries SET entry = X'00' WHERE seq = 0",
-        "DELETE FROM log_entries WHERE seq = 0",
-        "DELETE FROM log_head",
-    ],
+from audit import (
+    Draft,
+    ProofError,
+    Signer,
+    StoredTree,
+    Verifier,
+    append,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    open_note,
+    parse_checkpoint,
+    read_head,
+    tree_root,
+    verify_commitment,
 )
-def test_database_refuses_change(database: Database, statement: str) -> None:
+
+ORIGIN = "test.example/disclosure-log"
+TIME = "2026-11-25T08:00:00Z"
+
+
+@pytest.fixture
+def signer() -> Signer:
+    return Signer(ORIGIN, (Ed25519PrivateKey.generate(),))
+
+
+def draft(n: int, content: bytes | None = None) -> Draft:
+    return Draft({"time": TIME, "event": "release", "actor": f"test-{n}"}, content)
+
+
+def stored_leaves(database: Database) -> list[bytes]:
+    with database.engine.connect() as connection:
+        rows = connection.execute(text("SELECT entry FROM log_entries ORDER BY seq"))
+        return [leaf_hash(bytes(row.entry)) for row in rows]
+
+
+def test_appends_number_entries_and_sign_each_head(database: Database, signer: Signer) -> None:
+    """Gapless sequence numbers; each transaction ends with a checkpoint of the RFC 6962 root."""
+    with database.engine.begin() as connection:
+        first = append(connection, [draft(0), draft(1)], signer)
+    with database.engine.begin() as connection:
+        second = append(connection, [draft(2)], signer)
+    assert (first.first_seq, first.size, second.first_seq, second.size) == (0, 2, 2, 3)
+    assert b'"seq":2' in second.entries[0]
+    leaves = stored_leaves(database)
+    assert second.root == tree_root(leaves)
+    with database.engine.connect() as connection:
+        assert read_head(connection) == (3, second.root)
+        notes = list(connection.execute(text("SELECT size, note FROM log_checkpoints")))
+    assert sorted(size for size, _ in notes) == [2, 3]
+    verifier = Verifier.of(ORIGIN, signer.keys[0].public_key())
+    for size, note in notes:
+        body, names = open_note(note, [verifier])
+        assert names == (ORIGIN,)
+        checkpoint = parse_checkpoint(body)
+        assert (checkpoint.size, checkpoint.root) == (size, tree_root(leaves[:size]))
+
+
+def test_stored_nodes_give_the_same_proofs_as_the_whole_tree(
+    database: Database, signer: Signer
+) -> None:
+    """Proofs built from stored subtrees equal proofs over all leaves, at every size."""
+    batches = [1, 3, 1, 7, 2, 9, 1, 4]  # 28 leaves, appended unevenly
+    n = 0
+    for batch in batches:
+        with database.engine.begin() as connection:
+            append(connection, [draft(n + i) for i in range(batch)], signer)
+        n += batch
+    leaves = stored_leaves(database)
+    with database.engine.connect() as connection:
+        tree = StoredTree(connection)
+        for size in range(1, n + 1):
+            assert tree.root(size) == tree_root(leaves[:size])
+            for index in range(size):
+                assert tree.inclusion_proof(index, size) == inclusion_proof(leaves[:size], index)
+            assert tree.consistency_proof(max(1, size // 3), size) == consistency_proof(
+                leaves[:size], max(1, size // 3)
+            )
+
+
+def test_content_is_stored_apart_behind_a_salted_commitment(
+    database: Database, signer: Signer
+) -> None:
+    """The entry holds only the commitment; salt and bytes sit in log_contents."""
+    released = b'{"adresseid":"0a3f50a0-73bf-32b8-e044-0003ba298018"}'
+    with database.engine.begin() as connection:
+        appended = append(connection, [draft(0, released)], signer)
+    entry = appended.entries[0]
+    assert released not in entry
+    assert b"0a3f50a0" not in entry
+    with database.engine.connect() as connection:
+        salt, content = connection.execute(text("SELECT salt, content FROM log_contents")).one()
+    stated = entry.split(b'"commitment":"')[1].split(b'"')[0].decode()
+    assert verify_commitment(stated, bytes(salt), bytes(content))
+    assert not verify_commitment(stated, bytes(salt), released + b" ")
+
+
+REFUSED = [
+    "UPDATE log_entries SET entry = X'00' WHERE seq = 0",
+    "DELETE FROM log_entries WHERE seq = 0",
+    "UPDATE log_nodes SET hash = X'00'",
+    "DELETE FROM log_nodes",
+    "UPDATE log_checkpoints SET note = 'x'",
+    "DELETE FROM log_checkpoints",
+    "UPDATE log_cosignatures SET line = 'x'",
+    "DELETE FROM log_cosignatures",
+    "UPDATE log_contents SET content = X'00'",
+    "DELETE FROM log_head",
+]
+
+
+@pytest.mark.parametrize("statement", REFUSED)
+def test_database_refuses_change(database: Database, signer: Signer, statement: str) -> None:
     """UPDATE and DELETE of log rows fail in the database itself, with a clear message."""
     with database.engine.begin() as connection:
-        append_entries(connection, ENTRIES[:1])
+        append(connection, [draft(0, b"x"), draft(1)], signer)
+        connection.execute(
+            text("INSERT INTO log_cosignatures (size, witness, line) VALUES (2, 'w', 'l')")
+        )
     if database.backend == "postgresql":
         statement = statement.replace("X'00'", "'\\x00'::bytea")
     with database.engine.connect() as connection, pytest.raises(DBAPIError) as excinfo:
         connection.execute(text(statement))
     assert "the disclosure log is append-only" in str(excinfo.value.orig)
     with database.engine.connect() as connection:
-        assert read_head(connection)[0] == 1
+        assert read_head(connection)[0] == 2
 
 
-@pytest.mark.postgres
-def test_postgres_refuses_truncate_even_as_replica(database: Database) -> None:
-    """TRUNCATE fails, also with session_replication_role = replica (triggers ENABLE ALWAYS)."""
-    if database.backend != "postgresql":
-        pytest.skip("TRUNCATE and replication roles exist on PostgreSQL only")
+def test_contents_may_be_deleted_for_retention(database: Database, signer: Signer) -> None:
+    """Deleting a content row (a purge) is allowed: the entry and the tree stay."""
     with database.engine.begin() as connection:
-        append_entries(connection, ENTRIES[:1])
+        append(connection, [draft(0, b"x")], signer)
+    with database.engine.begin() as connection:
+        connection.execute(text("DELETE FROM log_contents"))
+    assert len(stored_leaves(database)) == 1
+
+
+POSTGRES_ONLY = [pytest.param("postgresql", marks=pytest.mark.postgres)]
+"""TRUNCATE and replication roles exist on PostgreSQL only."""
+SEALED = ["log_entries", "log_nodes", "log_checkpoints", "log_cosignatures", "log_head"]
+
+
+@pytest.mark.parametrize("database", POSTGRES_ONLY, indirect=True)
+@pytest.mark.parametrize("table", SEALED)
+def test_postgres_refuses_truncate_even_as_replica(
+    database: Database, signer: Signer, table: str
+) -> None:
+    """TRUNCATE fails, also with session_replication_role = replica (triggers ENABLE ALWAYS)."""
+    with database.engine.begin() as connection:
+        append(connection, [draft(0), draft(1)], signer)
+        connection.execute(
+            text("INSERT INTO log_cosignatures (size, witness, line) VALUES (2, 'w', 'l')")
+        )
     for setup in ("SELECT 1", "SET session_replication_role = replica"):
         with database.engine.connect() as connection:
             connection.execute(text(setup))
             with pytest.raises(DBAPIError) as excinfo:
-                connection.execute(text("TRUNCATE log_entries"))
+                connection.execute(text(f"TRUNCATE {table} CASCADE"))
         assert "the disclosure log is append-only" in str(excinfo.value.orig)
     with database.engine.connect() as connection:
         connection.execute(text("SET session_replication_role = replica"))
         with pytest.raises(DBAPIError):
-            connection.execute(text("DELETE FROM log_entries"))
+            connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - a test constant
 
 
-def test_stale_head_cannot_fork_the_log(database: Database) -> None:
-    """A writer whose head moved underneath it is refused; the log keeps one history."""
+@pytest.mark.parametrize("shift", [1, -1])
+def test_a_head_out_of_step_cannot_fork_the_log(
+    database: Database, signer: Signer, shift: int
+) -> None:
+    """A head that disagrees with the stored entries (a racing or forged writer) is refused."""
     with database.engine.begin() as connection:
-        append_entries(connection, ENTRIES[:1])
+        append(connection, [draft(0), draft(1)], signer)
     with database.engine.begin() as connection:
-        # Another writer advanced the head without the entries (as a fork would).
-        connection.execute(text("UPDATE log_head SET size = size + 1 WHERE id = 1"))
-    with database.engine.connect() as connection, pytest.raises(ConcurrentAppendError):
-        append_entries(connection, ENTRIES[1:2])
+        connection.execute(
+            text("UPDATE log_head SET size = size + :shift WHERE id = 1"), {"shift": shift}
+        )
+    with (
+        database.engine.connect() as connection,
+        pytest.raises((ProofError, IntegrityError)),
+    ):
+        append(connection, [draft(2)], signer)
+    assert len(stored_leaves(database)) == 2
