@@ -206,8 +206,8 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[byte
     # 1. The index must lie inside the tree.
     if not 0 <= index < size:
         raise ProofError("index is outside the tree")
-    if any(len(node) != HASH_SIZE for node in proof):
-        raise ProofError("a proof node is not a SHA-256 hash")
+    if len(leaf) != HASH_SIZE or any(len(node) != HASH_SIZE for node in proof):
+        raise ProofError("the leaf or a proof node is not a SHA-256 hash")
     fn, sn = index, size - 1
     r = leaf
     for p in proof:
@@ -240,7 +240,7 @@ def verify_inclusion(
     Raises:
         ProofError: it is not.
     """
-    if root_from_inclusion(index, size, leaf, proof) != root:
+    if len(root) != HASH_SIZE or root_from_inclusion(index, size, leaf, proof) != root:
         raise ProofError("the inclusion proof does not lead to the root")
 
 
