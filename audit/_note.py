@@ -193,7 +193,11 @@ def parse_checkpoint(text: str) -> Checkpoint:
     if len(lines) < 4 or not lines[0]:  # noqa: PLR2004 - three lines and the final newline
         raise NoteError("a checkpoint is origin, size and root hash on three lines")
     size_text, root_text = lines[1], lines[2]
-    if not size_text.isdigit() or (size_text.startswith("0") and size_text != "0"):
+    if (
+        not size_text.isascii()
+        or not size_text.isdigit()
+        or (size_text.startswith("0") and size_text != "0")
+    ):
         raise NoteError("the tree size is a decimal number without leading zeros")
     try:
         root = base64.b64decode(root_text, validate=True)

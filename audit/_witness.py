@@ -1,0 +1,514 @@
+"""A witness and its client, as C2SP tlog-witness defines the add-checkpoint call.
+
+The witness cosigns a log's checkpoint only when it is signed by a trusted log key
+and consistent with the latest checkpoint it cosigned for that origin. It keeps no
+database: its Ed25519 key and one state file per origin live in a store directory,
+and every state change is written atomically before it is answered. By this
+project's convention a log signs its checkpoints under its origin as key name.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from http.client import HTTPException
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, cast
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
+
+from audit._cosignature import Cosigner, _signature_lines, cosign, cosigner_verifier_key
+from audit._merkle import EMPTY_ROOT, HASH_SIZE, ProofError, verify_consistency
+from audit._note import _DASH, Checkpoint, NoteError, Verifier, open_note, parse_checkpoint
+
+__all__ = [
+    "Witness",
+    "WitnessError",
+    "WitnessReply",
+    "make_server",
+    "serve",
+    "submit_checkpoint",
+]
+
+_MAX_REQUEST_BODY = 64 * 1024
+"""The largest add-checkpoint request body the witness reads; larger ones get 413."""
+
+_MAX_PROOF_LINES = 63
+_MAX_RESPONSE_BODY = 64 * 1024
+_DRAIN_LIMIT = 1024 * 1024
+_SIZE_TYPE = "text/x.tlog.size"
+_TEXT_TYPE = "text/plain; charset=utf-8"
+_KEY_FILE = "witness-key.pem"
+_STATE_DIR = "checkpoints"
+_SIZE = re.compile(r"0|[1-9][0-9]{0,19}")
+_log = logging.getLogger(__name__)
+
+
+class WitnessError(Exception):
+    """The witness's key or state is unusable, or a witness cannot be reached or understood."""
+
+
+class _Refused(Exception):  # noqa: N818 - a control-flow signal inside this module, not an error
+    """A request the protocol answers with ``status`` and a short fixed text."""
+
+    def __init__(self, status: int, reason: str, content_type: str = _TEXT_TYPE) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.content_type = content_type
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    old_size: int
+    proof: tuple[bytes, ...]
+    note: str
+    text: str
+    checkpoint: Checkpoint
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    size: int
+    root: bytes
+    note: str
+
+
+def _parse_request(body: bytes) -> _Request:
+    """Parse an add-checkpoint body; every failure is a 400 that echoes nothing."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Refused(400, "the request body is not UTF-8") from None
+    # 1. The old size line and the proof lines end at the first blank line.
+    head, sep, note = text.partition("\n\n")
+    old_line, *proof_lines = head.split("\n")
+    old = _SIZE.fullmatch(old_line.removeprefix("old "))
+    if not sep or not old_line.startswith("old ") or old is None:
+        raise _Refused(400, "the body starts with 'old <size>', proof lines and a blank line")
+    # 2. At most 63 proof lines, each one base64 SHA-256 hash.
+    if len(proof_lines) > _MAX_PROOF_LINES:
+        raise _Refused(400, "at most 63 consistency proof lines")
+    proof: list[bytes] = []
+    for line in proof_lines:
+        try:
+            node = base64.b64decode(line, validate=True)
+        except binascii.Error:
+            node = b""
+        if len(node) != HASH_SIZE:
+            raise _Refused(400, "each proof line is one base64 SHA-256 hash")
+        proof.append(node)
+    # 3. Then a signed note whose text is a checkpoint.
+    try:
+        checkpoint_text, _ = _signature_lines(note)
+        checkpoint = parse_checkpoint(checkpoint_text)
+    except ValueError:  # NoteError, and int() on exotic digits in the size line
+        raise _Refused(400, "the request does not end in a signed checkpoint") from None
+    return _Request(int(old[0]), tuple(proof), note, checkpoint_text, checkpoint)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so a reader sees the old or the new file, never a mix."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _load_or_create_key(path: Path) -> Ed25519PrivateKey:
+    """Return the witness key at ``path``, creating it (mode 0600) on first start.
+
+    Raises:
+        WitnessError: the file is readable by others, or not an Ed25519 PKCS8 PEM key.
+    """
+    # 1. Create once: written to a private temporary file, linked into place only if
+    #    absent, so a concurrent first start never replaces a key already in use.
+    if not path.exists():
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
+        )
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-key-")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(pem)
+                file.flush()
+                os.fsync(file.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            Path(tmp).unlink()
+        _fsync_directory(path.parent)
+    # 2. The private key must be private to the witness's user.
+    if path.stat().st_mode & 0o077:
+        raise WitnessError(f"{path.name} must be readable by its owner only (mode 0600)")
+    # 3. Only an Ed25519 key.
+    try:
+        key = load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise WitnessError(f"{path.name} is not an unencrypted PEM private key") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise WitnessError(f"{path.name} is not an Ed25519 key")
+    return key
+
+
+def _check_consistency(known: _State, checkpoint: Checkpoint, proof: Sequence[bytes]) -> None:
+    """Refuse a checkpoint that does not extend the ``known`` tree."""
+    # 1. Same size: the same root, or the log has forked (409, as the spec says).
+    if checkpoint.size == known.size and checkpoint.root != known.root:
+        raise _Refused(409, "the root hash differs from the cosigned checkpoint of this size")
+    # 2. Otherwise a consistency proof from the known tree (none from the empty tree).
+    if known.size > 0:
+        try:
+            verify_consistency(known.size, checkpoint.size, known.root, checkpoint.root, proof)
+        except ProofError:
+            raise _Refused(422, "the consistency proof does not verify") from None
+
+
+class Witness:
+    """Cosigns checkpoints of the logs it trusts; its key and state live under ``store``.
+
+    ``log_keys`` are the trusted log public keys (several, for key rotation); a
+    checkpoint verifies when any of them signed it under its origin as key name.
+    With ``origins`` the witness serves only those origins (others get 404).
+    One process per store: the lock orders the requests of this process only.
+    """
+
+    def __init__(
+        self,
+        store: Path,
+        name: str,
+        log_keys: Sequence[Ed25519PublicKey],
+        clock: Callable[[], float] = time.time,
+        *,
+        origins: Collection[str] | None = None,
+    ) -> None:
+        """Open the witness in ``store``, creating its key on first start.
+
+        Raises:
+            WitnessError: no log key, or an unusable key file.
+            NoteError: ``name`` is not a valid key name.
+        """
+        if not log_keys:
+            raise WitnessError("a witness needs at least one trusted log key")
+        store.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (store / _STATE_DIR).mkdir(mode=0o700, exist_ok=True)
+        self._key = _load_or_create_key(store / _KEY_FILE)
+        self.cosigner = Cosigner.of(name, self._key.public_key())
+        self._states_dir = store / _STATE_DIR
+        self._log_keys = tuple(log_keys)
+        self._origins = None if origins is None else frozenset(origins)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._states: dict[str, _State] = {}
+
+    @property
+    def name(self) -> str:
+        """The witness's key name, as it appears on its cosignature lines."""
+        return self.cosigner.name
+
+    @property
+    def verifier_key(self) -> str:
+        """The witness's public key as a type 0x04 verifier key string, for its users."""
+        return cosigner_verifier_key(self.cosigner.name, self.cosigner.key)
+
+    def latest(self, origin: str) -> Checkpoint | None:
+        """Return the latest checkpoint cosigned for ``origin``, or None.
+
+        Raises:
+            WitnessError: the stored state is unreadable.
+        """
+        with self._lock:
+            state = self._read(origin)
+        return None if state is None else Checkpoint(origin, state.size, state.root)
+
+    def add_checkpoint(self, body: bytes) -> tuple[int, str, bytes]:
+        """Answer one add-checkpoint request body: (status, content type, response body).
+
+        200 carries the cosignature line; 409 with ``text/x.tlog.size`` the size
+        the witness knows. Other answers carry a short fixed reason.
+
+        Raises:
+            WitnessError: the stored state is unreadable.
+            OSError: the new state could not be written (nothing was cosigned).
+        """
+        try:
+            line = self._add(body)
+        except _Refused as refused:
+            _log.info("witness.refused status=%d", refused.status)
+            return refused.status, refused.content_type, f"{refused.reason}\n".encode()
+        return 200, _TEXT_TYPE, line.encode()
+
+    def _add(self, body: bytes) -> str:
+        # 1. A well-formed request.
+        request = _parse_request(body)
+        checkpoint = request.checkpoint
+        # 2. An origin this witness serves.
+        verifiers = self._verifiers(checkpoint.origin)
+        # 3. Signed by a trusted log key; signatures by other keys are ignored.
+        try:
+            open_note(request.note, verifiers)
+        except NoteError:
+            raise _Refused(403, "the checkpoint is not signed by a trusted log key") from None
+        # 4. The old size cannot exceed the new one (a checkpoint going backwards).
+        if request.old_size > checkpoint.size:
+            raise _Refused(400, "the old size is larger than the checkpoint size")
+        if request.old_size == 0 and request.proof:
+            raise _Refused(400, "the proof from size 0 is empty")
+        with self._lock:
+            # 5. Check and update as one step, so no request rolls back another's view.
+            state = self._read(checkpoint.origin)
+            known = _State(0, EMPTY_ROOT, "") if state is None else state
+            if request.old_size != known.size:
+                raise _Refused(409, str(known.size), _SIZE_TYPE)
+            _check_consistency(known, checkpoint, request.proof)
+            # 6. Cosign, persist, and only then answer.
+            line = cosign(request.text, self.cosigner.name, self._key, int(self._clock()))
+            self._write(checkpoint, request.note + line)
+        _log.info("witness.cosigned origin=%s size=%d", checkpoint.origin, checkpoint.size)
+        return line
+
+    def _verifiers(self, origin: str) -> list[Verifier]:
+        if self._origins is not None and origin not in self._origins:
+            raise _Refused(404, "unknown origin")
+        try:
+            return [Verifier.of(origin, key) for key in self._log_keys]
+        except NoteError:
+            raise _Refused(404, "no log key can sign for this origin") from None
+
+    def _path(self, origin: str) -> Path:
+        return self._states_dir / f"{hashlib.sha256(origin.encode()).hexdigest()}.json"
+
+    def _read(self, origin: str) -> _State | None:
+        if origin in self._states:
+            return self._states[origin]
+        path = self._path(origin)
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_bytes())
+            if data["origin"] != origin:
+                raise WitnessError(f"the state file {path.name} belongs to another origin")
+            state = _State(int(data["size"]), base64.b64decode(data["root"]), str(data["note"]))
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise WitnessError(f"the state file {path.name} is unreadable") from exc
+        self._states[origin] = state
+        return state
+
+    def _write(self, checkpoint: Checkpoint, note: str) -> None:
+        document = {
+            "origin": checkpoint.origin,
+            "size": checkpoint.size,
+            "root": base64.b64encode(checkpoint.root).decode(),
+            "note": note,
+        }
+        _write_atomic(self._path(checkpoint.origin), json.dumps(document, indent=1).encode())
+        self._states[checkpoint.origin] = _State(checkpoint.size, checkpoint.root, note)
+
+
+class _WitnessServer(ThreadingHTTPServer):
+    def __init__(self, address: tuple[str, int], witness: Witness) -> None:
+        self.witness = witness
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the protocol recommends
+    server_version = "audit-witness"
+    sys_version = ""
+    timeout = 30
+
+    def do_POST(self) -> None:
+        if self.path != "/add-checkpoint":
+            self._drain(self._length() or 0)
+            self._reply(404, _TEXT_TYPE, b"not found\n")
+            return
+        length = self._length()
+        if length is None:
+            self.close_connection = True
+            self._reply(411, _TEXT_TYPE, b"a Content-Length is required\n")
+            return
+        if length > _MAX_REQUEST_BODY:
+            # Read what the client sends anyway, so that it sees the 413 and not a reset.
+            self._drain(length)
+            self.close_connection = True
+            self._reply(413, _TEXT_TYPE, b"the request body is larger than 64 KiB\n")
+            return
+        body = self.rfile.read(length)
+        witness = cast("_WitnessServer", self.server).witness
+        try:
+            status, content_type, reply = witness.add_checkpoint(body)
+        except Exception:  # noqa: BLE001 - any failure is a 500, logged with its cause
+            _log.exception("witness.failed")
+            status, content_type, reply = 500, _TEXT_TYPE, b"internal error\n"
+        self._reply(status, content_type, reply)
+
+    def do_GET(self) -> None:
+        if self.path == "/add-checkpoint":
+            self._reply(405, _TEXT_TYPE, b"use POST\n", allow="POST")
+        else:
+            self._reply(404, _TEXT_TYPE, b"not found\n")
+
+    def _length(self) -> int | None:
+        raw = self.headers.get("Content-Length")
+        return int(raw) if raw is not None and _SIZE.fullmatch(raw.strip()) else None
+
+    def _drain(self, length: int) -> None:
+        if length > _DRAIN_LIMIT:
+            self.close_connection = True
+            return
+        while length > 0:
+            chunk = self.rfile.read(min(length, _MAX_REQUEST_BODY))
+            if not chunk:
+                break
+            length -= len(chunk)
+
+    def _reply(self, status: int, content_type: str, body: bytes, allow: str = "") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if allow:
+            self.send_header("Allow", allow)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        # The request line and status only; no client address, no body.
+        _log.debug("witness.http " + fmt, *args)
+
+
+def make_server(witness: Witness, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+    """Return an HTTP server, not yet serving, that answers POST /add-checkpoint.
+
+    Port 0 picks a free port; read it from ``server.server_address``.
+    """
+    return _WitnessServer((host, port), witness)
+
+
+def serve(witness: Witness, host: str = "127.0.0.1", port: int = 8081) -> None:
+    """Serve ``witness`` on ``host:port`` until interrupted."""
+    with make_server(witness, host, port) as server:
+        server.serve_forever()
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessReply:
+    """A witness's answer: cosignature lines (200), its known size (409), or a status and reason."""
+
+    status: int
+    cosignatures: tuple[str, ...] = ()
+    known_size: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the witness cosigned."""
+        return self.status == 200  # noqa: PLR2004 - HTTP OK
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A POST is never replayed elsewhere: a redirect is answered as its own status."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+def _read_reply(status: int, content_type: str, body: bytes) -> WitnessReply:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WitnessError(f"the witness answered {status} with a body that is not UTF-8") from None
+    if status == 200:  # noqa: PLR2004 - HTTP OK
+        lines = tuple(f"{line}\n" for line in text.removesuffix("\n").split("\n"))
+        if not text.endswith("\n") or not all(line.startswith(f"{_DASH} ") for line in lines):
+            raise WitnessError("the witness answered 200 without signature lines")
+        return WitnessReply(status, cosignatures=lines)
+    if status == 409 and content_type == _SIZE_TYPE:  # noqa: PLR2004 - HTTP Conflict
+        size = _SIZE.fullmatch(text.removesuffix("\n"))
+        if size is None:
+            raise WitnessError("the witness answered 409 without a tree size")
+        return WitnessReply(status, known_size=int(size[0]))
+    reason = text.partition("\n")[0][:200]
+    return WitnessReply(status, reason="".join(c for c in reason if c.isprintable()))
+
+
+def submit_checkpoint(
+    url: str, old_size: int, proof: Sequence[bytes], note: str, timeout: float = 5.0
+) -> WitnessReply:
+    """POST a signed checkpoint and its consistency proof to ``<url>/add-checkpoint``.
+
+    ``url`` is the witness's submission prefix (``http(s)://host[:port][/path]``).
+    Redirects are not followed.
+
+    Raises:
+        ValueError: a negative old size or more than 63 proof hashes.
+        WitnessError: the witness cannot be reached, or its answer is malformed.
+    """
+    # 1. Only http(s), and a request the protocol allows.
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise WitnessError("the witness URL is http(s)://host[:port][/prefix]")
+    if old_size < 0 or len(proof) > _MAX_PROOF_LINES:
+        raise ValueError("the old size is >= 0 and the proof has at most 63 hashes")
+    lines = [f"old {old_size}\n", *(f"{base64.b64encode(node).decode()}\n" for node in proof)]
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        url.rstrip("/") + "/add-checkpoint",
+        data="".join([*lines, "\n", note]).encode(),
+        method="POST",
+        headers={"Content-Type": _TEXT_TYPE},
+    )
+    opener = urllib.request.build_opener(_NoRedirect)
+    # 2. Read a bounded answer; HTTP error statuses are answers too, network failures are not.
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            answer = response.read(_MAX_RESPONSE_BODY + 1)
+            status, content_type = response.status, response.headers.get_content_type()
+    except urllib.error.HTTPError as exc:
+        try:
+            answer = exc.read(_MAX_RESPONSE_BODY + 1)
+            status, content_type = exc.code, exc.headers.get_content_type()
+        finally:
+            exc.close()
+    except (urllib.error.URLError, HTTPException, OSError) as exc:
+        raise WitnessError(f"cannot reach the witness at {parts.hostname}: {exc}") from exc
+    if len(answer) > _MAX_RESPONSE_BODY:
+        raise WitnessError("the witness answered with more than 64 KiB")
+    return _read_reply(status, content_type, answer)
