@@ -10,20 +10,24 @@ import datetime as dt
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 import structlog
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from broker.config import Settings, load_settings
-from broker.db import make_engine, make_session_factory, session_scope, upgrade
-from broker.errors import BrokerError, ConfigError, InputError
+from broker.cli._common import (
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    errors_to_exit,
+    now,
+    open_session,
+    settings_of,
+)
+from broker.config import load_settings
+from broker.db import make_engine, upgrade
 from broker.logging import configure_logging, new_run_id
 
 if TYPE_CHECKING:
@@ -33,60 +37,7 @@ __all__ = ["main"]
 
 log = structlog.get_logger(__name__)
 
-EXIT_REJECTED = 1
-EXIT_USAGE = 2
 PID_FILE = "broker.pid"
-
-
-def _exit_code(error: BrokerError) -> int:
-    if isinstance(error, ConfigError):
-        return EXIT_USAGE
-    return EXIT_REJECTED
-
-
-@contextmanager
-def _errors_to_exit() -> Iterator[None]:
-    """Render the broker's errors on stderr and exit with their code: the one mapping."""
-    try:
-        yield
-    except InputError as exc:
-        click.echo(f"rejected: {exc}; nothing was changed", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(_exit_code(exc))
-    except BrokerError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(_exit_code(exc))
-    except SQLAlchemyError as exc:
-        # The driver's message can quote SQL and bound values: name only the kind.
-        log.error("database.error", kind=type(exc).__name__)  # noqa: TRY400 - no traceback: it quotes SQL values
-        click.echo(
-            f"error: the database refused the operation ({type(exc).__name__}); "
-            "is it reachable and migrated? run `broker db upgrade`",
-            err=True,
-        )
-        sys.exit(EXIT_REJECTED)
-
-
-@contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
-    """Open an engine and a session for one command; commit on success; errors to exit codes."""
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        with _errors_to_exit(), session_scope(make_session_factory(engine)) as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)  # noqa: S101 - set by the group callback
-    return settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -114,7 +65,7 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Apply the database migrations (creates the SQLite file if needed)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     try:
@@ -154,15 +105,15 @@ def ingest(ctx: click.Context, path: Path, org: str, mapping: Path | None) -> No
     """
     from broker.ingest import ingest_file, load_mapping  # noqa: PLC0415 - keeps --help fast
 
-    settings = _settings(ctx)
-    with _errors_to_exit():
+    settings = settings_of(ctx)
+    with errors_to_exit():
         column_mapping = load_mapping(mapping) if mapping is not None else None
-        with _session(settings) as session:
+        with open_session(settings) as session:
             report = ingest_file(
                 session,
                 path,
                 org=org,
-                now=_now(),
+                now=now(),
                 mapping=column_mapping,
                 progress=_progress_printer(),
             )
@@ -196,7 +147,7 @@ def policy_check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """
     from broker.policy._cases import check_policies  # noqa: PLC0415 - keeps --help fast
 
-    loaded, problems = check_policies(list(paths) or [_settings(ctx).policies_dir])
+    loaded, problems = check_policies(list(paths) or [settings_of(ctx).policies_dir])
     for problem in problems:
         click.echo(str(problem))
     for item in loaded:
@@ -218,7 +169,7 @@ def policy_reload(ctx: click.Context) -> None:
     """
     from broker.policy._cases import check_policies  # noqa: PLC0415
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     loaded, problems = check_policies([settings.policies_dir])
     for problem in problems:
         click.echo(str(problem))
@@ -247,7 +198,7 @@ def policy_test(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     from broker.policy import PolicyProblem, load_policies  # noqa: PLC0415
     from broker.policy._cases import run_cases  # noqa: PLC0415
 
-    loaded, problems = load_policies(list(paths) or [_settings(ctx).policies_dir])
+    loaded, problems = load_policies(list(paths) or [settings_of(ctx).policies_dir])
     failed = bool(problems)
     for problem in problems:
         click.echo(str(problem))
@@ -296,8 +247,8 @@ def policy_diff(ctx: click.Context, old: Path, new: Path, at: dt.datetime | None
         if loaded is None:
             sys.exit(EXIT_REJECTED)
         versions.append(loaded.policy)
-    run_date = at.date() if at is not None else _now().date()
-    with _session(_settings(ctx)) as session:
+    run_date = at.date() if at is not None else now().date()
+    with open_session(settings_of(ctx)) as session:
         before, after = (explain(session, p, at=run_date) for p in versions)
     diff = diff_plans(before, after)
     click.echo(f"policy diff {old} -> {new} at {run_date.isoformat()}")
@@ -307,8 +258,8 @@ def policy_diff(ctx: click.Context, old: Path, new: Path, at: dt.datetime | None
     )
     click.echo("fields newly released: " + (", ".join(diff.fields_released) or "none"))
     click.echo("fields newly withheld: " + (", ".join(diff.fields_withheld) or "none"))
-    for name, was, now in diff.transforms_changed:
-        click.echo(f"transform changed: {name}: {was} -> {now}")
+    for name, was, is_now in diff.transforms_changed:
+        click.echo(f"transform changed: {name}: {was} -> {is_now}")
     for change in diff.dwellings:
         parts = (
             [f"+{name}" for name in change.released]
@@ -346,7 +297,7 @@ def policy_explain(
     from broker.policy import load_policies  # noqa: PLC0415
     from broker.policy.service import explain  # noqa: PLC0415
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     loaded, problems = load_policies([settings.policies_dir])
     chosen = [item.policy for item in loaded if item.policy.id == policy_id]
     if not chosen:
@@ -355,8 +306,8 @@ def policy_explain(
             click.echo(str(problem), err=True)
         click.echo(f"error: no valid policy {policy_id!r} in {settings.policies_dir}", err=True)
         sys.exit(EXIT_REJECTED)
-    run_date = at.date() if at is not None else _now().date()
-    with _session(settings) as session:
+    run_date = at.date() if at is not None else now().date()
+    with open_session(settings) as session:
         plan = explain(session, chosen[0], at=run_date)
     _render_plan(plan, dwelling_ref, limit=None if list_all else _EXPLAIN_LIMIT)
 
@@ -405,9 +356,9 @@ def objection() -> None:
 def _objection(ctx: click.Context, ref: str, *, add: bool) -> bool:
     from broker.schedule.service import add_objection, remove_objection  # noqa: PLC0415
 
-    with _session(_settings(ctx)) as session:
+    with open_session(settings_of(ctx)) as session:
         if add:
-            return add_objection(session, ref, now=_now())
+            return add_objection(session, ref, now=now())
         return remove_objection(session, ref)
 
 
@@ -451,7 +402,7 @@ def demo_data(out: Path, start: dt.datetime | None) -> None:
     """
     from broker.demo import write_demo_csv  # noqa: PLC0415 - keeps --help fast
 
-    first_day = start.date() if start is not None else _now().date() - dt.timedelta(weeks=26)
+    first_day = start.date() if start is not None else now().date() - dt.timedelta(weeks=26)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = write_demo_csv(out, start=first_day)
     click.echo(f"wrote {rows} rows to {out} (plan starts {first_day.isoformat()})")
@@ -472,7 +423,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
-    settings = _settings(ctx).model_copy(update=overrides)
+    settings = settings_of(ctx).model_copy(update=overrides)
     pid_file = settings.home / PID_FILE
     # Removed at lifespan shutdown: uvicorn re-raises SIGTERM after it, ending the process.
     app = create_app(settings, on_shutdown=lambda: pid_file.unlink(missing_ok=True))

@@ -1,0 +1,73 @@
+"""Helpers shared by the command modules: settings, sessions, errors to exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from broker.config import Settings
+from broker.db import make_engine, make_session_factory, session_scope
+from broker.errors import BrokerError, ConfigError, InputError
+
+log = structlog.get_logger("broker.cli")
+
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+
+
+def exit_code(error: BrokerError) -> int:
+    if isinstance(error, ConfigError):
+        return EXIT_USAGE
+    return EXIT_REJECTED
+
+
+@contextmanager
+def errors_to_exit() -> Iterator[None]:
+    """Render the broker's errors on stderr and exit with their code: the one mapping."""
+    try:
+        yield
+    except InputError as exc:
+        click.echo(f"rejected: {exc}; nothing was changed", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(exit_code(exc))
+    except BrokerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exit_code(exc))
+    except SQLAlchemyError as exc:
+        # The driver's message can quote SQL and bound values: name only the kind.
+        log.error("database.error", kind=type(exc).__name__)  # noqa: TRY400 - no traceback: it quotes SQL values
+        click.echo(
+            f"error: the database refused the operation ({type(exc).__name__}); "
+            "is it reachable and migrated? run `broker db upgrade`",
+            err=True,
+        )
+        sys.exit(EXIT_REJECTED)
+
+
+@contextmanager
+def open_session(settings: Settings) -> Iterator[Session]:
+    """Open an engine and a session for one command; commit on success; errors to exit codes."""
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with errors_to_exit(), session_scope(make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)  # noqa: S101 - set by the group callback
+    return settings
