@@ -3,6 +3,9 @@
 Imports neither ``broker`` nor ``schemas``, so an auditor can install it alone.
 """
 
+from audit._bundle import FORMAT as BUNDLE_FORMAT
+from audit._bundle import BundleResult, verify_bundle, write_bundle, write_csv
+from audit._check import verify_database
 from audit._cosignature import (
     Cosigner,
     cosign,
@@ -47,6 +50,8 @@ from audit._note import (
     sign_note,
     verifier_key,
 )
+from audit._pem import PemError, public_keys_from_pem, public_keys_to_pem
+from audit._receipt import Receipt, ReceiptError, make_receipt, verify_receipt
 from audit._storage import (
     Appended,
     ConcurrentAppendError,
@@ -60,6 +65,7 @@ from audit._storage import (
     metadata,
     read_head,
 )
+from audit._verify import LogVerifier, VerificationError, Verified
 from audit._witness import (
     Witness,
     WitnessError,
@@ -70,20 +76,28 @@ from audit._witness import (
 )
 
 __all__ = [
+    "BUNDLE_FORMAT",
     "ENTRY_VERSION",
     "EVENTS",
     "HASH_SIZE",
     "Appended",
+    "BundleResult",
     "Checkpoint",
     "CompactRange",
     "ConcurrentAppendError",
     "Cosigner",
     "Draft",
     "EntryError",
+    "LogVerifier",
     "NoteError",
+    "PemError",
     "ProofError",
+    "Receipt",
+    "ReceiptError",
     "Signer",
     "StoredTree",
+    "VerificationError",
+    "Verified",
     "Verifier",
     "Witness",
     "WitnessError",
@@ -104,6 +118,7 @@ __all__ = [
     "inclusion_proof_of",
     "latest_checkpoint",
     "leaf_hash",
+    "make_receipt",
     "make_server",
     "metadata",
     "new_salt",
@@ -112,6 +127,8 @@ __all__ = [
     "parse_checkpoint",
     "parse_cosigner_key",
     "parse_verifier_key",
+    "public_keys_from_pem",
+    "public_keys_to_pem",
     "read_head",
     "root_from_inclusion",
     "serve",
@@ -119,8 +136,13 @@ __all__ = [
     "submit_checkpoint",
     "tree_root",
     "verifier_key",
+    "verify_bundle",
     "verify_commitment",
     "verify_consistency",
     "verify_cosignatures",
+    "verify_database",
     "verify_inclusion",
+    "verify_receipt",
+    "write_bundle",
+    "write_csv",
 ]

@@ -1,0 +1,259 @@
+"""Export bundles: the log as JSON lines that an auditor verifies with no database.
+
+One JSON object per line, in this order: a ``header`` (format and origin), the
+log's public ``key`` and ``witness`` verifier keys (for information: the auditor
+trusts only the keys given to the verifier), every ``checkpoint`` with its
+cosignatures, then one ``entry`` (the parsed entry) or ``leaf`` (only its hash,
+for an entry outside the exported period) per sequence number, and a
+``trailer`` with counts. A bundle without its trailer, or whose counts disagree,
+is refused: an empty or cut-off export never verifies.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+import rfc8785
+from sqlalchemy import Connection, select
+
+from audit._cosignature import Cosigner, verify_cosignatures
+from audit._note import NoteError, Verifier
+from audit._storage import cosignature_lines, log_checkpoints, log_entries, read_head
+from audit._verify import LogVerifier, VerificationError, Verified
+
+__all__ = ["FORMAT", "BundleResult", "verify_bundle", "write_bundle", "write_csv"]
+
+FORMAT = "renovation-broker/disclosure-log-bundle/v1"
+CSV_COLUMNS = (
+    "seq",
+    "time",
+    "event",
+    "actor",
+    "recipient",
+    "policy_id",
+    "policy_hash",
+    "purpose",
+    "legal_basis",
+    "dwellings",
+    "fields",
+    "commitment",
+    "other",
+)
+_BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class BundleResult:
+    """A verified bundle: the log result and what the bundle held."""
+
+    verified: Verified
+    entries: int
+    leaves: int
+    cosignatures: int
+
+
+def _in_period(entry: dict[str, Any], since: str | None, until: str | None) -> bool:
+    day = str(entry.get("time", ""))[:10]
+    return (since is None or day >= since) and (until is None or day <= until)
+
+
+def _entries(connection: Connection, size: int) -> Iterator[tuple[int, bytes, bytes]]:
+    query = (
+        select(log_entries.c.seq, log_entries.c.entry, log_entries.c.leaf_hash)
+        .where(log_entries.c.seq < size)
+        .order_by(log_entries.c.seq)
+    )
+    with connection.execution_options(yield_per=_BATCH).execute(query) as rows:
+        for row in rows:
+            yield int(row.seq), bytes(row.entry), bytes(row.leaf_hash)
+
+
+def write_bundle(  # noqa: PLR0913 - the export's inputs, all named
+    connection: Connection,
+    out: IO[str],
+    *,
+    origin: str,
+    log_keys: Sequence[str],
+    witness_keys: Sequence[str] = (),
+    since: str | None = None,
+    until: str | None = None,
+) -> dict[str, int]:
+    """Write the log up to its head as a bundle; ``since``/``until`` are ISO dates.
+
+    Entries outside the period are written as leaf hashes only, so the bundle
+    still verifies as a whole. Returns the trailer's counts.
+    """
+    size, _root = read_head(connection)
+
+    def line(document: dict[str, Any]) -> None:
+        out.write(json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    line({"type": "header", "format": FORMAT, "origin": origin, "since": since, "until": until})
+    for vkey in log_keys:
+        line({"type": "key", "vkey": vkey})
+    for vkey in witness_keys:
+        line({"type": "witness", "vkey": vkey})
+    checkpoints = connection.execute(
+        select(log_checkpoints.c.size, log_checkpoints.c.note)
+        .where(log_checkpoints.c.size <= size)
+        .order_by(log_checkpoints.c.size)
+    ).all()
+    for cp_size, note in checkpoints:
+        full = note + "".join(cosignature_lines(connection, int(cp_size)))
+        line({"type": "checkpoint", "size": int(cp_size), "note": full})
+    counts = {"entries": 0, "leaves": 0, "checkpoints": len(checkpoints), "size": size}
+    for seq, entry, leaf in _entries(connection, size):
+        document = json.loads(entry)
+        if _in_period(document, since, until):
+            line({"type": "entry", "seq": seq, "entry": document})
+            counts["entries"] += 1
+        else:
+            line({"type": "leaf", "seq": seq, "hash": leaf.hex()})
+            counts["leaves"] += 1
+    line({"type": "trailer", **counts})
+    return counts
+
+
+def _csv_cell(value: object) -> str:
+    text = " ".join(value) if isinstance(value, list) else "" if value is None else str(value)
+    # A spreadsheet would run a cell that starts like a formula.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def write_csv(
+    connection: Connection, out: IO[str], *, since: str | None = None, until: str | None = None
+) -> int:
+    """Write the entries in the period as a table for a spreadsheet; return the row count."""
+    size, _root = read_head(connection)
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    rows = 0
+    for _seq, entry, _leaf in _entries(connection, size):
+        document = json.loads(entry)
+        if not _in_period(document, since, until):
+            continue
+        other = {k: v for k, v in document.items() if k not in CSV_COLUMNS and k != "v"}
+        cells = [document.get(column) for column in CSV_COLUMNS[:-1]]
+        other_text = " ".join(f"{k}={_csv_cell(v)}" for k, v in sorted(other.items()))
+        writer.writerow([*(_csv_cell(c) for c in cells), _csv_cell(other_text)])
+        rows += 1
+    return rows
+
+
+class _Reader:
+    """Reads a bundle line by line, in the order the format fixes."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = iter(enumerate(lines, start=1))
+        self.peeked: tuple[int, dict[str, Any]] | None = None
+
+    def next(self) -> tuple[int, dict[str, Any]] | None:
+        if self.peeked is not None:
+            item, self.peeked = self.peeked, None
+            return item
+        for number, text in self._lines:
+            if not text.strip():
+                continue
+            try:
+                document = json.loads(text)
+            except ValueError:
+                raise VerificationError(f"bundle line {number} is not JSON") from None
+            if not isinstance(document, dict) or not isinstance(document.get("type"), str):
+                raise VerificationError(f"bundle line {number} has no type")
+            return number, document
+        return None
+
+    def take(self, kind: str) -> Iterator[dict[str, Any]]:
+        while (item := self.next()) is not None:
+            if item[1]["type"] != kind:
+                self.peeked = item
+                return
+            yield item[1]
+
+
+def verify_bundle(
+    lines: Iterable[str],
+    log_keys: Sequence[Verifier],
+    cosigners: Sequence[Cosigner] = (),
+    origin: str | None = None,
+) -> BundleResult:
+    """Verify an exported bundle against trusted keys; refuse an empty or cut-off one.
+
+    Raises:
+        VerificationError: the first problem, naming the entry where it can.
+    """
+    reader = _Reader(lines)
+    # 1. The header names the format and the log.
+    first = reader.next()
+    if first is None:
+        raise VerificationError("the bundle is empty")
+    header = first[1]
+    if header.get("type") != "header" or header.get("format") != FORMAT:
+        raise VerificationError(f"not a bundle of format {FORMAT}")
+    log_origin = origin or str(header.get("origin", ""))
+    list(reader.take("key"))  # informational: trust comes from the verifier's keys
+    list(reader.take("witness"))
+    # 2. Checkpoints: each signed by a log key; cosignatures by trusted witnesses.
+    checkpoints, cosigned = _read_checkpoints(reader, cosigners)
+    verifier = LogVerifier(log_origin, log_keys, checkpoints)
+    # 3. Entries and leaf hashes, in sequence.
+    counts = {"entries": 0, "leaves": 0}
+    while (item := reader.next()) is not None and item[1]["type"] in ("entry", "leaf"):
+        _replay(verifier, item[1], counts)
+    # 4. The trailer must close the bundle and agree with what was read.
+    if item is None or item[1]["type"] != "trailer":
+        raise VerificationError("the bundle has no trailer: it is cut off", verifier.size)
+    trailer = item[1]
+    expected = {**counts, "checkpoints": len(checkpoints), "size": verifier.size}
+    if any(trailer.get(key) != value for key, value in expected.items()):
+        raise VerificationError("the trailer's counts do not match the bundle: it was edited")
+    if reader.next() is not None:
+        raise VerificationError("lines follow the trailer")
+    return BundleResult(verifier.finish(), counts["entries"], counts["leaves"], cosigned)
+
+
+def _read_checkpoints(
+    reader: _Reader, cosigners: Sequence[Cosigner]
+) -> tuple[list[tuple[int, str]], int]:
+    checkpoints: list[tuple[int, str]] = []
+    cosigned = 0
+    for document in reader.take("checkpoint"):
+        size, note = document.get("size"), document.get("note")
+        if not isinstance(size, int) or not isinstance(note, str):
+            raise VerificationError("a checkpoint line lacks its size or note")
+        checkpoints.append((size, note))
+        if cosigners:
+            try:
+                cosigned += len(verify_cosignatures(note, cosigners))
+            except NoteError as error:
+                raise VerificationError(f"checkpoint of size {size}: {error}") from None
+    return checkpoints, cosigned
+
+
+def _replay(verifier: LogVerifier, document: dict[str, Any], counts: dict[str, int]) -> None:
+    seq = document.get("seq")
+    if not isinstance(seq, int):
+        raise VerificationError("an entry line lacks its sequence number", verifier.size)
+    if document["type"] == "entry":
+        entry = document.get("entry")
+        if not isinstance(entry, dict):
+            raise VerificationError("the entry is not an object", seq)
+        try:
+            data = rfc8785.dumps(entry)
+        except (rfc8785.CanonicalizationError, TypeError, ValueError):
+            raise VerificationError("the entry cannot be canonicalised", seq) from None
+        verifier.add_entry(seq, data)
+        counts["entries"] += 1
+        return
+    try:
+        leaf = bytes.fromhex(str(document.get("hash")))
+    except ValueError:
+        raise VerificationError("the leaf hash is not hex", seq) from None
+    if len(leaf) != 32:  # noqa: PLR2004 - SHA-256
+        raise VerificationError("the leaf hash is not a SHA-256 hash", seq)
+    verifier.add_leaf(seq, leaf)
+    counts["leaves"] += 1

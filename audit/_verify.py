@@ -1,0 +1,171 @@
+"""Verification of a whole log: recompute every leaf and root, check every signed checkpoint.
+
+One streaming core serves the database check (``broker audit verify``) and the
+offline check of an exported bundle (``python -m audit.verify``). Entries are
+fed in order; at the size of each signed checkpoint the recomputed root must
+equal the signed one. The first failure stops the walk and names the entry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import rfc8785
+
+from audit._entry import ENTRY_VERSION
+from audit._merkle import CompactRange, leaf_hash
+from audit._note import Checkpoint, NoteError, Verifier, open_note, parse_checkpoint
+
+__all__ = ["LogVerifier", "VerificationError", "Verified"]
+
+
+class VerificationError(Exception):
+    """The log does not verify; ``seq`` is the first bad entry when one can be named."""
+
+    def __init__(self, reason: str, seq: int | None = None) -> None:
+        """Record the reason and the first bad sequence number."""
+        super().__init__(reason if seq is None else f"entry {seq}: {reason}")
+        self.reason = reason
+        self.seq = seq
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A log that verified: its size, its root, and how many checkpoints vouched for it."""
+
+    size: int
+    root: bytes
+    checkpoints: int
+
+
+def _parse_entry(seq: int, entry: bytes) -> dict[str, object]:
+    try:
+        document = json.loads(entry)
+    except ValueError:
+        raise VerificationError("not JSON", seq) from None
+    if not isinstance(document, dict):
+        raise VerificationError("not a JSON object", seq)
+    if rfc8785.dumps(document) != entry:
+        raise VerificationError("not in RFC 8785 canonical form", seq)
+    if document.get("v") != ENTRY_VERSION:
+        raise VerificationError(f"format version is not {ENTRY_VERSION}", seq)
+    if document.get("seq") != seq:
+        raise VerificationError(
+            f"it states sequence number {document.get('seq')!r}: moved, swapped or inserted", seq
+        )
+    return document
+
+
+class LogVerifier:
+    """Replays a log from its first entry, checking each signed checkpoint on the way.
+
+    ``checkpoints`` are the log's own signed notes, each with the size it is
+    stored under; ``held`` are checkpoints kept elsewhere (receipts, a witness,
+    an earlier export), each with a label that names where it came from. Every
+    note must be signed by one of ``log_keys`` under the log's ``origin``.
+    """
+
+    def __init__(
+        self,
+        origin: str,
+        log_keys: Sequence[Verifier],
+        checkpoints: Iterable[tuple[int, str]],
+        held: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Check every checkpoint's signature now; entries follow through ``add_entry``."""
+        self.origin = origin
+        self._keys = [k for k in log_keys if k.name == origin]
+        self._roots: dict[int, list[tuple[bytes, str]]] = {}
+        self.checkpoints = 0
+        for size, note in checkpoints:
+            checkpoint = self._open(f"checkpoint of size {size}", note)
+            if checkpoint.size != size:
+                raise VerificationError(f"checkpoint of size {size}: states size {checkpoint.size}")
+            self._roots.setdefault(size, []).append((checkpoint.root, "signed checkpoint"))
+            self.checkpoints += 1
+        for label, note in held:
+            checkpoint = self._open(label, note)
+            self._roots.setdefault(checkpoint.size, []).append((checkpoint.root, label))
+        self._tree = CompactRange(0, [])
+        self._last_checked = 0
+
+    def _open(self, where: str, note: str) -> Checkpoint:
+        try:
+            body, _names = open_note(note, self._keys)
+            checkpoint = parse_checkpoint(body)
+        except NoteError as error:
+            raise VerificationError(f"{where}: {error}") from None
+        if checkpoint.origin != self.origin:
+            raise VerificationError(f"{where}: names another log, {checkpoint.origin!r}")
+        return checkpoint
+
+    @property
+    def size(self) -> int:
+        """The number of leaves replayed so far."""
+        return self._tree.size
+
+    def add_entry(self, seq: int, entry: bytes) -> dict[str, object]:
+        """Replay one entry; return it parsed.
+
+        Raises:
+            VerificationError: out of order, malformed, or a checkpoint disagrees.
+        """
+        self._expect(seq)
+        document = _parse_entry(seq, entry)
+        self._add(leaf_hash(entry))
+        return document
+
+    def add_leaf(self, seq: int, leaf: bytes) -> None:
+        """Replay one entry known only by its leaf hash (left out of a partial export)."""
+        self._expect(seq)
+        self._add(leaf)
+
+    def _expect(self, seq: int) -> None:
+        if seq != self._tree.size:
+            missing = self._tree.size
+            raise VerificationError(f"missing (the next one present is {seq})", missing)
+
+    def _add(self, leaf: bytes) -> None:
+        self._tree.append(leaf)
+        size = self._tree.size
+        signed = self._roots.get(size)
+        if signed is not None:
+            root = self._tree.root()
+            for expected, label in signed:
+                if root != expected:
+                    # Checkpoints follow every append transaction, so the first bad
+                    # entry lies after the last checkpoint that still matched.
+                    raise VerificationError(
+                        f"entries {self._last_checked} to {size - 1} do not match the "
+                        f"{label} of size {size}: changed, swapped, inserted, deleted, "
+                        "or the history was rewritten",
+                        self._last_checked,
+                    )
+            self._last_checked = size
+
+    def finish(self) -> Verified:
+        """Return the result once every entry is replayed.
+
+        Raises:
+            VerificationError: no entries, no checkpoint covers the last entry, or a
+                checkpoint is larger than the log (truncated, or an old backup).
+        """
+        size = self._tree.size
+        if size == 0:
+            raise VerificationError("the log is empty: there is nothing to verify")
+        beyond = [(s, label) for s, held in self._roots.items() if s > size for _, label in held]
+        if beyond:
+            largest, label = max(beyond)
+            raise VerificationError(
+                f"a {label} of size {largest} was signed but the log holds only "
+                f"{size} entries: truncated, or restored from an old backup",
+                size,
+            )
+        if size not in self._roots:
+            raise VerificationError(
+                f"no signed checkpoint covers the last entries (log size {size})",
+                self._last_checked,
+            )
+        return Verified(size, self._tree.root(), self.checkpoints)
