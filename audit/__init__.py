@@ -17,6 +17,7 @@ from audit._entry import (
     ENTRY_VERSION,
     EVENTS,
     EntryError,
+    EntryValue,
     canonical_entry,
     commitment,
     dwelling_reference,
@@ -51,6 +52,7 @@ from audit._note import (
     verifier_key,
 )
 from audit._pem import PemError, public_keys_from_pem, public_keys_to_pem
+from audit._receipt import HEADER as RECEIPT_HEADER
 from audit._receipt import Receipt, ReceiptError, make_receipt, verify_receipt
 from audit._storage import (
     Appended,
@@ -80,6 +82,7 @@ __all__ = [
     "ENTRY_VERSION",
     "EVENTS",
     "HASH_SIZE",
+    "RECEIPT_HEADER",
     "Appended",
     "BundleResult",
     "Checkpoint",
@@ -88,6 +91,7 @@ __all__ = [
     "Cosigner",
     "Draft",
     "EntryError",
+    "EntryValue",
     "LogVerifier",
     "NoteError",
     "PemError",

@@ -67,7 +67,7 @@ def _entries(connection: Connection, size: int) -> Iterator[tuple[int, bytes, by
         .where(log_entries.c.seq < size)
         .order_by(log_entries.c.seq)
     )
-    with connection.execution_options(yield_per=_BATCH).execute(query) as rows:
+    with connection.execute(query.execution_options(yield_per=_BATCH)) as rows:
         for row in rows:
             yield int(row.seq), bytes(row.entry), bytes(row.leaf_hash)
 

@@ -91,7 +91,7 @@ def verify_database(
         log_entries.c.seq
     )
     checked_contents = 0
-    with connection.execution_options(yield_per=_BATCH).execute(query) as rows:
+    with connection.execute(query.execution_options(yield_per=_BATCH)) as rows:
         for row in rows:
             seq, entry, stored_leaf = int(row.seq), bytes(row.entry), bytes(row.leaf_hash)
             leaf = leaf_hash(entry)

@@ -49,7 +49,7 @@ def make_receipt(connection: Connection, seq: int, size: int | None = None) -> s
         ReceiptError: the entry or a checkpoint covering it does not exist.
     """
     query = select(log_checkpoints.c.size, log_checkpoints.c.note)
-    query = query.where(log_checkpoints.c.size == size) if size else query
+    query = query.where(log_checkpoints.c.size == size) if size is not None else query
     row = connection.execute(query.order_by(log_checkpoints.c.size.desc()).limit(1)).one_or_none()
     entry = connection.scalar(select(log_entries.c.entry).where(log_entries.c.seq == seq))
     if row is None or entry is None or seq >= row.size:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,7 +19,19 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "WitnessSettings", "load_settings"]
+
+
+class WitnessSettings(BaseModel):
+    """One witness of the disclosure log: where it listens and its verifier key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: AnyHttpUrl = Field(description="the witness's submission prefix, e.g. http://host:7380")
+    key: str = Field(
+        pattern=r"^[^\s+]{1,256}\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$",
+        description="the witness's cosignature verifier key (name+id+key)",
+    )
 
 
 class Settings(BaseSettings):
@@ -39,6 +51,14 @@ class Settings(BaseSettings):
     )
     key_passphrase: SecretStr | None = Field(
         default=None, description="encrypts private keys under home when set"
+    )
+    log_origin: str = Field(
+        default="renovation-broker.localhost/disclosure-log",
+        pattern=r"^[^\s+]{1,256}$",
+        description="the disclosure log's name in its checkpoints (and its key name)",
+    )
+    witnesses: tuple[WitnessSettings, ...] = Field(
+        default=(), description="witnesses that cosign each new checkpoint"
     )
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: console on a terminal, JSON lines otherwise"

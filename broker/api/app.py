@@ -15,6 +15,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from broker.config import Settings
 from broker.db import make_engine, make_session_factory, session_scope
+from broker.disclosure import policy_registered, record
+from broker.disclosure.witnessing import witness_latest
+from broker.errors import ConfigError
+from broker.keys import KeyRing, load_keys
 from broker.logging import new_run_id
 from broker.policy import LoadedPolicy, PolicyRegistry
 from broker.policy.service import record_versions
@@ -26,20 +30,66 @@ log = structlog.get_logger(__name__)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
-def _version_recorder(db: Engine) -> Callable[[tuple[LoadedPolicy, ...]], None]:
-    """Return the callback that stores the text of each policy version put in force."""
+def _version_recorder(db: Engine, settings: Settings) -> Callable[[tuple[LoadedPolicy, ...]], None]:
+    """Return the callback that puts each policy version in force on record.
 
-    def record(loaded: tuple[LoadedPolicy, ...]) -> None:
+    Its exact text is stored by hash, and a ``policy-registered`` entry goes into
+    the disclosure log in the same transaction, then to the witnesses.
+    """
+
+    def record_loaded(loaded: tuple[LoadedPolicy, ...]) -> None:
+        try:
+            ring = load_keys(settings)
+        except ConfigError as exc:
+            log.error("policy.versions_not_recorded", reason=str(exc))  # noqa: TRY400 - a known cause, no traceback
+            return
+        at = dt.datetime.now(dt.UTC)
         try:
             with session_scope(make_session_factory(db)) as session:
-                added = record_versions(session, loaded, now=dt.datetime.now(dt.UTC))
+                added = set(record_versions(session, loaded, now=at))
+                drafts = [
+                    policy_registered(item.policy, at=at)
+                    for item in loaded
+                    if item.policy.content_hash in added
+                ]
+                if drafts:
+                    record(session, ring, drafts)
         except SQLAlchemyError as exc:
             log.warning("policy.versions_not_recorded", kind=type(exc).__name__)
             return
         if added:
-            log.info("policy.versions_recorded", hashes=added)
+            log.info("policy.versions_recorded", hashes=sorted(added))
+            witness_latest(db, settings)
 
-    return record
+    return record_loaded
+
+
+def _try_keys(settings: Settings) -> KeyRing | None:
+    try:
+        return load_keys(settings)
+    except ConfigError as exc:
+        log.warning("keys.unavailable", reason=str(exc))
+        return None
+
+
+def _readiness(
+    db: Engine, registry: PolicyRegistry, *, keys_loaded: bool
+) -> tuple[dict[str, object], int]:
+    try:
+        with db.connect() as connection:
+            revision = connection.execute(text("SELECT version_num FROM alembic_version"))
+            schema = revision.scalar_one()
+    except Exception:
+        log.warning("readyz.database_unavailable", exc_info=True)
+        return {"status": "unavailable", "database": "unreachable"}, 503
+    state = {
+        "policies": len(registry.active),
+        "policy_reload": "ok" if registry.last_reload_ok else "rejected",
+        "keys": "loaded" if keys_loaded else "missing",
+    }
+    if not registry.active or not keys_loaded:
+        return {"status": "unavailable", "database": "ok", **state}, 503
+    return {"status": "ok", "database": "ok", "schema": schema, **state}, 200
 
 
 def create_app(
@@ -54,7 +104,7 @@ def create_app(
 
     registry = policies
     if registry is None:
-        registry = PolicyRegistry(settings.policies_dir, on_loaded=_version_recorder(db))
+        registry = PolicyRegistry(settings.policies_dir, on_loaded=_version_recorder(db, settings))
         registry.reload()
 
     @asynccontextmanager
@@ -69,6 +119,7 @@ def create_app(
     app = FastAPI(title="renovation-broker", version="0.1.0", lifespan=lifespan)
     app.state.engine = db
     app.state.policies = registry
+    app.state.keys = _try_keys(settings)
 
     @app.middleware("http")
     async def bind_request_id(
@@ -89,21 +140,10 @@ def create_app(
 
     @app.get("/readyz", tags=["operations"])
     def readyz() -> JSONResponse:
-        """The database is reachable and migrated, and the policies in force are valid."""
-        try:
-            with db.connect() as connection:
-                revision = connection.execute(
-                    text("SELECT version_num FROM alembic_version")
-                ).scalar_one()
-        except Exception:
-            log.warning("readyz.database_unavailable", exc_info=True)
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-        policy_state = {
-            "policies": len(registry.active),
-            "policy_reload": "ok" if registry.last_reload_ok else "rejected",
-        }
-        if not registry.active:
-            return JSONResponse({"status": "unavailable", "database": "ok", **policy_state}, 503)
-        return JSONResponse({"status": "ok", "database": "ok", "schema": revision, **policy_state})
+        """The database is reachable and migrated, the policies valid, the log keys loaded."""
+        if app.state.keys is None:
+            app.state.keys = _try_keys(settings)
+        body, status = _readiness(db, registry, keys_loaded=app.state.keys is not None)
+        return JSONResponse(body, status)
 
     return app

@@ -18,6 +18,7 @@ import click
 import structlog
 from pydantic import ValidationError
 
+from broker.cli._audit import audit
 from broker.cli._common import (
     EXIT_REJECTED,
     EXIT_USAGE,
@@ -26,6 +27,8 @@ from broker.cli._common import (
     open_session,
     settings_of,
 )
+from broker.cli._keys import keys
+from broker.cli._witness import witness
 from broker.config import load_settings
 from broker.db import make_engine, upgrade
 from broker.logging import configure_logging, new_run_id
@@ -436,6 +439,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
     finally:
         pid_file.unlink(missing_ok=True)
+
+
+cli.add_command(keys)
+cli.add_command(audit)
+cli.add_command(witness)
 
 
 def main() -> None:

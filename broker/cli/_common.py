@@ -71,3 +71,21 @@ def settings_of(ctx: click.Context) -> Settings:
     settings = ctx.obj
     assert isinstance(settings, Settings)  # noqa: S101 - set by the group callback
     return settings
+
+
+def send_to_witnesses(settings: Settings) -> None:
+    """After an append has committed: send the newest checkpoint to the configured witnesses."""
+    if not settings.witnesses:
+        return
+    from broker.disclosure.witnessing import witness_latest  # noqa: PLC0415
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with errors_to_exit():
+            for outcome in witness_latest(engine, settings):
+                if outcome.cosigned:
+                    click.echo(f"witness {outcome.witness}: cosigned size {outcome.size}")
+                else:
+                    click.echo(f"WARNING: witness {outcome.witness}: {outcome.problem}", err=True)
+    finally:
+        engine.dispose()

@@ -20,6 +20,7 @@ from broker.policy._model import (
     Scope,
     Transform,
     Window,
+    duration_days,
 )
 from broker.policy._registry import PolicyRegistry
 
@@ -42,6 +43,7 @@ __all__ = [
     "Transform",
     "Window",
     "Withheld",
+    "duration_days",
     "evaluate",
     "lint",
     "load_policies",

@@ -194,7 +194,7 @@ class Policy(_Frozen):
     discloser: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")
     recipient: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}/[a-z0-9][a-z0-9-]{1,39}$")
     flow: Flow
-    purpose: str = Field(min_length=10, max_length=2000)
+    purpose: str = Field(min_length=10, max_length=500)
     legal_basis: LegalBasis
     scope: Scope | None = None
     fields: dict[FieldName, Transform | None] = Field(default_factory=dict)

@@ -24,9 +24,15 @@ from broker.schedule.models import (
     Upload,
     new_dwelling_ref,
 )
-from schemas import ADDRESS_FIELDS, DepartmentSchedule, ScheduleUpload
+from schemas import ADDRESS_FIELDS, DepartmentSchedule, ScheduleUpload, format_address
 
-__all__ = ["ReplaceStats", "add_objection", "remove_objection", "replace_schedule"]
+__all__ = [
+    "ReplaceStats",
+    "add_objection",
+    "find_dwelling",
+    "remove_objection",
+    "replace_schedule",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +199,58 @@ def _dwelling_id(session: Session, ref: str) -> int:
     if dwelling_id is None:
         raise NotFound("no dwelling with that reference")
     return dwelling_id
+
+
+def _normalised(address: str) -> str:
+    return " ".join(address.replace(",", " ").casefold().split())
+
+
+def find_dwelling(session: Session, text: str) -> str:
+    """Return the reference (dw-...) of the dwelling named by reference or by its address.
+
+    An address matches the one-line form ``Vejnavn 12A, 1. tv, 2620 Albertslund``
+    ignoring case, commas and spacing.
+
+    Raises:
+        NotFound: no dwelling, or more than one, matches (the text is not echoed).
+    """
+    text = text.strip()
+    if text.startswith("dw-"):
+        if session.scalar(select(Dwelling.ref).where(Dwelling.ref == text)) is None:
+            raise NotFound("no dwelling with that reference")
+        return text
+    wanted = _normalised(text)
+    rows = session.execute(
+        select(
+            Dwelling.ref,
+            Dwelling.vejnavn,
+            Dwelling.husnr,
+            Dwelling.etage,
+            Dwelling.doer,
+            Dwelling.postnr,
+            Dwelling.postnrnavn,
+        )
+    )
+    found: list[str] = [
+        str(row.ref)
+        for row in rows
+        if _normalised(
+            format_address(
+                row.vejnavn,
+                row.husnr,
+                etage=row.etage,
+                doer=row.doer,
+                postnr=row.postnr,
+                postnrnavn=row.postnrnavn,
+            )
+        )
+        == wanted
+    ]
+    if len(found) != 1:
+        raise NotFound(
+            "no dwelling with that address" if not found else "that address is ambiguous"
+        )
+    return found[0]
 
 
 def add_objection(session: Session, ref: str, *, now: dt.datetime) -> bool:

@@ -18,6 +18,8 @@ from clirun import run_broker
 from databases import Database
 from sqlalchemy import select
 
+from broker.config import Settings
+from broker.keys import init_keys
 from broker.policy.models import PolicyVersion
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -59,6 +61,7 @@ def server(database: Database, tmp_path: Path) -> Iterator[tuple[str, Path, dict
     policies = tmp_path / "policies"
     shutil.copytree(POLICIES, policies)
     home = tmp_path / "home"
+    init_keys(Settings(home=home))
     port = _free_port()
     env = {
         **os.environ,
@@ -116,6 +119,13 @@ def test_reload_keeps_old_set_on_invalid_file(
     assert accepted.returncode == 0, accepted.stdout
     assert "reload signalled to broker" in accepted.stdout
     assert _ready_until(url, lambda b: b["policies"] == 4)["policy_reload"] == "ok"
+    verified = run_broker(database, tmp_path, "audit", "verify", env=env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "verified: size 4," in verified.stdout  # one policy-registered entry per version
+    listed = run_broker(
+        database, tmp_path, "audit", "list", "--event", "policy-registered", env=env
+    )
+    assert "policy_id=ishoej-visitation-weekly" in listed.stdout
     with database.engine.connect() as connection:
         stored = set(connection.scalars(select(PolicyVersion.policy_id)))
     assert stored == {

@@ -12,6 +12,7 @@ from databases import Database
 from broker.api import create_app
 from broker.config import Settings
 from broker.db import make_engine
+from broker.keys import init_keys
 from broker.logging import configure_logging
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
@@ -29,6 +30,7 @@ async def test_not_ready_without_valid_policies(database: Database, tmp_path: Pa
         "database": "ok",
         "policies": 0,
         "policy_reload": "rejected",
+        "keys": "missing",
     }
 
 
@@ -38,9 +40,22 @@ def _client(settings: Settings, database: Database | None = None) -> httpx.Async
 
 
 @pytest.mark.anyio
+async def test_not_ready_without_keys(database: Database, tmp_path: Path) -> None:
+    """Without its log keys the broker is not ready: it could record nothing."""
+    async with _client(Settings(home=tmp_path, policies_dir=POLICIES), database) as client:
+        missing = await client.get("/readyz")
+        init_keys(Settings(home=tmp_path))
+        loaded = await client.get("/readyz")
+    assert (missing.status_code, missing.json()["keys"]) == (503, "missing")
+    assert (loaded.status_code, loaded.json()["keys"]) == (200, "loaded")
+
+
+@pytest.mark.anyio
 async def test_ready_on_a_migrated_database(database: Database, tmp_path: Path) -> None:
     """/healthz answers and /readyz reports the database and its schema revision."""
-    async with _client(Settings(home=tmp_path, policies_dir=POLICIES), database) as client:
+    settings = Settings(home=tmp_path, policies_dir=POLICIES)
+    init_keys(settings)
+    async with _client(settings, database) as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = await client.get("/readyz")
     assert ready.status_code == 200
@@ -50,6 +65,7 @@ async def test_ready_on_a_migrated_database(database: Database, tmp_path: Path) 
         "schema": "0005",
         "policies": 3,
         "policy_reload": "ok",
+        "keys": "loaded",
     }
     assert ready.headers["x-request-id"]
 

@@ -1,0 +1,261 @@
+"""``broker audit``: verify, review, export and purge the disclosure log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from audit import (
+    RECEIPT_HEADER,
+    VerificationError,
+    Verified,
+    write_bundle,
+    write_csv,
+)
+from broker.cli._common import (
+    EXIT_REJECTED,
+    errors_to_exit,
+    now,
+    open_session,
+    send_to_witnesses,
+    settings_of,
+)
+from broker.config import Settings
+from broker.disclosure import (
+    EntryFilter,
+    audit_read,
+    dwelling_disclosures,
+    entries,
+    purge,
+    record,
+    verify,
+)
+from broker.keys import KeyRing, load_keys
+from broker.policy import duration_days, load_policies
+from broker.schedule.service import find_dwelling
+
+__all__ = ["audit"]
+
+_DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _date(value: dt.datetime | None) -> dt.date | None:
+    return value.date() if value is not None else None
+
+
+def _ring(settings: Settings) -> KeyRing:
+    with errors_to_exit():
+        return load_keys(settings)
+
+
+@click.group()
+def audit() -> None:
+    """The disclosure log: verify, list, per-dwelling review, export, purge."""
+
+
+def _held(paths: tuple[Path, ...]) -> list[tuple[str, str]]:
+    """Checkpoints kept outside the database: receipts or bare checkpoint notes."""
+    held = []
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        note = text.partition("\n\n")[2] if text.startswith(RECEIPT_HEADER) else text
+        held.append((f"checkpoint held in {path.name}", note))
+    return held
+
+
+@audit.command("verify")
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A receipt or signed checkpoint kept elsewhere; the log must extend it. Repeatable.",
+)
+@click.pass_context
+def audit_verify(ctx: click.Context, checkpoints: tuple[Path, ...]) -> None:
+    """Recompute every leaf and root; check every signature, cosignature and content."""
+    settings = settings_of(ctx)
+    ring = _ring(settings)
+    with open_session(settings) as session:
+        try:
+            result, cosignatures, contents = verify(
+                session.connection(), ring, settings, _held(checkpoints)
+            )
+        except VerificationError as error:
+            click.echo(f"FAILED: {error}")
+            sys.exit(EXIT_REJECTED)
+    click.echo(_verified(result, cosignatures, contents))
+
+
+def _verified(result: Verified, cosignatures: int, contents: int) -> str:
+    import base64  # noqa: PLC0415
+
+    root = base64.b64encode(result.root).decode()
+    return (
+        f"verified: size {result.size}, root {root} ({result.checkpoints} checkpoints, "
+        f"{cosignatures} cosignatures, {contents} stored contents)"
+    )
+
+
+@audit.command("export")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "since", type=_DATE, default=None, help="First day (YYYY-MM-DD).")
+@click.option("--to", "until", type=_DATE, default=None, help="Last day (YYYY-MM-DD).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: a verifiable bundle; csv: a table for a spreadsheet.",
+)
+@click.pass_context
+def audit_export(
+    ctx: click.Context,
+    out: Path,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    fmt: str,
+) -> None:
+    """Write the log (or a period of it) for an auditor; the export is itself recorded."""
+    settings = settings_of(ctx)
+    ring = _ring(settings)
+    first, last = _date(since), _date(until)
+    with open_session(settings) as session:
+        record(session, ring, [audit_read("export", at=now(), since=first, until=last)])
+    with open_session(settings) as session, out.open("w", encoding="utf-8", newline="") as file:
+        connection = session.connection()
+        start, end = (d.isoformat() if d else None for d in (first, last))
+        if fmt == "csv":
+            rows = write_csv(connection, file, since=start, until=end)
+            click.echo(f"wrote {rows} entries to {out}")
+            return
+        counts = write_bundle(
+            connection,
+            file,
+            origin=ring.origin,
+            log_keys=ring.verifier_keys(),
+            witness_keys=[w.key for w in settings.witnesses],
+            since=start,
+            until=end,
+        )
+    click.echo(
+        f"wrote {counts['entries']} entries, {counts['leaves']} leaf hashes and "
+        f"{counts['checkpoints']} checkpoints (log size {counts['size']}) to {out}"
+    )
+    send_to_witnesses(settings)
+
+
+def _line(entry: dict[str, Any]) -> str:
+    parts = [f"{entry['seq']:>6}", str(entry["time"]), f"{entry['event']:<19}"]
+    parts += [f"{key}={entry[key]}" for key in ("recipient", "policy_id") if entry.get(key)]
+    if entry.get("dwellings"):
+        parts.append(f"dwellings={len(entry['dwellings'])}")
+    if entry.get("fields"):
+        parts.append("fields=" + ",".join(entry["fields"]))
+    return "  ".join(parts)
+
+
+@audit.command("list")
+@click.option("--event", default=None, help="Only this event, e.g. release.")
+@click.option("--recipient", default=None, help="Only this recipient, e.g. albertslund/visitation.")
+@click.option("--policy", "policy_id", default=None, help="Only this policy id.")
+@click.option("--from", "since", type=_DATE, default=None, help="First day (YYYY-MM-DD).")
+@click.option("--to", "until", type=_DATE, default=None, help="Last day (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON entry per line.")
+@click.pass_context
+def audit_list(  # noqa: PLR0913, PLR0917 - click passes one argument per option
+    ctx: click.Context,
+    event: str | None,
+    recipient: str | None,
+    policy_id: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    as_json: bool,
+) -> None:
+    """List entries, oldest first, narrowed by the filters given."""
+    settings = settings_of(ctx)
+    ring = _ring(settings)
+    where = EntryFilter(event, recipient, policy_id, _date(since), _date(until))
+    with open_session(settings) as session:
+        found = list(entries(session.connection(), where))
+        record(session, ring, [audit_read("list", at=now(), since=where.since, until=where.until)])
+    for entry in found:
+        click.echo(json.dumps(entry, ensure_ascii=False) if as_json else _line(entry))
+    click.echo(f"{len(found)} entries", err=True)
+    send_to_witnesses(settings)
+
+
+@audit.command("dwelling")
+@click.argument("dwelling")
+@click.option(
+    "--receipts",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write each disclosure's receipt (tlog-proof) into this directory.",
+)
+@click.pass_context
+def audit_dwelling(ctx: click.Context, dwelling: str, receipts: Path | None) -> None:
+    """Every disclosure that concerned one dwelling (dw-... or its address): GDPR Art. 15."""
+    settings = settings_of(ctx)
+    ring = _ring(settings)
+    with open_session(settings) as session:
+        ref = find_dwelling(session, dwelling)
+        reference = ring.reference(ref)
+        found = dwelling_disclosures(session.connection(), reference)
+        record(session, ring, [audit_read("dwelling", at=now(), dwellings=[reference])])
+    click.echo(f"dwelling {ref}: log reference {reference}")
+    for item in found:
+        entry = item.entry
+        click.echo(_line(entry))
+        for key in ("policy_version", "policy_hash", "purpose", "legal_basis_gdpr"):
+            if entry.get(key):
+                click.echo(f"        {key}: {entry[key]}")
+        if receipts is not None:
+            receipts.mkdir(parents=True, exist_ok=True)
+            (receipts / f"entry-{entry['seq']}.tlog-proof").write_text(item.receipt)
+    click.echo(f"{len(found)} disclosures, each with an inclusion proof", err=True)
+    send_to_witnesses(settings)
+
+
+@audit.command("purge")
+@click.option(
+    "--before",
+    type=_DATE,
+    default=None,
+    help="Also purge every content recorded before this day (YYYY-MM-DD).",
+)
+@click.pass_context
+def audit_purge(ctx: click.Context, before: dt.datetime | None) -> None:
+    """Delete released contents past each policy's retention (and before --before).
+
+    Entries stay and the log still verifies; the purge is itself an entry.
+    """
+    settings = settings_of(ctx)
+    ring = _ring(settings)
+    loaded, _problems = load_policies([settings.policies_dir])
+    retention = {
+        item.policy.id: duration_days(item.policy.retention)
+        for item in loaded
+        if item.policy.retention
+    }
+    with open_session(settings) as session:
+        purged = purge(session, ring, at=now(), before=_date(before), retention_days=retention)
+    click.echo(f"purged {purged} stored contents; the entries and their commitments remain")
+    send_to_witnesses(settings)
+
+
+@audit.command("witness")
+@click.pass_context
+def audit_witness(ctx: click.Context) -> None:
+    """Send the newest checkpoint to the configured witnesses now."""
+    settings = settings_of(ctx)
+    if not settings.witnesses:
+        click.echo("no witnesses configured (BROKER_WITNESSES or [[witnesses]] in broker.toml)")
+        return
+    send_to_witnesses(settings)

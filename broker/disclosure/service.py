@@ -1,0 +1,217 @@
+"""The broker's side of the disclosure log: record events, review, verify, export, purge.
+
+Every append runs in the caller's session, so an entry commits with the change
+it records or not at all. Entries name dwellings only by their keyed reference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.orm import Session
+
+from audit import (
+    Appended,
+    Cosigner,
+    Draft,
+    EntryValue,
+    Verified,
+    append,
+    make_receipt,
+    parse_cosigner_key,
+    verify_database,
+)
+from audit._storage import log_contents, log_entries
+from broker.config import Settings
+from broker.errors import InputError, Problem
+from broker.keys import KeyRing
+from broker.policy import Policy
+
+__all__ = [
+    "Disclosure",
+    "EntryFilter",
+    "audit_read",
+    "dwelling_disclosures",
+    "entries",
+    "policy_registered",
+    "purge",
+    "record",
+    "rfc3339",
+    "verify",
+    "witness_cosigners",
+]
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    """Return ``moment`` as RFC 3339 UTC with whole seconds, as entries state time."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def record(session: Session, ring: KeyRing, drafts: Sequence[Draft]) -> Appended:
+    """Append ``drafts`` in the session's transaction and sign the new head."""
+    return append(session.connection(), drafts, ring.signer())
+
+
+def policy_registered(policy: Policy, *, at: dt.datetime, actor: str = "broker") -> Draft:
+    """Return the entry that puts a policy version on record (its identity is its hash)."""
+    fields: dict[str, EntryValue] = {
+        "time": rfc3339(at),
+        "event": "policy-registered",
+        "actor": actor,
+        "policy_id": policy.id,
+        "policy_version": policy.version,
+        "policy_hash": policy.content_hash,
+        "discloser": policy.discloser,
+        "recipient": policy.recipient,
+        "purpose": " ".join(policy.purpose.split()),
+        "legal_basis_gdpr": policy.legal_basis.gdpr,
+        "legal_basis_national": policy.legal_basis.national,
+        "fields": sorted(policy.fields),
+    }
+    return Draft(fields)
+
+
+def audit_read(  # noqa: PLR0913 - what was read, all named
+    query: str,
+    *,
+    at: dt.datetime,
+    actor: str = "cli",
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    dwellings: Sequence[str] = (),
+) -> Draft:
+    """Return the entry recording that someone read the log: who, what, when."""
+    fields: dict[str, EntryValue] = {
+        "time": rfc3339(at),
+        "event": "audit-read",
+        "actor": actor,
+        "query": query,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+    }
+    if dwellings:
+        fields["dwellings"] = list(dwellings)
+    return Draft(fields)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilter:
+    """What ``broker audit list`` narrows by; unset parts match everything."""
+
+    event: str | None = None
+    recipient: str | None = None
+    policy_id: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    dwelling_ref: str | None = None
+
+    def matches(self, entry: dict[str, Any]) -> bool:
+        """Return whether ``entry`` passes every set part of the filter."""
+        day = dt.date.fromisoformat(str(entry["time"])[:10])
+        dwellings = entry.get("dwellings") or []
+        return (
+            (self.event is None or entry.get("event") == self.event)
+            and (self.recipient is None or entry.get("recipient") == self.recipient)
+            and (self.policy_id is None or entry.get("policy_id") == self.policy_id)
+            and (self.since is None or day >= self.since)
+            and (self.until is None or day <= self.until)
+            and (self.dwelling_ref is None or self.dwelling_ref in dwellings)
+        )
+
+
+def entries(connection: Connection, where: EntryFilter) -> Iterator[dict[str, Any]]:
+    """Yield the parsed entries that match, oldest first."""
+    query = select(log_entries.c.entry).order_by(log_entries.c.seq)
+    with connection.execute(query.execution_options(yield_per=1000)) as rows:
+        for (raw,) in rows:
+            entry = json.loads(bytes(raw))
+            if where.matches(entry):
+                yield entry
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    """One entry that concerned a dwelling, with its receipt proving it is in the log."""
+
+    entry: dict[str, Any]
+    receipt: str
+
+
+def dwelling_disclosures(connection: Connection, reference: str) -> list[Disclosure]:
+    """Return every entry naming the dwelling ``reference``, each with a receipt."""
+    found = list(entries(connection, EntryFilter(dwelling_ref=reference)))
+    return [Disclosure(entry, make_receipt(connection, int(entry["seq"]))) for entry in found]
+
+
+def witness_cosigners(settings: Settings) -> list[Cosigner]:
+    """Return the configured witnesses' cosignature keys."""
+    return [parse_cosigner_key(w.key) for w in settings.witnesses]
+
+
+def verify(
+    connection: Connection,
+    ring: KeyRing,
+    settings: Settings,
+    held: Iterable[tuple[str, str]] = (),
+) -> tuple[Verified, int, int]:
+    """Verify the stored log against every log key and configured witness key."""
+    return verify_database(
+        connection, ring.origin, ring.verifiers(), witness_cosigners(settings), held
+    )
+
+
+def purge(
+    session: Session,
+    ring: KeyRing,
+    *,
+    at: dt.datetime,
+    before: dt.date | None = None,
+    retention_days: Mapping[str, int] | None = None,
+) -> int:
+    """Delete stored contents and salts that are due; record the purge as an entry.
+
+    Due means: recorded before ``before``, or older than its policy's retention
+    (``retention_days`` maps policy id to days). The entries, and so the log,
+    stay and still verify; only the bytes behind their commitments go.
+    Returns how many contents were deleted.
+
+    Raises:
+        InputError: ``before`` is in the future.
+    """
+    if before is not None and before > at.date():
+        raise InputError(
+            "the purge date is in the future", (Problem("a date not after today", None, "before"),)
+        )
+    retention = retention_days or {}
+    connection = session.connection()
+
+    def due(entry: dict[str, Any]) -> bool:
+        day = dt.date.fromisoformat(str(entry["time"])[:10])
+        days = retention.get(str(entry.get("policy_id")))
+        expired = days is not None and day + dt.timedelta(days=days) < at.date()
+        return expired or (before is not None and day < before)
+
+    stored = set(connection.scalars(select(log_contents.c.seq)))
+    doomed = [
+        int(entry["seq"])
+        for entry in entries(connection, EntryFilter())
+        if int(entry["seq"]) in stored and due(entry)
+    ]
+    for start in range(0, len(doomed), 500):
+        chunk = doomed[start : start + 500]
+        connection.execute(delete(log_contents).where(log_contents.c.seq.in_(chunk)))
+    fields: dict[str, EntryValue] = {
+        "time": rfc3339(at),
+        "event": "retention-purge",
+        "actor": "broker",
+        "before": before.isoformat() if before else None,
+        "by_policy_retention": bool(retention),
+        "purged": len(doomed),
+    }
+    record(session, ring, [Draft(fields)])
+    return len(doomed)
