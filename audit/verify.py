@@ -118,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("error: give either a bundle or --receipt", file=sys.stderr)  # noqa: T201
         return EXIT_USAGE
+    if args.bundle is not None and args.min_cosignatures:
+        parser.print_usage(sys.stderr)
+        print("error: --min-cosignatures applies to --receipt only", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
     try:
         keys = public_keys_from_pem(args.public_key.read_bytes())
         cosigners = [parse_cosigner_key(k) for k in args.witness_key]
