@@ -18,10 +18,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
 
 __all__ = [
     "Base",
+    "LogMutationError",
     "UtcDateTime",
     "make_engine",
     "make_session_factory",
@@ -96,9 +97,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+_SEALED = frozenset({"log_entries", "log_nodes", "log_checkpoints", "log_cosignatures"})
+"""Disclosure-log tables no session may update or delete from (the database refuses too)."""
+
+
+class LogMutationError(RuntimeError):
+    """A session tried to change or delete rows of the disclosure log."""
+
+
+def _refuse_log_mutation(state: ORMExecuteState) -> None:
+    # 1. Only UPDATE and DELETE statements matter; inserts append.
+    if not (state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", None)
+    # 2. The head may only be advanced; contents may only be deleted (a purge).
+    refused = name in _SEALED
+    refused |= name == "log_head" and state.is_delete
+    refused |= name == "log_contents" and state.is_update
+    if refused:
+        raise LogMutationError(f"the disclosure log is append-only: {name} cannot be changed")
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Return the session factory used by the edges."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    """Return the session factory used by the edges; its sessions refuse to mutate the log."""
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(factory, "do_orm_execute", _refuse_log_mutation)
+    return factory
 
 
 @contextmanager
