@@ -25,6 +25,7 @@ from broker.cli._common import (
     errors_to_exit,
     now,
     open_session,
+    send_to_witnesses,
     settings_of,
 )
 from broker.cli._keys import keys
@@ -357,12 +358,20 @@ def objection() -> None:
 
 
 def _objection(ctx: click.Context, ref: str, *, add: bool) -> bool:
+    from broker.disclosure import objection_changed, record  # noqa: PLC0415
+    from broker.keys import load_keys  # noqa: PLC0415
     from broker.schedule.service import add_objection, remove_objection  # noqa: PLC0415
 
-    with open_session(settings_of(ctx)) as session:
-        if add:
-            return add_objection(session, ref, now=now())
-        return remove_objection(session, ref)
+    settings = settings_of(ctx)
+    with errors_to_exit():
+        ring = load_keys(settings)
+    with open_session(settings) as session:
+        changed = add_objection(session, ref, now=now()) if add else remove_objection(session, ref)
+        if changed:
+            record(session, ring, [objection_changed(ring.reference(ref), added=add, at=now())])
+    if changed:
+        send_to_witnesses(settings)
+    return changed
 
 
 @objection.command("add")

@@ -38,6 +38,7 @@ __all__ = [
     "audit_read",
     "dwelling_disclosures",
     "entries",
+    "objection_changed",
     "policy_registered",
     "purge",
     "record",
@@ -96,6 +97,18 @@ def audit_read(  # noqa: PLR0913 - what was read, all named
     }
     if dwellings:
         fields["dwellings"] = list(dwellings)
+    return Draft(fields)
+
+
+def objection_changed(reference: str, *, added: bool, at: dt.datetime) -> Draft:
+    """Return the entry recording that a resident's objection was added or withdrawn."""
+    fields: dict[str, EntryValue] = {
+        "time": rfc3339(at),
+        "event": "objection",
+        "actor": "cli",
+        "action": "added" if added else "withdrawn",
+        "dwellings": [reference],
+    }
     return Draft(fields)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from databases import Database
 from factories import dwelling_rows, write_csv
 from sqlalchemy import select
 
+from broker.config import Settings
+from broker.keys import init_keys
 from broker.schedule import Dwelling
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
@@ -41,6 +44,7 @@ def test_check_ok_and_invalid(database: Database, tmp_path: Path) -> None:
 def test_explain_and_objections(database: Database, tmp_path: Path) -> None:
     """Explain shows what would be released; an objection leaves a dwelling out, counted only."""
     refs = _load(database, tmp_path, 6)
+    init_keys(Settings(home=tmp_path))
     env = {"BROKER_POLICIES_DIR": str(POLICIES)}
     args = ("policy", "explain", "albertslund-visitation-weekly", "--at", "2027-02-22")
     before = run_broker(database, tmp_path, *args, env=env)
@@ -69,6 +73,11 @@ def test_explain_and_objections(database: Database, tmp_path: Path) -> None:
     unknown = run_broker(database, tmp_path, "objection", "add", "dw-000000000000", env=env)
     assert unknown.returncode == 1
     assert unknown.stderr.endswith("error: no dwelling with that reference\n")
+    # Each change is on record, naming the dwelling only by its keyed reference.
+    logged = run_broker(database, tmp_path, "audit", "list", "--event", "objection", "--json")
+    actions = [json.loads(line)["action"] for line in logged.stdout.splitlines()]
+    assert actions == ["added", "added", "withdrawn"]
+    assert refs[0] not in logged.stdout
 
 
 def test_explain_unknown_policy(database: Database, tmp_path: Path) -> None:
