@@ -12,13 +12,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-## run: migrate the embedded SQLite database, load the demo department, serve on 127.0.0.1:8000
+## run: migrate the embedded SQLite database, load the demo department, create the log keys,
+##      verify the disclosure log, serve on 127.0.0.1:8000 (policy versions go on record)
 run: $(STAMP)
 	$(BIN)/broker db upgrade
 	$(BIN)/broker demo-data --out var/demo-export.csv
 	$(BIN)/broker ingest var/demo-export.csv --org $(ORG)
 	$(BIN)/broker policy check
 	$(BIN)/broker policy explain albertslund-visitation-weekly
+	$(BIN)/broker keys init
+	$(BIN)/broker audit verify
 	$(BIN)/broker serve
 
 ## test: the whole suite (SQLite and PostgreSQL)

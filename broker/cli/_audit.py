@@ -14,6 +14,7 @@ from audit import (
     RECEIPT_HEADER,
     VerificationError,
     Verified,
+    read_head,
     write_bundle,
     write_csv,
 )
@@ -82,6 +83,9 @@ def audit_verify(ctx: click.Context, checkpoints: tuple[Path, ...]) -> None:
     settings = settings_of(ctx)
     ring = _ring(settings)
     with open_session(settings) as session:
+        if not checkpoints and read_head(session.connection())[0] == 0:
+            click.echo("the log is empty: nothing has been recorded yet")
+            return
         try:
             result, cosignatures, contents = verify(
                 session.connection(), ring, settings, _held(checkpoints)
