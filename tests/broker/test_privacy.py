@@ -11,7 +11,12 @@ import pytest
 from clirun import run_broker
 from databases import Database, postgres_url
 from factories import dwelling_rows, export_row, with_personal, write_csv
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
+
+from broker.config import Settings
+from broker.keys import init_keys
+from broker.schedule import Dwelling
 
 # Distinctive fake values, one per personal column; none is a real person's.
 PLANTED = {
@@ -149,3 +154,44 @@ def test_policy_errors_never_echo_values(database: Database, tmp_path: Path) -> 
     assert f"{bad}:8: discloser: String should match pattern" in result.stdout
     assert "Tuple should have at least 1 item" not in result.stdout
     _assert_absent((result.stdout + result.stderr).encode(), "policy check output")
+
+
+def test_disclosure_log_paths_never_hold_planted_values(database: Database, tmp_path: Path) -> None:
+    """Log entries, exports, receipts, reviews and their output hold none of the personal values."""
+    rows = with_personal([{**row, "Vejnavn": KEPT_STREET} for row in dwelling_rows(6)], PLANTED)
+    export = write_csv(tmp_path / "export.csv", rows)
+    assert run_broker(database, tmp_path, "ingest", str(export), "--org", "bo-vest").returncode == 0
+    init_keys(Settings(home=tmp_path))
+    with database.engine.connect() as connection:
+        ref = connection.execute(select(Dwelling.ref).limit(1)).scalar_one()
+    outputs = [
+        run_broker(database, tmp_path, "objection", "add", ref),
+        run_broker(database, tmp_path, "audit", "dwelling", ref, "--receipts", str(tmp_path / "r")),
+        run_broker(database, tmp_path, "audit", "dwelling", PLANTED["CPR"]),
+        run_broker(database, tmp_path, "audit", "dwelling", PLANTED["Genhusningsadresse"]),
+        run_broker(database, tmp_path, "audit", "list", "--json"),
+        run_broker(database, tmp_path, "audit", "export", "--out", str(tmp_path / "log.jsonl")),
+        run_broker(
+            database,
+            tmp_path,
+            "audit",
+            "export",
+            "--out",
+            str(tmp_path / "log.csv"),
+            "--format",
+            "csv",
+        ),
+        run_broker(database, tmp_path, "keys", "rotate"),
+        run_broker(database, tmp_path, "audit", "purge"),
+        run_broker(database, tmp_path, "audit", "verify"),
+    ]
+    assert outputs[-1].returncode == 0, outputs[-1].stdout
+    assert "dwellings=1" in outputs[1].stdout  # the review did find the objection entry
+    for result in outputs:
+        _assert_absent((result.stdout + result.stderr).encode(), f"broker {result.args[3:5]}")
+    written = [tmp_path / "log.jsonl", tmp_path / "log.csv", *sorted((tmp_path / "r").iterdir())]
+    assert written[2].name.endswith(".tlog-proof")
+    for path in written:
+        _assert_absent(path.read_bytes(), path.name)
+    database.dispose()
+    _assert_absent(_stored_bytes(database), f"the {database.backend} database")
