@@ -68,14 +68,8 @@ from audit._storage import (
     read_head,
 )
 from audit._verify import LogVerifier, VerificationError, Verified
-from audit._witness import (
-    Witness,
-    WitnessError,
-    WitnessReply,
-    make_server,
-    serve,
-    submit_checkpoint,
-)
+from audit._witness import Witness, make_server, serve
+from audit._witness_client import WitnessError, WitnessReply, submit_checkpoint
 
 __all__ = [
     "BUNDLE_FORMAT",

@@ -14,13 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from audit._cosignature import parse_cosigner_key, verify_cosignatures
 from audit._merkle import consistency_proof, leaf_hash, tree_root
 from audit._note import Checkpoint, format_checkpoint, sign_note
-from audit._witness import (
-    Witness,
-    WitnessError,
-    WitnessReply,
-    make_server,
-    submit_checkpoint,
-)
+from audit._witness import Witness, make_server
+from audit._witness_client import WitnessError, WitnessReply, submit_checkpoint
 
 ORIGIN = "bo-vest.example/disclosure-log"
 NAME = "witness.example/w1"
