@@ -38,6 +38,7 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/policy.py
+	$(BIN)/python bench/audit.py
 
 ## schemas: re-export the JSON Schemas of the data contract into schemas/json
 schemas: $(STAMP)

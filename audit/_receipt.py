@@ -42,8 +42,12 @@ class Receipt:
     cosigned_by: tuple[str, ...]
 
 
-def make_receipt(connection: Connection, seq: int, size: int | None = None) -> str:
+def make_receipt(
+    connection: Connection, seq: int, size: int | None = None, tree: StoredTree | None = None
+) -> str:
     """Return the receipt of entry ``seq`` under the checkpoint of ``size`` (default: newest).
+
+    Pass one ``tree`` to make many receipts: each stored node is then read once.
 
     Raises:
         ReceiptError: the entry or a checkpoint covering it does not exist.
@@ -54,7 +58,7 @@ def make_receipt(connection: Connection, seq: int, size: int | None = None) -> s
     entry = connection.scalar(select(log_entries.c.entry).where(log_entries.c.seq == seq))
     if row is None or entry is None or seq >= row.size:
         raise ReceiptError(f"no checkpoint covers entry {seq}")
-    proof = StoredTree(connection).inclusion_proof(seq, int(row.size))
+    proof = (tree or StoredTree(connection)).inclusion_proof(seq, int(row.size))
     note = str(row.note) + "".join(cosignature_lines(connection, int(row.size)))
     lines = [
         HEADER,
