@@ -22,7 +22,7 @@ from sqlalchemy import Connection, select
 
 from audit._cosignature import Cosigner, verify_cosignatures
 from audit._note import NoteError, Verifier
-from audit._storage import cosignature_lines, log_checkpoints, log_entries, read_head
+from audit._storage import log_checkpoints, log_cosignatures, log_entries, read_head
 from audit._verify import LogVerifier, VerificationError, Verified
 
 __all__ = ["FORMAT", "BundleResult", "verify_bundle", "write_bundle", "write_csv"]
@@ -102,8 +102,14 @@ def write_bundle(  # noqa: PLR0913 - the export's inputs, all named
         .where(log_checkpoints.c.size <= size)
         .order_by(log_checkpoints.c.size)
     ).all()
+    cosignatures: dict[int, list[str]] = {}
+    query = select(log_cosignatures.c.size, log_cosignatures.c.line).order_by(
+        log_cosignatures.c.size, log_cosignatures.c.witness
+    )
+    for cp_size, cosignature in connection.execute(query):
+        cosignatures.setdefault(int(cp_size), []).append(cosignature)
     for cp_size, note in checkpoints:
-        full = note + "".join(cosignature_lines(connection, int(cp_size)))
+        full = note + "".join(cosignatures.get(int(cp_size), []))
         line({"type": "checkpoint", "size": int(cp_size), "note": full})
     counts = {"entries": 0, "leaves": 0, "checkpoints": len(checkpoints), "size": size}
     for seq, entry, leaf in _entries(connection, size):

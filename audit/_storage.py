@@ -26,7 +26,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     insert,
+    or_,
     select,
     update,
 )
@@ -224,9 +226,27 @@ class StoredTree:
 
 
 def _frontier(connection: Connection, size: int) -> CompactRange:
-    tree = StoredTree(connection)
-    hashes = [tree.node(level, index) for level, index in perfect_subtrees(size)]
-    return CompactRange(size, hashes)
+    # One query per kind of node: the right edge of a tree is at most 64 subtrees.
+    coordinates = perfect_subtrees(size)
+    leaves = [index for level, index in coordinates if level == 0]
+    found: dict[tuple[int, int], bytes] = {}
+    if leaves:
+        query = select(log_entries.c.seq, log_entries.c.leaf_hash).where(
+            log_entries.c.seq.in_(leaves)
+        )
+        found.update({(0, int(seq)): bytes(h) for seq, h in connection.execute(query)})
+    interior = [
+        and_(log_nodes.c.level == lv, log_nodes.c.idx == ix) for lv, ix in coordinates if lv
+    ]
+    if interior:
+        rows = connection.execute(
+            select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(or_(*interior))
+        )
+        found.update({(int(row.level), int(row.idx)): bytes(row.hash) for row in rows})
+    missing = [c for c in coordinates if c not in found]
+    if missing:
+        raise ProofError(f"no stored subtree at level {missing[0][0]}, index {missing[0][1]}")
+    return CompactRange(size, [found[c] for c in coordinates])
 
 
 def append(connection: Connection, drafts: Sequence[Draft], signer: Signer) -> Appended:
