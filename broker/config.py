@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "WitnessSettings", "load_settings"]
+__all__ = ["RecipientSettings", "Settings", "WitnessSettings", "load_settings"]
 
 
 class WitnessSettings(BaseModel):
@@ -32,6 +32,25 @@ class WitnessSettings(BaseModel):
         pattern=r"^[^\s+]{1,256}\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$",
         description="the witness's cosignature verifier key (name+id+key)",
     )
+
+
+class RecipientSettings(BaseModel):
+    """One recipient of releases and how releases reach it: a webhook or a directory drop."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{1,39}/[a-z0-9][a-z0-9-]{1,39}$",
+        description="as policies name it, e.g. albertslund/visitation",
+    )
+    webhook: AnyHttpUrl | None = Field(default=None, description="POST each release here")
+    directory: Path | None = Field(default=None, description="or write each release here")
+
+    @model_validator(mode="after")
+    def _one_delivery(self) -> RecipientSettings:
+        if (self.webhook is None) == (self.directory is None):
+            raise ValueError("give exactly one of webhook and directory")
+        return self
 
 
 class Settings(BaseSettings):
@@ -60,6 +79,16 @@ class Settings(BaseSettings):
     witnesses: tuple[WitnessSettings, ...] = Field(
         default=(), description="witnesses that cosign each new checkpoint"
     )
+    recipients: tuple[RecipientSettings, ...] = Field(
+        default=(), description="where releases go, by recipient id"
+    )
+    delivery_attempts: int = Field(
+        default=8, ge=1, le=100, description="attempts before a release is marked failed"
+    )
+    delivery_backoff: float = Field(
+        default=2.0, gt=0, le=3600, description="seconds before the first retry; doubles each time"
+    )
+    delivery_timeout: float = Field(default=10.0, gt=0, le=300, description="seconds per attempt")
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: console on a terminal, JSON lines otherwise"
     )

@@ -29,6 +29,7 @@ from broker.cli._common import (
     settings_of,
 )
 from broker.cli._keys import keys
+from broker.cli._release import deliver, push, receiver
 from broker.cli._witness import witness
 from broker.config import load_settings
 from broker.db import make_engine, upgrade
@@ -453,6 +454,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 cli.add_command(keys)
 cli.add_command(audit)
 cli.add_command(witness)
+cli.add_command(push)
+cli.add_command(deliver)
+cli.add_command(receiver)
 
 
 def main() -> None:

@@ -6,7 +6,9 @@ from alembic import context
 from sqlalchemy import Connection
 
 import broker.policy.models
-import broker.schedule.models  # noqa: F401
+import broker.release.models
+import broker.schedule.models
+import broker.scheduler.models  # noqa: F401 - registers the tables
 from audit._storage import metadata as audit_metadata
 from broker.db import Base
 

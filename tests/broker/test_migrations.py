@@ -11,7 +11,9 @@ from databases import Database
 from sqlalchemy.exc import IntegrityError
 
 import broker.policy.models
-import broker.schedule.models  # noqa: F401 - registers the tables
+import broker.release.models
+import broker.schedule.models
+import broker.scheduler.models  # noqa: F401 - registers the tables
 from audit._storage import metadata as audit_metadata
 from broker.db import Base, make_engine, upgrade
 

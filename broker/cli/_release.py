@@ -1,0 +1,130 @@
+"""``broker push`` and ``broker receiver``: release now, and the municipality's reference peer."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import click
+import httpx
+
+from audit import PemError, Witness, public_keys_from_pem
+from broker.cli._common import (
+    EXIT_REJECTED,
+    errors_to_exit,
+    now,
+    open_session,
+    send_to_witnesses,
+    settings_of,
+)
+from broker.config import Settings
+from broker.db import make_engine, make_session_factory
+from broker.delivery.service import deliver_due
+from broker.keys import load_keys
+from broker.policy import Flow, load_policies
+from broker.receiver import Receiver, make_receiver_server
+from broker.release import release
+
+__all__ = ["deliver", "push", "receiver"]
+
+
+def _deliver(settings: Settings) -> bool:
+    """Try every due release once; print each outcome; return whether all arrived."""
+    with errors_to_exit():
+        ring = load_keys(settings)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with errors_to_exit(), httpx.Client(timeout=settings.delivery_timeout) as client:
+            attempts = deliver_due(make_session_factory(engine), settings, ring, client, now)
+    finally:
+        engine.dispose()
+    for attempt in attempts:
+        if attempt.delivered:
+            click.echo(f"delivered {attempt.release_id} to {attempt.recipient}")
+        else:
+            state = "FAILED for good" if attempt.final else "will retry"
+            click.echo(
+                f"{state}: {attempt.release_id} to {attempt.recipient}: {attempt.problem}",
+                err=True,
+            )
+    send_to_witnesses(settings)
+    return all(a.delivered for a in attempts)
+
+
+@click.command()
+@click.argument("policy_id")
+@click.pass_context
+def push(ctx: click.Context, policy_id: str) -> None:
+    """Release POLICY_ID now and deliver it (and anything else due)."""
+    settings = settings_of(ctx)
+    loaded, problems = load_policies([settings.policies_dir])
+    if problems:
+        click.echo("error: the policies do not check; run `broker policy check`", err=True)
+        sys.exit(EXIT_REJECTED)
+    policy = next((p.policy for p in loaded if p.policy.id == policy_id), None)
+    if policy is None or policy.flow is not Flow.AFFECTED_DWELLINGS:
+        click.echo("error: no affected-dwellings policy with that id", err=True)
+        sys.exit(EXIT_REJECTED)
+    with errors_to_exit():
+        ring = load_keys(settings)
+    moment = now()
+    with open_session(settings) as session:
+        outcome = release(session, ring, policy, run_at=moment, now=moment)
+    if outcome.release is None:
+        click.echo(f"nothing released: {outcome.reason}")
+        return
+    made = outcome.release
+    click.echo(
+        f"released {made.id}: {made.dwellings} dwellings, {made.withdrawn} withdrawn "
+        f"({outcome.plan.in_scope} in scope, {outcome.plan.left_out} left out); "
+        f"disclosure-log entry {made.log_seq}"
+    )
+    if not _deliver(settings):
+        sys.exit(EXIT_REJECTED)
+
+
+@click.command()
+@click.pass_context
+def deliver(ctx: click.Context) -> None:
+    """Deliver every release that is due now (retries included)."""
+    if not _deliver(settings_of(ctx)):
+        sys.exit(EXIT_REJECTED)
+
+
+@click.command()
+@click.option("--port", type=int, default=7390, show_default=True, help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--public-key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM file of the broker's public keys (broker keys export-public).",
+)
+@click.option(
+    "--store",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the releases and receipts received.",
+)
+@click.option("--witness", "as_witness", is_flag=True, help="Also witness the disclosure log.")
+@click.option("--public-url", default="", help="Scheme and host the broker posts to, if proxied.")
+def receiver(  # noqa: PLR0913, PLR0917 - click passes one argument per option
+    port: int, host: str, public_key: Path, store: Path, as_witness: bool, public_url: str
+) -> None:
+    """Receive releases: verify signature, digest and receipt; store each once."""
+    try:
+        keys = public_keys_from_pem(public_key.read_bytes())
+    except PemError as error:
+        raise click.UsageError(f"--public-key: {error}") from None
+    store.mkdir(parents=True, exist_ok=True)
+    witness = None
+    if as_witness:
+        witness = Witness(store / "witness", f"{host}:{port}/witness", keys)
+        click.echo(f"witness key: {witness.verifier_key}")
+    server = make_receiver_server(
+        Receiver(store, keys), host, port, witness=witness, public_url=public_url
+    )
+    click.echo(f"listening on http://{host}:{port}/releases")
+    with contextlib.suppress(KeyboardInterrupt), server:
+        server.serve_forever()

@@ -1,0 +1,187 @@
+"""Delivering queued releases: signed webhooks or directory drops, retried, each outcome logged.
+
+Delivery is at least once; the receiver stores each release id once, so each
+release is held exactly once. No network call happens inside a database
+transaction: a due release is read, sent, then its outcome is recorded (with a
+``delivery`` or ``delivery-failed`` entry in the disclosure log) in a new one.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from audit import Draft, EntryValue
+from broker.config import RecipientSettings, Settings
+from broker.db import session_scope
+from broker.delivery._signature import content_digest, sign_request
+from broker.disclosure import record, rfc3339
+from broker.files import write_atomic
+from broker.keys import KeyRing
+from broker.release.models import Release, ReleaseState
+
+__all__ = ["Attempt", "deliver_due", "key_id"]
+
+log = structlog.get_logger(__name__)
+
+_MAX_JITTER = 0.25
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    """Return the key id a receiver finds a signing key by: 16 hex of SHA-256 of the raw key."""
+    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One delivery attempt: the release, whether it arrived, and what happened."""
+
+    release_id: str
+    recipient: str
+    delivered: bool
+    final: bool
+    problem: str = ""
+
+
+def _post(
+    client: httpx.Client, recipient: RecipientSettings, release: Release, ring: KeyRing, now: int
+) -> str:
+    """POST the release; return "" when the receiver accepted it, else a short reason."""
+    url = str(recipient.webhook)
+    headers = {
+        "content-type": "application/json",
+        "content-digest": content_digest(release.payload),
+        "idempotency-key": release.id,
+    }
+    signing = ring.signing
+    headers.update(sign_request("POST", url, headers, signing, key_id(signing.public_key()), now))
+    try:
+        response = client.post(url, content=release.payload, headers=headers)
+    except httpx.HTTPError as error:
+        return f"unreachable: {type(error).__name__}"
+    if response.is_success:
+        return ""
+    return f"HTTP {response.status_code}"
+
+
+def _drop(recipient: RecipientSettings, release: Release, ring: KeyRing) -> str:
+    """Write the release and its detached signature atomically into the recipient's directory."""
+    directory = recipient.directory
+    assert directory is not None  # noqa: S101 - RecipientSettings guarantees one target
+    signature = ring.signing.sign(release.payload)
+    detached = (
+        f"ed25519 {key_id(ring.signing.public_key())} {base64.b64encode(signature).decode()}\n"
+    )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        write_atomic(directory / f"{release.id}.json", release.payload)
+        write_atomic(directory / f"{release.id}.json.sig", detached.encode())
+    except OSError as error:
+        return f"cannot write: {error.strerror}"
+    return ""
+
+
+def _backoff(settings: Settings, attempts: int) -> dt.timedelta:
+    """Exponential backoff with jitter: base x 2^(attempts-1), +-25 %, at most an hour."""
+    delay = min(settings.delivery_backoff * 2 ** (attempts - 1), 3600.0)
+    jitter = random.uniform(-_MAX_JITTER, _MAX_JITTER)  # noqa: S311 - spreads retries, not a secret
+    return dt.timedelta(seconds=delay * (1 + jitter))
+
+
+def _record_outcome(  # noqa: PLR0913 - the outcome's facts, all named
+    session: Session,
+    ring: KeyRing,
+    release: Release,
+    problem: str,
+    *,
+    final: bool,
+    now: dt.datetime,
+) -> None:
+    fields: dict[str, EntryValue] = {
+        "time": rfc3339(now),
+        "actor": "broker",
+        "recipient": release.recipient,
+        "policy_id": release.policy_id,
+        "release_id": release.id,
+        "attempts": release.attempts,
+    }
+    if not problem:
+        record(session, ring, [Draft({**fields, "event": "delivery"})])
+    elif final:
+        record(session, ring, [Draft({**fields, "event": "delivery-failed", "reason": problem})])
+        # What the recipient holds is unknown now: the next ``changes`` release is complete.
+        session.execute(
+            delete(ReleaseState).where(
+                ReleaseState.recipient == release.recipient,
+                ReleaseState.policy_id == release.policy_id,
+            )
+        )
+
+
+def deliver_due(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    ring: KeyRing,
+    client: httpx.Client,
+    clock: Callable[[], dt.datetime],
+) -> list[Attempt]:
+    """Try every due release once, oldest first; return what happened to each."""
+    recipients = {r.id: r for r in settings.recipients}
+    with session_scope(factory) as session:
+        due = list(
+            session.scalars(
+                select(Release)
+                .where(Release.status == "pending", Release.next_attempt_at <= clock())
+                .order_by(Release.created_at, Release.id)
+            )
+        )
+    attempts: list[Attempt] = []
+    blocked: set[str] = set()
+    for release in due:
+        recipient = recipients.get(release.recipient)
+        if recipient is None:
+            log.error("delivery.no_recipient", release_id=release.id, recipient=release.recipient)
+            continue
+        if release.recipient in blocked:
+            continue  # keep the order: a later release waits for an earlier one
+        # 1. Send, outside any transaction.
+        now = clock()
+        if recipient.webhook is not None:
+            problem = _post(client, recipient, release, ring, int(now.timestamp()))
+        else:
+            problem = _drop(recipient, release, ring)
+        # 2. Record the outcome, and the entry for a delivery or a final failure.
+        with session_scope(factory) as session:
+            stored = session.get(Release, release.id, with_for_update=True)
+            if stored is None or stored.status != "pending":
+                continue  # another worker settled it meanwhile
+            stored.attempts += 1
+            final = not problem or stored.attempts >= settings.delivery_attempts
+            if not problem:
+                stored.status, stored.delivered_at, stored.last_error = "delivered", now, None
+            elif final:
+                stored.status, stored.last_error = "failed", problem
+            else:
+                stored.last_error = problem
+                stored.next_attempt_at = now + _backoff(settings, stored.attempts)
+            _record_outcome(session, ring, stored, problem, final=final, now=now)
+        attempts.append(Attempt(release.id, release.recipient, not problem, final, problem))
+        if problem:
+            blocked.add(release.recipient)
+            event = "delivery.failed" if final else "delivery.retry"
+            log.error(event, release_id=release.id, recipient=release.recipient, problem=problem)
+        else:
+            log.info("delivery.delivered", release_id=release.id, recipient=release.recipient)
+    return attempts

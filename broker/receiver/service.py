@@ -1,0 +1,145 @@
+"""The municipality's side: accept a release only when every check passes, store it once.
+
+A delivery is accepted when, in this order:
+
+1. its ``Content-Digest`` matches the body (RFC 9530);
+2. its HTTP message signature (RFC 9421, Ed25519) covers the method, the URI, the
+   digest, the content type and the idempotency key, is fresh, and verifies under
+   one of the broker's public keys;
+3. it is not a replay of a request already seen (the same signature);
+4. its receipt proves, under the broker's log key, that the release's entry is in
+   the disclosure log, and that entry commits to exactly these release bytes.
+
+A release id already stored is answered 200 and stored nothing twice, so retries
+are harmless; each release is kept with its receipt, so the municipality can
+later prove what it was sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from audit import ReceiptError, Verifier, verify_commitment, verify_receipt
+from broker.delivery._signature import SignatureError, check_content_digest, verify_request
+from broker.delivery.service import key_id
+from broker.files import write_atomic
+
+__all__ = ["Receiver", "Reply"]
+
+_JSON = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An HTTP answer: status, content type and body."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+def _answer(code: int, **document: object) -> Reply:
+    return Reply(code, _JSON, json.dumps(document).encode())
+
+
+class Receiver:
+    """Checks and stores deliveries in ``store``: ``releases/``, ``receipts/``, ``seen``."""
+
+    def __init__(
+        self,
+        store: Path,
+        public_keys: Sequence[Ed25519PublicKey],
+        *,
+        origin: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Trust ``public_keys`` (the broker's log keys) for signatures and receipts."""
+        self._store = store
+        self._keys = {key_id(key): key for key in public_keys}
+        self._public = list(public_keys)
+        self._origin = origin
+        self._clock = clock
+        self._lock = threading.Lock()
+        for folder in ("releases", "receipts"):
+            (store / folder).mkdir(parents=True, exist_ok=True)
+        self._seen_path = store / "seen"
+        self._seen = set(self._seen_path.read_text().split()) if self._seen_path.exists() else set()
+
+    def accept(
+        self, method: str, target_uri: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
+        """Check one delivery and store it once; return the HTTP answer."""
+        lower = {name.lower(): value for name, value in headers.items()}
+        # 1. The body is the one the digest names.
+        try:
+            check_content_digest(lower.get("content-digest", ""), body)
+        except SignatureError as error:
+            return _answer(400, error="content-digest", detail=str(error))
+        # 2. The signature covers what matters, is fresh, and is the broker's.
+        try:
+            verify_request(method, target_uri, lower, self._keys, now=int(self._clock()))
+        except SignatureError as error:
+            return _answer(401, error="signature", detail=str(error))
+        fingerprint = hashlib.sha256(lower.get("signature", "").encode()).hexdigest()
+        # 3. The release is on record in the broker's disclosure log, byte for byte.
+        try:
+            release_id, receipt = self._check_release(body, lower.get("idempotency-key", ""))
+        except ReceiptError as error:
+            return _answer(422, error="receipt", detail=str(error))
+        with self._lock:
+            # 4. A replayed request is refused; a retried release is acknowledged once.
+            if fingerprint in self._seen:
+                return _answer(409, error="replay", detail="this exact request was seen before")
+            self._remember(fingerprint)
+            path = self._store / "releases" / f"{release_id}.json"
+            if path.exists():
+                return _answer(200, status="duplicate", release_id=release_id)
+            write_atomic(self._store / "receipts" / f"{release_id}.tlog-proof", receipt.encode())
+            write_atomic(path, body)
+        return _answer(201, status="stored", release_id=release_id)
+
+    def _remember(self, fingerprint: str) -> None:
+        self._seen.add(fingerprint)
+        with self._seen_path.open("a", encoding="ascii") as file:
+            file.write(fingerprint + "\n")
+
+    def _check_release(self, body: bytes, idempotency_key: str) -> tuple[str, str]:
+        try:
+            document = json.loads(body)
+            content: dict[str, Any] = document["release"]
+            salt = bytes.fromhex(document["salt"])
+            receipt = str(document["receipt"])
+        except (ValueError, KeyError, TypeError):
+            raise ReceiptError("the body is not a release with its salt and receipt") from None
+        origin = self._origin or receipt.partition("\n\n")[2].split("\n", 1)[0]
+        try:
+            verifiers = [Verifier.of(origin, key) for key in self._public]
+        except ValueError:
+            raise ReceiptError("the receipt names no valid log") from None
+        proven = verify_receipt(receipt, origin, verifiers)
+        entry = json.loads(proven.entry)
+        release_id = str(content.get("release_id", ""))
+        if entry.get("event") != "release" or entry.get("release_id") != release_id:
+            raise ReceiptError("the receipt's entry is not this release")
+        if release_id != idempotency_key:
+            raise ReceiptError("the idempotency key is not the release id")
+        commitment = entry.get("commitment")
+        try:
+            committed = isinstance(commitment, str) and verify_commitment(
+                commitment, salt, rfc8785.dumps(content)
+            )
+        except (ValueError, TypeError):
+            committed = False
+        if not committed:
+            raise ReceiptError("the release is not the content the log entry commits to")
+        return release_id, receipt

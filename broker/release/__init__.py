@@ -1,0 +1,6 @@
+"""Releases: the one path by which anything leaves the broker, and its outbox."""
+
+from broker.release.models import Release, ReleaseState
+from broker.release.service import Outcome, release
+
+__all__ = ["Outcome", "Release", "ReleaseState", "release"]

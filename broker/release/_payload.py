@@ -1,0 +1,59 @@
+"""The released document: what a recipient receives, in canonical bytes it can check.
+
+The delivered body is ``{"release": CONTENT, "salt": HEX, "receipt": TLOG-PROOF}``.
+CONTENT's RFC 8785 bytes are what the disclosure-log entry commits to:
+``SHA-256(salt || bytes)`` equals the entry's ``commitment``, and the receipt proves
+the entry is in the signed log. A recipient can therefore check that what it got is
+exactly what the broker put on record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import rfc8785
+
+from broker.policy import ReleasedDwelling
+
+__all__ = ["body", "canonical", "digest", "recipient_key", "record"]
+
+
+def recipient_key(reference_key: bytes, recipient: str, dwelling_ref: str) -> str:
+    """Return the opaque key a recipient knows a dwelling by.
+
+    Stable for one recipient, so a later ``changes`` release can say which dwelling
+    changed or was withdrawn; different per recipient, so two recipients cannot
+    join their data on it; not derivable without the broker's reference key.
+    """
+    message = f"{recipient}\n{dwelling_ref}".encode()
+    return hmac.new(reference_key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def record(key: str, dwelling: ReleasedDwelling) -> dict[str, Any]:
+    """Return one dwelling's released record: its key, the named fields, its phases."""
+    return {"key": key, **dict(dwelling.values), "phases": [dict(p) for p in dwelling.phases]}
+
+
+def digest(item: Mapping[str, Any]) -> str:
+    """Return the SHA-256 of a record's canonical bytes (to detect a change)."""
+    return hashlib.sha256(rfc8785.dumps(dict(item))).hexdigest()
+
+
+def canonical(content: Mapping[str, Any]) -> bytes:
+    """Return the RFC 8785 bytes of the release content: what the log commits to."""
+    return rfc8785.dumps(dict(content))
+
+
+def body(content: Mapping[str, Any], salt: bytes, receipt: str) -> bytes:
+    """Return the delivered JSON body."""
+    document = {"release": dict(content), "salt": salt.hex(), "receipt": receipt}
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def sorted_records(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return records in a stable order (by key), so equal releases have equal bytes."""
+    return sorted(records, key=lambda r: str(r["key"]))

@@ -1,0 +1,51 @@
+"""Releases as stored: the outbox of what was released to whom, and what each recipient holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from broker.db import Base, UtcDateTime
+
+__all__ = ["Release", "ReleaseState"]
+
+
+class Release(Base):
+    """One release: its payload waits here (the outbox) until it is delivered or fails.
+
+    A row is written only in the transaction that appends the release's entry to the
+    disclosure log (``log_seq``): nothing is delivered that is not on record.
+    """
+
+    __tablename__ = "releases"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(64), index=True)
+    policy_hash: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(81), index=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    run_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    log_seq: Mapped[int] = mapped_column(BigInteger)
+    dwellings: Mapped[int] = mapped_column(Integer)
+    withdrawn: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+class ReleaseState(Base):
+    """What a recipient was last sent about one dwelling under one policy (for ``changes``)."""
+
+    __tablename__ = "release_state"
+
+    recipient: Mapped[str] = mapped_column(String(81), primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dwelling_ref: Mapped[str] = mapped_column(String(16), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    release_id: Mapped[str] = mapped_column(String(40))
