@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     recipients: tuple[RecipientSettings, ...] = Field(
         default=(), description="where releases go, by recipient id"
     )
+    scheduler: bool = Field(
+        default=True, description="broker serve also runs scheduled releases and deliveries"
+    )
     delivery_attempts: int = Field(
         default=8, ge=1, le=100, description="attempts before a release is marked failed"
     )

@@ -2,66 +2,28 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
 
 from broker.config import Settings
-from broker.db import make_engine, make_session_factory, session_scope
-from broker.disclosure import policy_registered, record
-from broker.disclosure.witnessing import witness_latest
+from broker.db import make_engine
 from broker.errors import ConfigError
 from broker.keys import KeyRing, load_keys
 from broker.logging import new_run_id
-from broker.policy import LoadedPolicy, PolicyRegistry
-from broker.policy.service import record_versions
+from broker.policy import PolicyRegistry
+from broker.runner import Runner, version_recorder
 
 __all__ = ["create_app"]
 
 log = structlog.get_logger(__name__)
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
-
-
-def _version_recorder(db: Engine, settings: Settings) -> Callable[[tuple[LoadedPolicy, ...]], None]:
-    """Return the callback that puts each policy version in force on record.
-
-    Its exact text is stored by hash, and a ``policy-registered`` entry goes into
-    the disclosure log in the same transaction, then to the witnesses.
-    """
-
-    def record_loaded(loaded: tuple[LoadedPolicy, ...]) -> None:
-        try:
-            ring = load_keys(settings)
-        except ConfigError as exc:
-            log.error("policy.versions_not_recorded", reason=str(exc))  # noqa: TRY400 - a known cause, no traceback
-            return
-        at = dt.datetime.now(dt.UTC)
-        try:
-            with session_scope(make_session_factory(db)) as session:
-                added = set(record_versions(session, loaded, now=at))
-                drafts = [
-                    policy_registered(item.policy, at=at)
-                    for item in loaded
-                    if item.policy.content_hash in added
-                ]
-                if drafts:
-                    record(session, ring, drafts)
-        except SQLAlchemyError as exc:
-            log.warning("policy.versions_not_recorded", kind=type(exc).__name__)
-            return
-        if added:
-            log.info("policy.versions_recorded", hashes=sorted(added))
-            witness_latest(db, settings)
-
-    return record_loaded
 
 
 def _try_keys(settings: Settings) -> KeyRing | None:
@@ -92,6 +54,27 @@ def _readiness(
     return {"status": "ok", "database": "ok", "schema": schema, **state}, 200
 
 
+def _lifespan(
+    settings: Settings,
+    db: Engine,
+    registry: PolicyRegistry,
+    cleanup: list[Callable[[], None]],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the background runner with the server; stop it, then clean up, at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        log.info("serve.started", host=settings.host, port=settings.port)
+        halt = Runner(settings, db, lambda: registry.active).start() if settings.scheduler else None
+        yield
+        if halt is not None:
+            halt()
+        for step in cleanup:
+            step()
+
+    return lifespan
+
+
 def create_app(
     settings: Settings,
     *,
@@ -104,18 +87,11 @@ def create_app(
 
     registry = policies
     if registry is None:
-        registry = PolicyRegistry(settings.policies_dir, on_loaded=_version_recorder(db, settings))
+        registry = PolicyRegistry(settings.policies_dir, on_loaded=version_recorder(db, settings))
         registry.reload()
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        log.info("serve.started", host=settings.host, port=settings.port)
-        yield
-        if on_shutdown is not None:
-            on_shutdown()
-        if engine is None:
-            db.dispose()
-
+    cleanup = [c for c in (on_shutdown, None if engine is not None else db.dispose) if c]
+    lifespan = _lifespan(settings, db, registry, cleanup)
     app = FastAPI(title="renovation-broker", version="0.1.0", lifespan=lifespan)
     app.state.engine = db
     app.state.policies = registry

@@ -29,7 +29,7 @@ from broker.cli._common import (
     settings_of,
 )
 from broker.cli._keys import keys
-from broker.cli._release import deliver, push, receiver
+from broker.cli._release import deliver, push, receiver, scheduler
 from broker.cli._witness import witness
 from broker.config import load_settings
 from broker.db import make_engine, upgrade
@@ -457,6 +457,7 @@ cli.add_command(witness)
 cli.add_command(push)
 cli.add_command(deliver)
 cli.add_command(receiver)
+cli.add_command(scheduler)
 
 
 def main() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -22,11 +24,12 @@ from broker.config import Settings
 from broker.db import make_engine, make_session_factory
 from broker.delivery.service import deliver_due
 from broker.keys import load_keys
-from broker.policy import Flow, load_policies
+from broker.policy import Flow, PolicyRegistry, load_policies
 from broker.receiver import Receiver, make_receiver_server
 from broker.release import release
+from broker.runner import Runner, version_recorder
 
-__all__ = ["deliver", "push", "receiver"]
+__all__ = ["deliver", "push", "receiver", "scheduler"]
 
 
 def _deliver(settings: Settings) -> bool:
@@ -128,3 +131,22 @@ def receiver(  # noqa: PLR0913, PLR0917 - click passes one argument per option
     click.echo(f"listening on http://{host}:{port}/releases")
     with contextlib.suppress(KeyboardInterrupt), server:
         server.serve_forever()
+
+
+@click.command()
+@click.pass_context
+def scheduler(ctx: click.Context) -> None:
+    """Run scheduled releases and deliveries without the HTTP server (SIGHUP reloads policies)."""
+    settings = settings_of(ctx)
+    engine = make_engine(settings.resolved_database_url)
+    registry = PolicyRegistry(settings.policies_dir, on_loaded=version_recorder(engine, settings))
+    registry.reload()
+    stop = threading.Event()
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: registry.reload())
+    for stopping in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stopping, lambda _signum, _frame: stop.set())
+    click.echo(f"scheduler running with {len(registry.active)} policies; stop with Ctrl-C")
+    try:
+        Runner(settings, engine, lambda: registry.active).run(stop)
+    finally:
+        engine.dispose()
