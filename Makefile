@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ORG ?= bo-vest
+# The demo's recipient: a directory drop, so no peer process is needed.
+DEMO_RECIPIENTS ?= [{"id": "albertslund/visitation", "directory": "var/outbox/albertslund-visitation"}]
 
 .PHONY: run test check bench schemas clean
 
@@ -13,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 ## run: migrate the embedded SQLite database, load the demo department, create the log keys,
-##      verify the disclosure log, serve on 127.0.0.1:8000 (policy versions go on record)
+##      push this week's release into var/outbox, verify the disclosure log, serve on 127.0.0.1:8000
 run: $(STAMP)
 	$(BIN)/broker db upgrade
 	$(BIN)/broker demo-data --out var/demo-export.csv
@@ -21,8 +23,9 @@ run: $(STAMP)
 	$(BIN)/broker policy check
 	$(BIN)/broker policy explain albertslund-visitation-weekly
 	$(BIN)/broker keys init
+	BROKER_RECIPIENTS='$(DEMO_RECIPIENTS)' $(BIN)/broker push albertslund-visitation-weekly
 	$(BIN)/broker audit verify
-	$(BIN)/broker serve
+	BROKER_RECIPIENTS='$(DEMO_RECIPIENTS)' $(BIN)/broker serve
 
 ## test: the whole suite (SQLite and PostgreSQL)
 test: $(STAMP)
