@@ -45,6 +45,10 @@ class RecipientSettings(BaseModel):
     )
     webhook: AnyHttpUrl | None = Field(default=None, description="POST each release here")
     directory: Path | None = Field(default=None, description="or write each release here")
+    public_key: Path | None = Field(
+        default=None,
+        description="the recipient's X25519 public key (PEM): releases are sealed to it",
+    )
 
     @model_validator(mode="after")
     def _one_delivery(self) -> RecipientSettings:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 import httpx
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from audit import PemError, Witness, public_keys_from_pem
 from broker.cli._common import (
@@ -110,23 +112,45 @@ def deliver(ctx: click.Context) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory for the releases and receipts received.",
 )
+@click.option(
+    "--private-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="This receiver's X25519 private key (PEM), to open sealed releases.",
+)
 @click.option("--witness", "as_witness", is_flag=True, help="Also witness the disclosure log.")
 @click.option("--public-url", default="", help="Scheme and host the broker posts to, if proxied.")
 def receiver(  # noqa: PLR0913, PLR0917 - click passes one argument per option
-    port: int, host: str, public_key: Path, store: Path, as_witness: bool, public_url: str
+    port: int,
+    host: str,
+    public_key: Path,
+    store: Path,
+    private_key: Path | None,
+    as_witness: bool,
+    public_url: str,
 ) -> None:
     """Receive releases: verify signature, digest and receipt; store each once."""
     try:
         keys = public_keys_from_pem(public_key.read_bytes())
     except PemError as error:
         raise click.UsageError(f"--public-key: {error}") from None
+    opener = None
+    if private_key is not None:
+        loaded = load_pem_private_key(private_key.read_bytes(), password=None)
+        if not isinstance(loaded, X25519PrivateKey):
+            raise click.UsageError("--private-key: not an X25519 private key")
+        opener = loaded
     store.mkdir(parents=True, exist_ok=True)
     witness = None
     if as_witness:
         witness = Witness(store / "witness", f"{host}:{port}/witness", keys)
         click.echo(f"witness key: {witness.verifier_key}")
     server = make_receiver_server(
-        Receiver(store, keys), host, port, witness=witness, public_url=public_url
+        Receiver(store, keys, private_key=opener),
+        host,
+        port,
+        witness=witness,
+        public_url=public_url,
     )
     click.echo(f"listening on http://{host}:{port}/releases")
     with contextlib.suppress(KeyboardInterrupt), server:

@@ -18,15 +18,18 @@ from dataclasses import dataclass
 import httpx
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit import Draft, EntryValue
 from broker.config import RecipientSettings, Settings
 from broker.db import session_scope
+from broker.delivery._sealing import seal
 from broker.delivery._signature import content_digest, sign_request
 from broker.disclosure import record, rfc3339
+from broker.errors import ConfigError
 from broker.files import write_atomic
 from broker.keys import KeyRing
 from broker.release.models import Release, ReleaseState
@@ -55,20 +58,31 @@ class Attempt:
     problem: str = ""
 
 
+def _body(recipient: RecipientSettings, release: Release) -> bytes:
+    """Return the bytes to deliver: the payload, sealed when the recipient has a key."""
+    if recipient.public_key is None:
+        return release.payload
+    key = load_pem_public_key(recipient.public_key.read_bytes())
+    if not isinstance(key, X25519PublicKey):
+        raise ConfigError(f"recipient {recipient.id}: public_key is not an X25519 key")
+    return seal(release.payload, key)
+
+
 def _post(
     client: httpx.Client, recipient: RecipientSettings, release: Release, ring: KeyRing, now: int
 ) -> str:
     """POST the release; return "" when the receiver accepted it, else a short reason."""
     url = str(recipient.webhook)
+    body = _body(recipient, release)
     headers = {
         "content-type": "application/json",
-        "content-digest": content_digest(release.payload),
+        "content-digest": content_digest(body),
         "idempotency-key": release.id,
     }
     signing = ring.signing
     headers.update(sign_request("POST", url, headers, signing, key_id(signing.public_key()), now))
     try:
-        response = client.post(url, content=release.payload, headers=headers)
+        response = client.post(url, content=body, headers=headers)
     except httpx.HTTPError as error:
         return f"unreachable: {type(error).__name__}"
     if response.is_success:
@@ -80,13 +94,14 @@ def _drop(recipient: RecipientSettings, release: Release, ring: KeyRing) -> str:
     """Write the release and its detached signature atomically into the recipient's directory."""
     directory = recipient.directory
     assert directory is not None  # noqa: S101 - RecipientSettings guarantees one target
-    signature = ring.signing.sign(release.payload)
+    body = _body(recipient, release)
+    signature = ring.signing.sign(body)
     detached = (
         f"ed25519 {key_id(ring.signing.public_key())} {base64.b64encode(signature).decode()}\n"
     )
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        write_atomic(directory / f"{release.id}.json", release.payload)
+        write_atomic(directory / f"{release.id}.json", body)
         write_atomic(directory / f"{release.id}.json.sig", detached.encode())
     except OSError as error:
         return f"cannot write: {error.strerror}"

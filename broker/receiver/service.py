@@ -7,7 +7,8 @@ A delivery is accepted when, in this order:
    digest, the content type and the idempotency key, is fresh, and verifies under
    one of the broker's public keys;
 3. it is not a replay of a request already seen (the same signature);
-4. its receipt proves, under the broker's log key, that the release's entry is in
+4. a sealed release opens with this receiver's X25519 key;
+5. its receipt proves, under the broker's log key, that the release's entry is in
    the disclosure log, and that entry commits to exactly these release bytes.
 
 A release id already stored is answered 200 and stored nothing twice, so retries
@@ -28,8 +29,10 @@ from typing import Any
 
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from audit import ReceiptError, Verifier, verify_commitment, verify_receipt
+from broker.delivery._sealing import SealError, is_sealed, open_sealed
 from broker.delivery._signature import SignatureError, check_content_digest, verify_request
 from broker.delivery.service import key_id
 from broker.files import write_atomic
@@ -52,6 +55,12 @@ def _answer(code: int, **document: object) -> Reply:
     return Reply(code, _JSON, json.dumps(document).encode())
 
 
+class _Rejected(Exception):  # noqa: N818 - a control-flow signal inside this module
+    def __init__(self, status: int, rule: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.rule, self.detail = status, rule, detail
+
+
 class Receiver:
     """Checks and stores deliveries in ``store``: ``releases/``, ``receipts/``, ``seen``."""
 
@@ -61,13 +70,15 @@ class Receiver:
         public_keys: Sequence[Ed25519PublicKey],
         *,
         origin: str | None = None,
+        private_key: X25519PrivateKey | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """Trust ``public_keys`` (the broker's log keys) for signatures and receipts."""
+        """Trust ``public_keys`` (the broker's log keys); open sealed ones with ``private_key``."""
         self._store = store
         self._keys = {key_id(key): key for key in public_keys}
         self._public = list(public_keys)
         self._origin = origin
+        self._private = private_key
         self._clock = clock
         self._lock = threading.Lock()
         for folder in ("releases", "receipts"):
@@ -79,34 +90,56 @@ class Receiver:
         self, method: str, target_uri: str, headers: Mapping[str, str], body: bytes
     ) -> Reply:
         """Check one delivery and store it once; return the HTTP answer."""
+        try:
+            return self._accept(method, target_uri, headers, body)
+        except _Rejected as rejected:
+            return _answer(rejected.status, error=rejected.rule, detail=rejected.detail)
+
+    def _accept(
+        self, method: str, target_uri: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
         lower = {name.lower(): value for name, value in headers.items()}
         # 1. The body is the one the digest names.
         try:
             check_content_digest(lower.get("content-digest", ""), body)
         except SignatureError as error:
-            return _answer(400, error="content-digest", detail=str(error))
+            raise _Rejected(400, "content-digest", str(error)) from None
         # 2. The signature covers what matters, is fresh, and is the broker's.
         try:
             verify_request(method, target_uri, lower, self._keys, now=int(self._clock()))
         except SignatureError as error:
-            return _answer(401, error="signature", detail=str(error))
+            raise _Rejected(401, "signature", str(error)) from None
+        # 3. A replayed request (the very same signature) is refused.
         fingerprint = hashlib.sha256(lower.get("signature", "").encode()).hexdigest()
-        # 3. The release is on record in the broker's disclosure log, byte for byte.
+        with self._lock:
+            if fingerprint in self._seen:
+                raise _Rejected(409, "replay", "this exact request was seen before")
+            self._remember(fingerprint)
+        # 4. A sealed release is opened with this receiver's key.
+        body = self._open(body)
+        # 5. The release is on record in the broker's disclosure log, byte for byte.
         try:
             release_id, receipt = self._check_release(body, lower.get("idempotency-key", ""))
         except ReceiptError as error:
-            return _answer(422, error="receipt", detail=str(error))
+            raise _Rejected(422, "receipt", str(error)) from None
+        # 6. Stored once: a retried release is acknowledged, not stored again.
         with self._lock:
-            # 4. A replayed request is refused; a retried release is acknowledged once.
-            if fingerprint in self._seen:
-                return _answer(409, error="replay", detail="this exact request was seen before")
-            self._remember(fingerprint)
             path = self._store / "releases" / f"{release_id}.json"
             if path.exists():
                 return _answer(200, status="duplicate", release_id=release_id)
             write_atomic(self._store / "receipts" / f"{release_id}.tlog-proof", receipt.encode())
             write_atomic(path, body)
         return _answer(201, status="stored", release_id=release_id)
+
+    def _open(self, body: bytes) -> bytes:
+        if not is_sealed(body):
+            return body
+        if self._private is None:
+            raise _Rejected(422, "sealed", "sealed, and this receiver has no key")
+        try:
+            return open_sealed(body, self._private)
+        except SealError as error:
+            raise _Rejected(422, "sealed", str(error)) from None
 
     def _remember(self, fingerprint: str) -> None:
         self._seen.add(fingerprint)

@@ -1,0 +1,87 @@
+"""A release sealed to the recipient's X25519 key travels signed and opens only at its receiver."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from databases import Database
+from factories import dwelling_rows, write_csv
+
+from broker.config import RecipientSettings, Settings
+from broker.db import make_session_factory, session_scope
+from broker.delivery.service import deliver_due
+from broker.ingest.service import ingest_file
+from broker.keys import KeyRing, init_keys, load_keys
+from broker.policy import load_policy_file
+from broker.receiver import Receiver, make_receiver_server
+from broker.release import release
+
+POLICIES = Path(__file__).resolve().parents[3] / "policies"
+RUN = dt.datetime(2027, 2, 22, 5, 0, tzinfo=dt.UTC)
+PHASES = (("genhusning", dt.date(2027, 3, 1), dt.date(2027, 6, 30)),)
+
+
+@pytest.fixture
+def ring(tmp_path: Path) -> KeyRing:
+    init_keys(Settings(home=tmp_path))
+    return load_keys(Settings(home=tmp_path))
+
+
+@contextmanager
+def serving(receiver: Receiver) -> Iterator[str]:
+    """Serve ``receiver`` on 127.0.0.1 for the block; yield its releases URL."""
+    server = make_receiver_server(receiver, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/releases"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("receiver_has_key", [True, False])
+def test_sealed_release_opens_only_with_the_receivers_key(
+    database: Database, tmp_path: Path, ring: KeyRing, receiver_has_key: bool
+) -> None:
+    """Sealed to the receiver: stored in clear there; a receiver without the key refuses it."""
+    export = write_csv(tmp_path / "export.csv", dwelling_rows(6, phases=PHASES))
+    factory = make_session_factory(database.engine)
+    loaded, _ = load_policy_file(POLICIES / "albertslund-visitation-weekly.yaml")
+    assert loaded is not None
+    with session_scope(factory) as session:
+        ingest_file(session, export, org="bo-vest", now=RUN)
+        made = release(session, ring, loaded.policy, run_at=RUN, now=RUN).release
+    assert made is not None
+    municipality = X25519PrivateKey.generate()
+    public = tmp_path / "municipality.pub.pem"
+    public.write_bytes(
+        municipality.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
+    store = tmp_path / "received"
+    checker = Receiver(
+        store,
+        ring.public_keys,
+        private_key=municipality if receiver_has_key else None,
+        clock=RUN.timestamp,
+    )
+    with serving(checker) as url, httpx.Client() as client:
+        recipient = RecipientSettings(id="albertslund/visitation", webhook=url, public_key=public)  # type: ignore[arg-type]
+        settings = Settings(home=tmp_path, recipients=(recipient,))
+        (attempt,) = deliver_due(factory, settings, ring, client, lambda: RUN)
+    if receiver_has_key:
+        assert attempt.delivered
+        stored = json.loads((store / "releases" / f"{made.id}.json").read_bytes())
+        assert stored["release"]["release_id"] == made.id
+        assert len(stored["release"]["dwellings"]) == 6
+    else:
+        assert (attempt.delivered, attempt.problem) == (False, "HTTP 422")
+        assert not list((store / "releases").iterdir())
