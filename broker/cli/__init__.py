@@ -30,6 +30,7 @@ from broker.cli._common import (
 )
 from broker.cli._keys import keys
 from broker.cli._release import deliver, push, receiver, scheduler
+from broker.cli._tokens import token
 from broker.cli._witness import witness
 from broker.config import load_settings
 from broker.db import make_engine, upgrade
@@ -458,6 +459,7 @@ cli.add_command(push)
 cli.add_command(deliver)
 cli.add_command(receiver)
 cli.add_command(scheduler)
+cli.add_command(token)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import broker.access.models
 import broker.policy.models
 import broker.release.models
 import broker.schedule.models

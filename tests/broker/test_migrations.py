@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from databases import Database
 from sqlalchemy.exc import IntegrityError
 
+import broker.access.models
 import broker.policy.models
 import broker.release.models
 import broker.schedule.models
