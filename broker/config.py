@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=3600, description="seconds before the first retry; doubles each time"
     )
     delivery_timeout: float = Field(default=10.0, gt=0, le=300, description="seconds per attempt")
+    api_rate_per_minute: int = Field(
+        default=120, ge=1, le=100_000, description="requests per minute per API token"
+    )
+    api_max_body: int = Field(
+        default=20 * 1024 * 1024, ge=1024, description="largest request body, in bytes"
+    )
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: console on a terminal, JSON lines otherwise"
     )

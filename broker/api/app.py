@@ -11,8 +11,12 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 
+from broker.api._admin import router as admin_router
+from broker.api._auditor import router as auditor_router
+from broker.api._auth import RateLimiter
+from broker.api._problems import install_problem_handlers, problem_response
 from broker.config import Settings
-from broker.db import make_engine
+from broker.db import make_engine, make_session_factory
 from broker.errors import ConfigError
 from broker.keys import KeyRing, load_keys
 from broker.logging import new_run_id
@@ -94,8 +98,24 @@ def create_app(
     lifespan = _lifespan(settings, db, registry, cleanup)
     app = FastAPI(title="renovation-broker", version="0.1.0", lifespan=lifespan)
     app.state.engine = db
+    app.state.settings = settings
+    app.state.session_factory = make_session_factory(db)
+    app.state.rate_limiter = RateLimiter(settings.api_rate_per_minute)
     app.state.policies = registry
+    install_problem_handlers(app)
+    for router in (admin_router, auditor_router):
+        app.include_router(router)
     app.state.keys = _try_keys(settings)
+
+    @app.middleware("http")
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Refused before it is read: a body larger than the limit changes nothing.
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > settings.api_max_body:
+            return problem_response(413, "request body too large")
+        return await call_next(request)
 
     @app.middleware("http")
     async def bind_request_id(

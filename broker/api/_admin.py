@@ -1,0 +1,52 @@
+"""Admin routes: the policies in force, and reloading them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from broker.api._auth import Admin, AdminOrAuditor
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["admin"])
+
+
+class PolicyInForce(BaseModel):
+    """A policy in force: its id, version, content hash, recipient and flow."""
+
+    id: str
+    version: int
+    hash: str
+    recipient: str
+    flow: str
+
+
+class Reloaded(BaseModel):
+    """The outcome of a reload: whether the new set was accepted, and how many are in force."""
+
+    accepted: bool
+    policies: int
+
+
+@router.get("/policies", response_model=list[PolicyInForce])
+def policies(request: Request, _caller: AdminOrAuditor) -> list[PolicyInForce]:
+    """The policies in force, with their content hashes."""
+    return [
+        PolicyInForce(
+            id=item.policy.id,
+            version=item.policy.version,
+            hash=item.policy.content_hash,
+            recipient=item.policy.recipient,
+            flow=item.policy.flow.value,
+        )
+        for item in request.app.state.policies.active
+    ]
+
+
+@router.post("/policies/reload", response_model=Reloaded)
+def reload_policies(request: Request, _caller: Admin) -> Reloaded:
+    """Reread the policy files; an invalid set is refused and the old one stays in force."""
+    registry = request.app.state.policies
+    problems = registry.reload()
+    return Reloaded(accepted=not problems, policies=len(registry.active))

@@ -1,0 +1,179 @@
+"""Auditor routes: the disclosure log, read page by page; every read is itself recorded."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from audit import VerificationError, latest_checkpoint, write_bundle
+from broker.access import Principal
+from broker.api._auth import Auditor, AuditorOrVisitator, DbSession
+from broker.disclosure import EntryFilter, audit_read, dwelling_disclosures, entries, record, verify
+from broker.errors import NotFound
+from broker.keys import KeyRing, load_keys
+from broker.policy.models import PolicyVersion
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/log", tags=["auditor"])
+_MAX_PAGE = 1000
+
+
+class EntryPage(BaseModel):
+    """One page of entries, oldest first, and the cursor for the next page (or null)."""
+
+    entries: list[dict[str, Any]]
+    next_after: int | None = Field(description="pass as `after` for the next page")
+
+
+class VerifyResult(BaseModel):
+    """The outcome of verifying the whole log."""
+
+    ok: bool
+    size: int | None = None
+    root: str | None = None
+    checkpoints: int | None = None
+    cosignatures: int | None = None
+    contents: int | None = None
+    failed_at: int | None = None
+    reason: str | None = None
+
+
+class PolicyText(BaseModel):
+    """The exact text of one policy version, by content hash."""
+
+    hash: str
+    policy_id: str
+    version: int
+    text: str
+
+
+class DwellingDisclosure(BaseModel):
+    """One entry that concerned a dwelling, with its receipt (C2SP tlog-proof)."""
+
+    entry: dict[str, Any]
+    receipt: str
+
+
+def _ring(request: Request) -> KeyRing:
+    return load_keys(request.app.state.settings)
+
+
+def _read(session: Session, request: Request, caller: Principal, query: str, **what: Any) -> None:
+    draft = audit_read(query, at=dt.datetime.now(dt.UTC), actor=f"token:{caller.token_id}", **what)
+    record(session, _ring(request), [draft])
+
+
+@router.get("/entries", response_model=EntryPage)
+def list_entries(  # noqa: PLR0913, PLR0917 - one query parameter each
+    request: Request,
+    caller: Auditor,
+    session: DbSession,
+    event: str | None = None,
+    recipient: str | None = None,
+    policy: str | None = None,
+    since: Annotated[dt.date | None, Query(alias="from")] = None,
+    until: Annotated[dt.date | None, Query(alias="to")] = None,
+    after: Annotated[int, Query(ge=-1, description="the last sequence number seen")] = -1,
+    limit: Annotated[int, Query(ge=1, le=_MAX_PAGE)] = 100,
+) -> EntryPage:
+    """Entries matching the filters, after the cursor; the read is recorded."""
+    where = EntryFilter(event, recipient, policy, since, until)
+    page: list[dict[str, Any]] = []
+    more = False
+    for entry in entries(session.connection(), where):
+        if int(entry["seq"]) <= after:
+            continue
+        if len(page) == limit:
+            more = True
+            break
+        page.append(entry)
+    _read(session, request, caller, "entries", since=since, until=until)
+    return EntryPage(entries=page, next_after=int(page[-1]["seq"]) if more and page else None)
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse)
+def checkpoint(_caller: AuditorOrVisitator, session: DbSession) -> str:
+    """The newest signed checkpoint, with the witnesses' cosignatures (a C2SP signed note)."""
+    latest = latest_checkpoint(session.connection())
+    if latest is None:
+        raise NotFound("no checkpoint yet")
+    return latest[1]
+
+
+@router.get("/verify", response_model=VerifyResult)
+def verify_log(request: Request, caller: Auditor, session: DbSession) -> VerifyResult:
+    """Recompute every leaf and root; check every signature, cosignature and content."""
+    try:
+        result, cosignatures, contents = verify(
+            session.connection(), _ring(request), request.app.state.settings
+        )
+    except VerificationError as error:
+        return VerifyResult(ok=False, failed_at=error.seq, reason=error.reason)
+    _read(session, request, caller, "verify")
+    return VerifyResult(
+        ok=True,
+        size=result.size,
+        root=base64.b64encode(result.root).decode(),
+        checkpoints=result.checkpoints,
+        cosignatures=cosignatures,
+        contents=contents,
+    )
+
+
+@router.get("/dwellings/{reference}", response_model=list[DwellingDisclosure])
+def dwelling(
+    request: Request, reference: str, caller: Auditor, session: DbSession
+) -> list[DwellingDisclosure]:
+    """Every disclosure about one dwelling (its dw-... id), each with a receipt."""
+    ring = _ring(request)
+    found = dwelling_disclosures(session.connection(), ring.reference(reference))
+    _read(session, request, caller, "dwelling", dwellings=[ring.reference(reference)])
+    return [DwellingDisclosure(entry=item.entry, receipt=item.receipt) for item in found]
+
+
+@router.get("/export")
+def export(
+    request: Request,
+    caller: Auditor,
+    session: DbSession,
+    since: Annotated[dt.date | None, Query(alias="from")] = None,
+    until: Annotated[dt.date | None, Query(alias="to")] = None,
+) -> Response:
+    """The log as a verifiable bundle (JSON lines), for `python -m audit.verify`."""
+    ring = _ring(request)
+    _read(session, request, caller, "export", since=since, until=until)
+    out = io.StringIO()
+    write_bundle(
+        session.connection(),
+        out,
+        origin=ring.origin,
+        log_keys=ring.verifier_keys(),
+        witness_keys=[w.key for w in request.app.state.settings.witnesses],
+        since=since.isoformat() if since else None,
+        until=until.isoformat() if until else None,
+    )
+    headers = {"Content-Disposition": 'attachment; filename="disclosure-log.jsonl"'}
+    return Response(out.getvalue(), media_type="application/jsonl", headers=headers)
+
+
+@router.get("/policy-versions/{content_hash}", response_model=PolicyText)
+def policy_version(content_hash: str, _caller: Auditor, session: DbSession) -> PolicyText:
+    """The exact text of the policy version with this content hash."""
+    stored = session.scalar(select(PolicyVersion).where(PolicyVersion.content_hash == content_hash))
+    if stored is None:
+        raise NotFound("no such policy version")
+    return PolicyText(
+        hash=stored.content_hash,
+        policy_id=stored.policy_id,
+        version=stored.version,
+        text=stored.text,
+    )

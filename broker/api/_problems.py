@@ -1,0 +1,112 @@
+"""Every API error as RFC 9457 problem+json: it names the field and the rule, never a value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from broker.errors import BrokerError, ConfigError, InputError, NotFound
+
+__all__ = ["PROBLEM", "ApiProblem", "Problem", "install_problem_handlers"]
+
+log = structlog.get_logger(__name__)
+
+PROBLEM = "application/problem+json"
+
+
+class FieldRule(BaseModel):
+    """One field and the rule it breaks."""
+
+    field: str
+    rule: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldRule] = []
+
+
+class ApiProblem(Exception):  # noqa: N818 - a problem, as RFC 9457 calls it
+    """Raised by routes for an HTTP-level problem (unauthenticated, rate-limited, too large)."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Carry the status, a short title, an optional detail and response headers."""
+        super().__init__(title)
+        self.status, self.title, self.detail, self.headers = status, title, detail, headers or {}
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    errors: list[FieldRule] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """Return a problem+json response."""
+    body = Problem(title=title, status=status, detail=detail, errors=errors or [])
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status, headers=headers, media_type=PROBLEM
+    )
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "request"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Map the broker's error tree and FastAPI's own errors to problem responses."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldRule(field=_location(tuple(e["loc"])), rule=str(e["msg"])) for e in exc.errors()
+        ]
+        return problem_response(422, "invalid request", "nothing was changed", errors)
+
+    @app.exception_handler(InputError)
+    async def rejected(_request: Request, exc: InputError) -> JSONResponse:
+        errors = [
+            FieldRule(field=p.column or (f"row {p.row}" if p.row else "request"), rule=p.rule)
+            for p in exc.problems
+        ]
+        return problem_response(422, "rejected", f"{exc}; nothing was changed", errors)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_request: Request, _exc: NotFound) -> JSONResponse:
+        return problem_response(404, "not found")
+
+    @app.exception_handler(ConfigError)
+    async def unavailable(_request: Request, exc: ConfigError) -> JSONResponse:
+        log.error("api.config_error", reason=str(exc))
+        return problem_response(503, "unavailable", "the broker is not fully configured")
+
+    @app.exception_handler(BrokerError)
+    async def broker_error(_request: Request, exc: BrokerError) -> JSONResponse:
+        log.error("api.error", kind=type(exc).__name__)
+        return problem_response(500, "internal error")
+
+    @app.exception_handler(ApiProblem)
+    async def api_problem(_request: Request, exc: ApiProblem) -> JSONResponse:
+        return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return problem_response(exc.status_code, str(exc.detail))
