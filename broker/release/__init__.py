@@ -1,6 +1,6 @@
 """Releases: the one path by which anything leaves the broker, and its outbox."""
 
 from broker.release.models import Release, ReleaseState
-from broker.release.service import Outcome, release
+from broker.release.service import Outcome, Queued, queue, release
 
-__all__ = ["Outcome", "Release", "ReleaseState", "release"]
+__all__ = ["Outcome", "Queued", "Release", "ReleaseState", "queue", "release"]

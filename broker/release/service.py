@@ -25,7 +25,7 @@ from broker.policy.service import explain
 from broker.release import _payload
 from broker.release.models import Release, ReleaseState
 
-__all__ = ["Outcome", "release"]
+__all__ = ["Outcome", "Queued", "queue", "release"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,54 @@ def _entry(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """What to put on record and queue: the entry's fields and the released content."""
+
+    release_id: str
+    policy: Policy
+    fields: dict[str, EntryValue]
+    content: dict[str, Any]
+    dwellings: int
+    withdrawn: int = 0
+
+
+def queue(
+    session: Session, ring: KeyRing, item: Queued, *, run_at: dt.datetime, now: dt.datetime
+) -> Release:
+    """Append the entry (committing to the content's exact bytes) and write the outbox row.
+
+    The one way anything reaches the outbox: both land in the caller's transaction.
+    """
+    draft = Draft({"time": rfc3339(now), **item.fields}, _payload.canonical(item.content))
+    appended = record(session, ring, [draft])
+    connection = session.connection()
+    salt_query = select(log_contents.c.salt).where(log_contents.c.seq == appended.first_seq)
+    salt = bytes(connection.execute(salt_query).scalar_one())
+    receipt = make_receipt(connection, appended.first_seq)
+    outbox = Release(
+        id=item.release_id,
+        policy_id=item.policy.id,
+        policy_hash=item.policy.content_hash,
+        recipient=item.policy.recipient,
+        mode=str(item.fields.get("mode", item.policy.mode.value)),
+        run_at=run_at,
+        created_at=now,
+        log_seq=appended.first_seq,
+        dwellings=item.dwellings,
+        withdrawn=item.withdrawn,
+        payload=_payload.body(item.content, salt, receipt),
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        delivered_at=None,
+        last_error=None,
+    )
+    session.add(outbox)
+    session.flush()
+    return outbox
+
+
 def release(
     session: Session, ring: KeyRing, policy: Policy, *, run_at: dt.datetime, now: dt.datetime
 ) -> Outcome:
@@ -121,31 +169,13 @@ def release(
     concerned = sorted(ring.reference(ref) for ref in [*changed, *withdrawn])
     counts = {"dwellings_released": len(changed), "withdrawn": len(withdrawn)}
     fields = _entry(policy, plan, release_id, concerned, **counts)
-    draft = Draft({"time": generated, **fields}, _payload.canonical(content))
-    appended = record(session, ring, [draft])
-    connection = session.connection()
-    salt_query = select(log_contents.c.salt).where(log_contents.c.seq == appended.first_seq)
-    salt = bytes(connection.execute(salt_query).scalar_one())
-    receipt = make_receipt(connection, appended.first_seq)
-    outbox = Release(
-        id=release_id,
-        policy_id=policy.id,
-        policy_hash=policy.content_hash,
-        recipient=policy.recipient,
-        mode=policy.mode.value,
+    outbox = queue(
+        session,
+        ring,
+        Queued(release_id, policy, fields, content, len(changed), len(withdrawn)),
         run_at=run_at,
-        created_at=now,
-        log_seq=appended.first_seq,
-        dwellings=len(changed),
-        withdrawn=len(withdrawn),
-        payload=_payload.body(content, salt, receipt),
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        delivered_at=None,
-        last_error=None,
+        now=now,
     )
-    session.add(outbox)
     # 4. Remember what this recipient now holds, for the next ``changes`` release.
     session.execute(
         delete(ReleaseState).where(
