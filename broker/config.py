@@ -96,6 +96,9 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=3600, description="seconds before the first retry; doubles each time"
     )
     delivery_timeout: float = Field(default=10.0, gt=0, le=300, description="seconds per attempt")
+    contact_check_days: int = Field(
+        default=30, ge=1, le=365, description="days after which an unanswered contact check closes"
+    )
     api_rate_per_minute: int = Field(
         default=120, ge=1, le=100_000, description="requests per minute per API token"
     )

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from broker.config import Settings
+from broker.contact.service import close_unanswered
 from broker.db import make_session_factory, session_scope
 from broker.delivery.service import deliver_due
 from broker.disclosure import policy_registered, record
@@ -93,6 +94,9 @@ class Runner:
         try:
             self.scheduler.tick(now)
             ring = load_keys(self._settings)
+            with session_scope(self._factory) as session:
+                older_than = dt.timedelta(days=self._settings.contact_check_days)
+                close_unanswered(session, ring, older_than=older_than, now=now)
             attempts = deliver_due(self._factory, self._settings, ring, self._client, self._clock)
             if attempts:
                 witness_latest(self._engine, self._settings)

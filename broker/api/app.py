@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 from broker.api._admin import router as admin_router
 from broker.api._auditor import router as auditor_router
 from broker.api._auth import RateLimiter
+from broker.api._contact import router as contact_router
 from broker.api._problems import install_problem_handlers, problem_response
 from broker.config import Settings
 from broker.db import make_engine, make_session_factory
@@ -103,7 +104,7 @@ def create_app(
     app.state.rate_limiter = RateLimiter(settings.api_rate_per_minute)
     app.state.policies = registry
     install_problem_handlers(app)
-    for router in (admin_router, auditor_router):
+    for router in (admin_router, auditor_router, contact_router):
         app.include_router(router)
     app.state.keys = _try_keys(settings)
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from audit import Draft, EntryValue
 from broker.config import RecipientSettings, Settings
+from broker.contact.service import on_delivered
 from broker.db import session_scope
 from broker.delivery._sealing import seal
 from broker.delivery._signature import content_digest, sign_request
@@ -186,6 +187,7 @@ def deliver_due(
             final = not problem or stored.attempts >= settings.delivery_attempts
             if not problem:
                 stored.status, stored.delivered_at, stored.last_error = "delivered", now, None
+                on_delivered(session, ring, stored.id, now=now)
             elif final:
                 stored.status, stored.last_error = "failed", problem
             else:

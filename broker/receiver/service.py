@@ -40,6 +40,8 @@ from broker.files import write_atomic
 __all__ = ["Receiver", "Reply"]
 
 _JSON = "application/json"
+_RELEASING = ("release", "contact-check")
+"""The log events whose entry stands for a delivered release."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +164,7 @@ class Receiver:
         proven = verify_receipt(receipt, origin, verifiers)
         entry = json.loads(proven.entry)
         release_id = str(content.get("release_id", ""))
-        if entry.get("event") != "release" or entry.get("release_id") != release_id:
+        if entry.get("event") not in _RELEASING or entry.get("release_id") != release_id:
             raise ReceiptError("the receipt's entry is not this release")
         if release_id != idempotency_key:
             raise ReceiptError("the idempotency key is not the release id")

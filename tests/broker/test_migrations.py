@@ -11,6 +11,7 @@ from databases import Database
 from sqlalchemy.exc import IntegrityError
 
 import broker.access.models
+import broker.contact.models
 import broker.policy.models
 import broker.release.models
 import broker.schedule.models

@@ -62,7 +62,7 @@ async def test_ready_on_a_migrated_database(database: Database, tmp_path: Path) 
     assert ready.json() == {
         "status": "ok",
         "database": "ok",
-        "schema": "0008",
+        "schema": "0009",
         "policies": 3,
         "policy_reload": "ok",
         "keys": "loaded",
