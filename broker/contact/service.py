@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from audit import Draft, EntryValue
 from broker.access import Principal
 from broker.contact.models import ContactCheck
-from broker.disclosure import record, rfc3339
+from broker.disclosure import policy_facts, record, rfc3339
 from broker.errors import InputError, NotFound, Problem
 from broker.keys import KeyRing
 from broker.policy import Outcome, Policy, evaluate
@@ -116,13 +116,7 @@ def request_check(  # noqa: PLR0913 - who asks, under which policy, about what, 
     fields: dict[str, EntryValue] = {
         "event": "contact-check",
         "actor": f"token:{caller.token_id}",
-        "recipient": policy.recipient,
-        "policy_id": policy.id,
-        "policy_version": policy.version,
-        "policy_hash": policy.content_hash,
-        "purpose": " ".join(policy.purpose.split()),
-        "legal_basis_gdpr": policy.legal_basis.gdpr,
-        "legal_basis_national": policy.legal_basis.national,
+        **policy_facts(policy),
         "release_id": release_id,
         "check_id": check_id,
         "mode": "contact-check",

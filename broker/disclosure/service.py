@@ -39,6 +39,7 @@ __all__ = [
     "dwelling_disclosures",
     "entries",
     "objection_changed",
+    "policy_facts",
     "policy_registered",
     "purge",
     "record",
@@ -58,20 +59,27 @@ def record(session: Session, ring: KeyRing, drafts: Sequence[Draft]) -> Appended
     return append(session.connection(), drafts, ring.signer())
 
 
+def policy_facts(policy: Policy) -> dict[str, EntryValue]:
+    """Return what every entry made under ``policy`` states about it: who, why, on what basis."""
+    return {
+        "recipient": policy.recipient,
+        "policy_id": policy.id,
+        "policy_version": policy.version,
+        "policy_hash": policy.content_hash,
+        "purpose": " ".join(policy.purpose.split()),
+        "legal_basis_gdpr": policy.legal_basis.gdpr,
+        "legal_basis_national": policy.legal_basis.national,
+    }
+
+
 def policy_registered(policy: Policy, *, at: dt.datetime, actor: str = "broker") -> Draft:
     """Return the entry that puts a policy version on record (its identity is its hash)."""
     fields: dict[str, EntryValue] = {
         "time": rfc3339(at),
         "event": "policy-registered",
         "actor": actor,
-        "policy_id": policy.id,
-        "policy_version": policy.version,
-        "policy_hash": policy.content_hash,
+        **policy_facts(policy),
         "discloser": policy.discloser,
-        "recipient": policy.recipient,
-        "purpose": " ".join(policy.purpose.split()),
-        "legal_basis_gdpr": policy.legal_basis.gdpr,
-        "legal_basis_national": policy.legal_basis.national,
         "fields": sorted(policy.fields),
     }
     return Draft(fields)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from audit import Draft, EntryValue, make_receipt
 from audit._storage import log_contents
-from broker.disclosure import record, rfc3339
+from broker.disclosure import policy_facts, record, rfc3339
 from broker.keys import KeyRing
 from broker.policy import Mode, Policy, ReleasePlan
 from broker.policy.service import explain
@@ -63,13 +63,7 @@ def _entry(
     return {
         "event": "release",
         "actor": "broker",
-        "recipient": policy.recipient,
-        "policy_id": policy.id,
-        "policy_version": policy.version,
-        "policy_hash": policy.content_hash,
-        "purpose": " ".join(policy.purpose.split()),
-        "legal_basis_gdpr": policy.legal_basis.gdpr,
-        "legal_basis_national": policy.legal_basis.national,
+        **policy_facts(policy),
         "release_id": release_id,
         "mode": policy.mode.value,
         "fields": sorted(plan.fields),
