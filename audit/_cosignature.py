@@ -24,6 +24,7 @@ from audit._note import (
     _SIGNATURE_SIZE,
     NoteError,
     _check_name,
+    _parse_key,
     _raw_public,
     parse_checkpoint,
 )
@@ -83,24 +84,7 @@ def parse_cosigner_key(text: str) -> Cosigner:
     Raises:
         NoteError: malformed, not a cosignature/v1 Ed25519 key, or its id does not match.
     """
-    # 1. Name, hex id and key material; the base64 part may itself hold '+'.
-    parts = text.strip().split("+", 2)
-    if len(parts) != 3:  # noqa: PLR2004 - name, id, key
-        raise NoteError("a verifier key is name+hexid+base64key")
-    name, hex_id, encoded = parts
-    _check_name(name)
-    try:
-        raw = base64.b64decode(encoded, validate=True)
-        key_id = bytes.fromhex(hex_id)
-    except (binascii.Error, ValueError):
-        raise NoteError("a verifier key is name+hexid+base64key") from None
-    # 2. Only type 0x04 (Ed25519 cosignature/v1) keys of the right length.
-    if len(raw) != 33 or raw[:1] != _ALG_COSIGNATURE_V1:  # noqa: PLR2004 - type byte + 32
-        raise NoteError("only Ed25519 cosignature/v1 keys (type 0x04) are supported")
-    # 3. The id must be the one the name and key imply.
-    if key_id != _key_id(name, raw[1:]):
-        raise NoteError("the key id does not match the name and key")
-    return Cosigner(name, key_id, Ed25519PublicKey.from_public_bytes(raw[1:]))
+    return Cosigner(*_parse_key(text, _ALG_COSIGNATURE_V1, "Ed25519 cosignature/v1 (type 0x04)"))
 
 
 def _note_text(note: str) -> str:

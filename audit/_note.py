@@ -77,12 +77,8 @@ def verifier_key(name: str, key: Ed25519PublicKey) -> str:
     return f"{name}+{verifier.key_id.hex()}+{encoded}"
 
 
-def parse_verifier_key(text: str) -> Verifier:
-    """Parse a verifier key string.
-
-    Raises:
-        NoteError: malformed, not Ed25519, or its id does not match its key.
-    """
+def _parse_key(text: str, algorithm: bytes, kind: str) -> tuple[str, bytes, Ed25519PublicKey]:
+    """Split ``name+hexid+base64(type || key)``; check the type, the length and the id."""
     # 1. Name, hex id and key material; the base64 part may itself hold '+'.
     parts = text.strip().split("+", 2)
     if len(parts) != 3:  # noqa: PLR2004 - name, id, key
@@ -94,13 +90,23 @@ def parse_verifier_key(text: str) -> Verifier:
         key_id = bytes.fromhex(hex_id)
     except (binascii.Error, ValueError):
         raise NoteError("a verifier key is name+hexid+base64key") from None
-    # 2. Only Ed25519 keys of the right length.
-    if len(raw) != 33 or raw[:1] != _ALG_ED25519:  # noqa: PLR2004 - algorithm byte + 32
-        raise NoteError("only Ed25519 verifier keys are supported")
-    # 3. The id must be the one the name and key imply.
-    if key_id != _key_id(name, raw[1:]):
+    # 2. Only Ed25519 keys of the expected type byte and length.
+    if len(raw) != 33 or raw[:1] != algorithm:  # noqa: PLR2004 - type byte + 32
+        raise NoteError(f"only {kind} keys are supported")
+    # 3. The id must be the one the name, type and key imply.
+    digest = hashlib.sha256(name.encode() + b"\n" + algorithm + raw[1:]).digest()
+    if key_id != digest[:_KEY_ID_SIZE]:
         raise NoteError("the key id does not match the name and key")
-    return Verifier(name, key_id, Ed25519PublicKey.from_public_bytes(raw[1:]))
+    return name, key_id, Ed25519PublicKey.from_public_bytes(raw[1:])
+
+
+def parse_verifier_key(text: str) -> Verifier:
+    """Parse a verifier key string.
+
+    Raises:
+        NoteError: malformed, not Ed25519, or its id does not match its key.
+    """
+    return Verifier(*_parse_key(text, _ALG_ED25519, "Ed25519 verifier"))
 
 
 def sign_note(text: str, name: str, key: Ed25519PrivateKey) -> str:
