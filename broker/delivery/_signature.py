@@ -168,16 +168,23 @@ def sign_request(  # noqa: PLR0913, PLR0917 - the RFC's inputs, each with a sens
     created: int,
     components: Sequence[str] = DEFAULT_COMPONENTS,
     label: str = "sig1",
+    nonce: str | None = None,
 ) -> dict[str, str]:
     """Sign a request; return its ``Signature-Input`` and ``Signature`` header values.
 
     Set ``Content-Digest`` (see `content_digest`) in ``headers`` before signing it.
+    A ``nonce`` makes two signatures of the same request in the same second differ,
+    so a receiver can tell a retry from a replay.
 
     Raises:
         SignatureError: the label, key id or a covered component cannot be signed.
     """
     _check_key(label, "label")
     params: dict[str, int | str] = {"created": created, "keyid": key_id, "alg": _ALG}
+    if nonce is not None:
+        if not _NONCE.fullmatch(nonce):
+            raise SignatureError("nonce: 8-64 letters, digits, _ or -")
+        params["nonce"] = nonce
     base = signature_base(method, target_uri, headers, components, params)
     signature = key.sign(base.encode("ascii"))
     return {
@@ -328,6 +335,9 @@ def _checked_params(params: _Params) -> dict[str, int | str]:
         if kind is None or type(value) is not kind:
             raise SignatureError("Signature-Input: unknown or mistyped signature parameter")
     return {name: value for name, value in params.items() if isinstance(value, int | str)}
+
+
+_NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 def _check_key(key: str, what: str) -> None:

@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import hashlib
 import random
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -81,7 +82,11 @@ def _post(
         "idempotency-key": release.id,
     }
     signing = ring.signing
-    headers.update(sign_request("POST", url, headers, signing, key_id(signing.public_key()), now))
+    nonce = secrets.token_urlsafe(16)
+    signed = sign_request(
+        "POST", url, headers, signing, key_id(signing.public_key()), now, nonce=nonce
+    )
+    headers.update(signed)
     try:
         response = client.post(url, content=body, headers=headers)
     except httpx.HTTPError as error:

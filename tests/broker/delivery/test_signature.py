@@ -516,3 +516,31 @@ def test_any_single_byte_change_is_rejected(data: st.DataObject, body: bytes) ->
         changed_headers, changed_body = {**headers, target: value}, body
     with pytest.raises(SignatureError):
         _verify(changed_headers, body=changed_body)
+
+
+def test_a_nonce_makes_two_signatures_in_one_second_differ() -> None:
+    """The same request signed twice in one second differs only when a nonce is given."""
+    key = Ed25519PrivateKey.generate()
+    headers = {"content-type": "application/json", "idempotency-key": "rel-1"}
+    headers["content-digest"] = content_digest(b"{}")
+    components = ("@method", "@target-uri", "content-digest")
+    same = [
+        sign_request("POST", "http://r.example/releases", headers, key, "k", 1, components)
+        for _ in range(2)
+    ]
+    fresh = [
+        sign_request("POST", "http://r.example/releases", headers, key, "k", 1, components, nonce=n)
+        for n in ("nonce-aaaaaaaa", "nonce-bbbbbbbb")
+    ]
+    assert same[0] == same[1]
+    assert fresh[0]["Signature"] != fresh[1]["Signature"]
+    assert ';nonce="nonce-aaaaaaaa"' in fresh[0]["Signature-Input"]
+    verified = verify_request(
+        "POST",
+        "http://r.example/releases",
+        {**headers, **fresh[0]},
+        {"k": key.public_key()},
+        now=1,
+        required=components,
+    )
+    assert verified.key_id == "k"
