@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from broker.api._auth import Admin, AdminOrAuditor
+from broker.api._auth import Admin, AdminOrAuditor, DbSession
 
 __all__ = ["router"]
 
@@ -45,8 +45,12 @@ def policies(request: Request, _caller: AdminOrAuditor) -> list[PolicyInForce]:
 
 
 @router.post("/policies/reload", response_model=Reloaded)
-def reload_policies(request: Request, _caller: Admin) -> Reloaded:
+def reload_policies(request: Request, _caller: Admin, session: DbSession) -> Reloaded:
     """Reread the policy files; an invalid set is refused and the old one stays in force."""
+    # The registry puts new versions on record in a transaction of its own; the
+    # request's (opened to check the token) ends first, as on SQLite it holds the
+    # write lock and the recorder would wait for it until it gave up.
+    session.commit()
     registry = request.app.state.policies
     problems = registry.reload()
     return Reloaded(accepted=not problems, policies=len(registry.active))

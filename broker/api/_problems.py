@@ -21,10 +21,11 @@ PROBLEM = "application/problem+json"
 
 
 class FieldRule(BaseModel):
-    """One field and the rule it breaks."""
+    """One field and the rule it breaks; for an uploaded file, also the row (heading = row 1)."""
 
     field: str
     rule: str
+    row: int | None = None
 
 
 class Problem(BaseModel):
@@ -84,7 +85,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(InputError)
     async def rejected(_request: Request, exc: InputError) -> JSONResponse:
         errors = [
-            FieldRule(field=p.column or (f"row {p.row}" if p.row else "request"), rule=p.rule)
+            FieldRule(
+                field=p.column or (f"row {p.row}" if p.row else "request"), rule=p.rule, row=p.row
+            )
             for p in exc.problems
         ]
         return problem_response(422, "rejected", f"{exc}; nothing was changed", errors)

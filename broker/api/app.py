@@ -15,7 +15,9 @@ from broker.api._admin import router as admin_router
 from broker.api._auditor import router as auditor_router
 from broker.api._auth import RateLimiter
 from broker.api._contact import router as contact_router
+from broker.api._housing import router as housing_router
 from broker.api._problems import install_problem_handlers, problem_response
+from broker.api._releases import router as releases_router
 from broker.config import Settings
 from broker.db import make_engine, make_session_factory
 from broker.errors import ConfigError
@@ -104,7 +106,7 @@ def create_app(
     app.state.rate_limiter = RateLimiter(settings.api_rate_per_minute)
     app.state.policies = registry
     install_problem_handlers(app)
-    for router in (admin_router, auditor_router, contact_router):
+    for router in (admin_router, auditor_router, contact_router, releases_router, housing_router):
         app.include_router(router)
     app.state.keys = _try_keys(settings)
 

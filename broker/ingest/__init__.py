@@ -5,8 +5,10 @@ from broker.ingest._rows import parse_date
 from broker.ingest.service import (
     IngestReport,
     ParsedUpload,
+    ingest_bytes,
     ingest_file,
     parse_org,
+    parse_upload,
     read_upload,
     store_upload,
 )
@@ -15,10 +17,12 @@ __all__ = [
     "ColumnMapping",
     "IngestReport",
     "ParsedUpload",
+    "ingest_bytes",
     "ingest_file",
     "load_mapping",
     "parse_date",
     "parse_org",
+    "parse_upload",
     "read_upload",
     "store_upload",
 ]

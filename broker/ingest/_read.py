@@ -13,7 +13,7 @@ import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from broker.errors import InputError, Problem
 
@@ -103,8 +103,8 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def read_xlsx(path: Path) -> Table:
-    """Read the first sheet of an XLSX workbook into a :class:`Table`.
+def read_xlsx(path: Path | IO[bytes]) -> Table:
+    """Read the first sheet of an XLSX workbook (a file or its bytes) into a :class:`Table`.
 
     Raises:
         InputError: the file is not a readable workbook or has no heading row.

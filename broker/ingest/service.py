@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import structlog
 from sqlalchemy.orm import Session
@@ -23,7 +25,16 @@ from broker.ingest._rows import Progress, parse_rows
 from broker.schedule.service import ReplaceStats, replace_schedule
 from schemas import ScheduleUpload
 
-__all__ = ["IngestReport", "ParsedUpload", "ingest_file", "parse_org", "read_upload"]
+__all__ = [
+    "IngestReport",
+    "ParsedUpload",
+    "ingest_bytes",
+    "ingest_file",
+    "parse_org",
+    "parse_upload",
+    "read_upload",
+    "store_upload",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +90,31 @@ def parse_table(
     return ParsedUpload(upload, table.source_format, len(table.rows), columns.dropped)
 
 
+def _parse(
+    source_format: str,
+    data: bytes,
+    workbook: Path | IO[bytes],
+    *,
+    mapping: ColumnMapping | None,
+    progress: Progress | None,
+) -> ParsedUpload:
+    if source_format == "json":
+        upload, dropped = parse_json_upload(data)
+        rows = sum(len(d.phases) for dep in upload.departments for d in dep.dwellings)
+        return ParsedUpload(upload, "json", rows, dropped)
+    # A national export is millions of small objects that all live until the
+    # upload is built; cyclic garbage collection would walk them again and
+    # again (it doubled the parse time), and they hold no cycles.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        table = read_xlsx(workbook) if source_format == "xlsx" else read_csv(data)
+        return parse_table(table, mapping=mapping, progress=progress)
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def read_upload(
     path: Path, *, mapping: ColumnMapping | None = None, progress: Progress | None = None
 ) -> ParsedUpload:
@@ -92,21 +128,20 @@ def read_upload(
         data = path.read_bytes() if source_format != "xlsx" else b""
     except OSError as exc:
         raise InputError("unreadable file", (Problem("the file cannot be read"),)) from exc
-    if source_format == "json":
-        upload, dropped = parse_json_upload(data)
-        rows = sum(len(d.phases) for dep in upload.departments for d in dep.dwellings)
-        return ParsedUpload(upload, "json", rows, dropped)
-    # A national export is millions of small objects that all live until the
-    # upload is built; cyclic garbage collection would walk them again and
-    # again (it doubled the parse time), and they hold no cycles.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        table = read_xlsx(path) if source_format == "xlsx" else read_csv(data)
-        return parse_table(table, mapping=mapping, progress=progress)
-    finally:
-        if collecting:
-            gc.enable()
+    return _parse(source_format, data, path, mapping=mapping, progress=progress)
+
+
+def parse_upload(data: bytes, *, name: str, mapping: ColumnMapping | None = None) -> ParsedUpload:
+    """Validate an export received as bytes; ``name``'s extension gives its format.
+
+    The same rules as :func:`read_upload`; nothing is written anywhere, not even a
+    temporary file.
+
+    Raises:
+        InputError: an unsupported type, columns that do not fit, or any bad row.
+    """
+    source_format = detect_format(Path(name))
+    return _parse(source_format, data, io.BytesIO(data), mapping=mapping, progress=None)
 
 
 def store_upload(
@@ -161,6 +196,25 @@ def ingest_file(  # noqa: PLR0913 - keyword-only options of one operation
     org = parse_org(org)
     try:
         parsed = read_upload(path, mapping=mapping, progress=progress)
+    except InputError as exc:
+        log.warning("ingest.rejected", org=org, problems=len(exc.problems))
+        raise
+    return store_upload(session, parsed, org=org, now=now)
+
+
+def ingest_bytes(
+    session: Session, data: bytes, *, name: str, org: str, now: dt.datetime
+) -> IngestReport:
+    """Validate and store an export received as bytes (an API upload) in the caller's transaction.
+
+    ``name``'s extension gives the format, as a file's does for :func:`ingest_file`.
+
+    Raises:
+        InputError: bad organisation, file type, columns or rows; nothing is stored.
+    """
+    org = parse_org(org)
+    try:
+        parsed = parse_upload(data, name=name)
     except InputError as exc:
         log.warning("ingest.rejected", org=org, problems=len(exc.problems))
         raise

@@ -1,0 +1,63 @@
+"""Releases as a recipient's municipality sees them: only those addressed to it.
+
+A release is addressed to ``<municipality>/<function>``; anything addressed
+elsewhere is reported as not found, so that its existence does not show.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session, defer
+
+from broker.errors import InputError, NotFound, Problem
+from broker.release.models import Release
+
+__all__ = ["municipality_release", "municipality_releases"]
+
+
+def _addressed_to(municipality: str) -> ColumnElement[bool]:
+    return Release.recipient.startswith(f"{municipality}/", autoescape=True)
+
+
+def municipality_releases(
+    session: Session, municipality: str, *, after: str | None, limit: int
+) -> tuple[list[Release], bool]:
+    """Return a page of releases to ``municipality``, newest first, and whether more follow.
+
+    Newest means last put on record. ``after`` is the last release id of the previous
+    page. The payloads are not loaded.
+
+    Raises:
+        InputError: ``after`` is not a release addressed to ``municipality``.
+    """
+    query = (
+        select(Release)
+        .where(_addressed_to(municipality))
+        .options(defer(Release.payload))
+        .order_by(Release.log_seq.desc())
+        .limit(limit + 1)
+    )
+    if after is not None:
+        seq = session.scalar(
+            select(Release.log_seq).where(_addressed_to(municipality), Release.id == after)
+        )
+        if seq is None:
+            rule = "must be the id of a release in this list"
+            raise InputError("bad cursor", (Problem(rule, column="after"),))
+        query = query.where(Release.log_seq < seq)
+    found = list(session.scalars(query))
+    return found[:limit], len(found) > limit
+
+
+def municipality_release(session: Session, municipality: str, release_id: str) -> Release:
+    """Return the release ``release_id`` if it is addressed to ``municipality``.
+
+    Raises:
+        NotFound: no such release, or one addressed to another municipality.
+    """
+    found = session.scalar(
+        select(Release).where(_addressed_to(municipality), Release.id == release_id)
+    )
+    if found is None:
+        raise NotFound("no such release")
+    return found

@@ -1,0 +1,104 @@
+"""Visitator routes: a municipality sees its own releases, newest first, and their exact bodies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from broker.access import Role
+from broker.api._problems import PROBLEM
+from broker.release import Release
+from tests.broker.api.conftest import ALBERTSLUND, HVIDOVRE, OUT, World
+
+V = Role.VISITATOR
+
+
+def _on_record_order(world: World, ids: list[str]) -> list[str]:
+    with world.app.state.engine.connect() as connection:
+        rows = connection.execute(
+            select(Release.id).where(Release.id.in_(ids)).order_by(Release.log_seq.desc())
+        )
+        return [str(r) for r in rows.scalars()]
+
+
+@pytest.mark.anyio
+async def test_visitator_sees_only_its_municipality(world: World) -> None:
+    """Albertslund lists its visitation and contact-check releases; Hvidovre only its own."""
+    async with world.client() as client:
+        albertslund = await client.get("/v1/releases", headers=world.auth(V))
+        hvidovre = await client.get("/v1/releases", headers=world.auth(V, OUT))
+    ours = [*world.releases[ALBERTSLUND], *world.releases["albertslund/bostoette"]]
+    listed = albertslund.json()["releases"]
+    assert [r["id"] for r in listed] == _on_record_order(world, ours)
+    assert [r["id"] for r in hvidovre.json()["releases"]] == world.releases[HVIDOVRE]
+    assert {r["mode"] for r in listed} == {"snapshot", "contact-check"}
+    assert set(listed[0]) == {
+        "id",
+        "policy_id",
+        "mode",
+        "created_at",
+        "status",
+        "dwellings",
+        "withdrawn",
+    }
+    assert (listed[-1]["status"], listed[-1]["dwellings"], listed[-1]["withdrawn"]) == (
+        "pending",
+        6,
+        0,
+    )
+
+
+@pytest.mark.anyio
+async def test_release_body_is_the_stored_payload(world: World) -> None:
+    """A release is served byte for byte as it is delivered: content, salt and receipt."""
+    release_id = world.releases[ALBERTSLUND][0]
+    async with world.client() as client:
+        response = await client.get(f"/v1/releases/{release_id}", headers=world.auth(V))
+    with world.app.state.engine.connect() as connection:
+        payload = connection.scalar(select(Release.payload).where(Release.id == release_id))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.content == payload
+    document = json.loads(response.content)
+    assert set(document) == {"release", "salt", "receipt"}
+    assert document["release"]["recipient"] == ALBERTSLUND
+
+
+@pytest.mark.anyio
+async def test_another_municipalitys_release_is_not_found(world: World) -> None:
+    """Another municipality's release answers exactly like one that does not exist."""
+    theirs = world.releases[HVIDOVRE][0]
+    async with world.client() as client:
+        hidden = await client.get(f"/v1/releases/{theirs}", headers=world.auth(V))
+        missing = await client.get("/v1/releases/rel-000000000000", headers=world.auth(V))
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.headers["content-type"] == PROBLEM
+    assert hidden.json() == missing.json()
+    assert theirs not in hidden.text
+
+
+@pytest.mark.anyio
+async def test_pages_follow_the_cursor_newest_first(world: World) -> None:
+    """Pages of one walk every release once, newest first; a cursor from elsewhere is refused."""
+    seen: list[str] = []
+    async with world.client() as client:
+        cursor: str | None = None
+        while True:
+            params = {"limit": "1"} | ({"after": cursor} if cursor else {})
+            page = (await client.get("/v1/releases", params=params, headers=world.auth(V))).json()
+            seen += [r["id"] for r in page["releases"]]
+            cursor = page["next_after"]
+            if cursor is None:
+                break
+        foreign = await client.get(
+            "/v1/releases", params={"after": world.releases[HVIDOVRE][0]}, headers=world.auth(V)
+        )
+    ours = [*world.releases[ALBERTSLUND], *world.releases["albertslund/bostoette"]]
+    assert seen == _on_record_order(world, ours)
+    assert foreign.status_code == 422
+    assert foreign.headers["content-type"] == PROBLEM
+    assert foreign.json()["errors"] == [
+        {"field": "after", "rule": "must be the id of a release in this list"}
+    ]

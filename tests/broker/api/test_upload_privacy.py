@@ -1,0 +1,99 @@
+"""Privacy over HTTP: planted personal values in an upload never reach a response or a log line."""
+
+from __future__ import annotations
+
+import pytest
+from factories import csv_bytes, dwelling_rows, export_row, upload_document, with_personal
+from structlog.testing import capture_logs
+
+from broker.access import Role
+from broker.db import make_session_factory, session_scope
+from broker.keys import load_keys
+from broker.release import release
+from tests.broker.api.conftest import SOON, TODAY, World, policy
+from tests.broker.test_privacy import PLANTED, _assert_absent
+
+H, V, U = Role.HOUSING, Role.VISITATOR, Role.AUDITOR
+KEPT_STREET = "Kontrolvej"
+
+
+def _release(world: World) -> None:
+    ring = load_keys(world.settings)
+    with session_scope(make_session_factory(world.app.state.engine)) as session:
+        made = release(
+            session, ring, policy("albertslund-visitation-weekly"), run_at=TODAY, now=TODAY
+        )
+        assert made.release is not None
+
+
+@pytest.mark.anyio
+async def test_planted_values_never_reach_a_response_header_or_log(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Accepted and rejected uploads, and every read after them, hold no planted value."""
+    rows = [{**row, "Vejnavn": KEPT_STREET} for row in dwelling_rows(6, phases=SOON)]
+    export = csv_bytes(with_personal(rows, PLANTED))
+    assert PLANTED["CPR"].encode() in export  # the input really holds them
+    document = upload_document(3, lejer=PLANTED["Lejer navn"], telefon=PLANTED["Telefon"])
+    typed_in = upload_document(1)
+    typed_in["departments"][0]["dwellings"][0]["vejnavn"] = PLANTED["CPR"]
+    misplaced = csv_bytes(
+        [export_row(Vejnavn=PLANTED["E-mail"]), export_row(Lejemålsnr="2", By=PLANTED["CPR"])]
+    )
+    named = f"{PLANTED['Lejer navn']}.csv"
+    with capture_logs() as events:
+        async with world.client() as client:
+            answers = [
+                await client.post(
+                    "/v1/schedules",
+                    files={"file": (named, export, "text/csv")},
+                    headers=world.auth(H),
+                ),
+                await client.post("/v1/schedules", json=document, headers=world.auth(H)),
+                await client.post("/v1/schedules", json=typed_in, headers=world.auth(H)),
+                await client.post(
+                    "/v1/schedules",
+                    files={"file": (named, misplaced, "text/csv")},
+                    headers=world.auth(H),
+                ),
+                await client.post(
+                    "/v1/schedules",
+                    files={"file": (f"{PLANTED['Bemærkning']}.pdf", export, "application/pdf")},
+                    headers=world.auth(H),
+                ),
+            ]
+            # Put the uploaded blokland back, release it, and read everything there is.
+            answers.append(
+                await client.post(
+                    "/v1/schedules",
+                    files={"file": (named, export, "text/csv")},
+                    headers=world.auth(H),
+                )
+            )
+            _release(world)
+            listed = await client.get("/v1/releases", headers=world.auth(V))
+            newest = listed.json()["releases"][0]["id"]
+            answers += [
+                listed,
+                await client.get(f"/v1/releases/{newest}", headers=world.auth(V)),
+                await client.get("/v1/departments", headers=world.auth(H)),
+                await client.get("/v1/departments/blokland/dwellings", headers=world.auth(H)),
+                await client.get("/v1/log/entries", headers=world.auth(U)),
+                await client.get("/v1/log/export", headers=world.auth(U)),
+            ]
+    assert [a.status_code for a in answers] == [201, 201, 422, 422, 422, 201] + [200] * 6
+    assert KEPT_STREET in answers[-3].text  # the scan does see what is served
+    assert answers[0].json()["dropped_columns"] == list(PLANTED)
+    assert answers[1].json()["dropped_columns"] == ["lejer", "telefon"]
+    assert answers[3].json()["errors"][0] == {
+        "field": "Vejnavn",
+        "row": 2,
+        "rule": "looks like an e-mail address: remove personal data",
+    }
+    for answer in answers:
+        where = f"{answer.request.method} {answer.request.url.path} -> {answer.status_code}"
+        _assert_absent(answer.content, where)
+        _assert_absent(str(answer.headers).encode(), f"headers of {where}")
+    assert any(event["event"] == "ingest.stored" for event in events)
+    _assert_absent(repr(events).encode(), "the structlog events")
+    _assert_absent(caplog.text.encode(), "the standard library's log records")
