@@ -13,7 +13,13 @@ from starlette.exceptions import HTTPException
 
 from broker.errors import BrokerError, ConfigError, InputError, NotFound
 
-__all__ = ["PROBLEM", "ApiProblem", "Problem", "install_problem_handlers"]
+__all__ = [
+    "PROBLEM",
+    "PROBLEM_RESPONSES",
+    "ApiProblem",
+    "Problem",
+    "install_problem_handlers",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +57,21 @@ class ApiProblem(Exception):  # noqa: N818 - a problem, as RFC 9457 calls it
         """Carry the status, a short title, an optional detail and response headers."""
         super().__init__(title)
         self.status, self.title, self.detail, self.headers = status, title, detail, headers or {}
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description, "content": {PROBLEM: {}}}
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _documented("no token, or an expired or revoked one"),
+    403: _documented("the token's role may not use this route"),
+    404: _documented("no such object, or not the caller's"),
+    413: _documented("the request body is too large"),
+    422: _documented("invalid input: each field and the rule it breaks; nothing was changed"),
+    429: _documented("too many requests for this token; see Retry-After"),
+}
+"""The problems every /v1 route may answer, documented in the OpenAPI document."""
 
 
 def problem_response(

@@ -16,7 +16,11 @@ from broker.api._auditor import router as auditor_router
 from broker.api._auth import RateLimiter
 from broker.api._contact import router as contact_router
 from broker.api._housing import router as housing_router
-from broker.api._problems import install_problem_handlers, problem_response
+from broker.api._problems import (
+    PROBLEM_RESPONSES,
+    install_problem_handlers,
+    problem_response,
+)
 from broker.api._releases import router as releases_router
 from broker.config import Settings
 from broker.db import make_engine, make_session_factory
@@ -107,7 +111,7 @@ def create_app(
     app.state.policies = registry
     install_problem_handlers(app)
     for router in (admin_router, auditor_router, contact_router, releases_router, housing_router):
-        app.include_router(router)
+        app.include_router(router, responses=PROBLEM_RESPONSES)
     app.state.keys = _try_keys(settings)
 
     @app.middleware("http")
