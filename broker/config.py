@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     api_rate_per_minute: int = Field(
         default=120, ge=1, le=100_000, description="requests per minute per API token"
     )
+    api_max_concurrency: int = Field(
+        default=48,
+        ge=1,
+        le=1000,
+        description="requests served at once; more wait their turn without holding a thread",
+    )
     api_max_body: int = Field(
         default=20 * 1024 * 1024, ge=1024, description="largest request body, in bytes"
     )

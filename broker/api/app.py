@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import anyio.to_thread
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -76,6 +78,12 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log.info("serve.started", host=settings.host, port=settings.port)
+        # A request takes several turns on the worker threads (token, role, handler) and
+        # may hold a database connection or SQLite's write lock between them. With more
+        # threads than requests let in at once (the admission middleware), the request
+        # holding them always finds a thread to finish on: no deadlock under load.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, settings.api_max_concurrency + 16)
         halt = Runner(settings, db, lambda: registry.active).start() if settings.scheduler else None
         yield
         if halt is not None:
@@ -113,6 +121,16 @@ def create_app(
     for router in (admin_router, auditor_router, contact_router, releases_router, housing_router):
         app.include_router(router, responses=PROBLEM_RESPONSES)
     app.state.keys = _try_keys(settings)
+
+    admitted = asyncio.Semaphore(settings.api_max_concurrency)
+
+    @app.middleware("http")
+    async def admit(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Beyond the limit a request waits here, on the event loop, holding no thread.
+        async with admitted:
+            return await call_next(request)
 
     @app.middleware("http")
     async def limit_body(

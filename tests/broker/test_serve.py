@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -142,3 +143,53 @@ def test_reload_without_server(database: Database, tmp_path: Path) -> None:
     result = run_broker(database, tmp_path, "policy", "reload", env=env)
     assert result.returncode == 0
     assert "no running broker" in result.stdout
+
+
+def test_a_burst_over_the_concurrency_limit_waits_its_turn(
+    database: Database, tmp_path: Path
+) -> None:
+    """Far more concurrent requests than the server lets in: all answered, none stalls or fails."""
+    home = tmp_path / "home"
+    init_keys(Settings(home=home))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "BROKER_HOME": str(home),
+        "BROKER_DATABASE_URL": database.url,
+        "BROKER_POLICIES_DIR": str(POLICIES),
+        "BROKER_LOG_FORMAT": "json",
+        "BROKER_SCHEDULER": "false",
+        "BROKER_API_MAX_CONCURRENCY": "6",
+        "BROKER_API_RATE_PER_MINUTE": "100000",
+    }
+    created = run_broker(database, home, "token", "create", "--role", "auditor", "--org", "bo-vest")
+    secret = created.stdout.splitlines()[-1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "broker", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process)  # type: ignore[arg-type]
+
+        async def burst() -> list[int]:
+            headers = {"Authorization": f"Bearer {secret}"}
+            clients = [httpx.AsyncClient(timeout=30, headers=headers) for _ in range(60)]
+            try:
+                answers = await asyncio.gather(
+                    *(c.get(f"{url}/v1/log/entries?limit=5") for c in clients)
+                )
+            finally:
+                await asyncio.gather(*(c.aclose() for c in clients))
+            return [a.status_code for a in answers]
+
+        started = time.monotonic()
+        statuses = asyncio.run(burst())
+        elapsed = time.monotonic() - started
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert statuses == [200] * 60
+    assert elapsed < 20  # a deadlock would hold them until the 30 s timeouts, then fail
