@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,18 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/log", tags=["auditor"])
 _MAX_PAGE = 1000
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: object) -> object:
+    # pydantic would also read a number as a Unix time: `from=1e9` is not a date.
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return value
+
+
+_Since = Annotated[dt.date | None, BeforeValidator(_iso_date), Query(alias="from")]
+_Until = Annotated[dt.date | None, BeforeValidator(_iso_date), Query(alias="to")]
 
 
 class EntryPage(BaseModel):
@@ -63,6 +76,12 @@ class DwellingDisclosure(BaseModel):
     receipt: str
 
 
+class _JsonLines(Response):
+    """A body of JSON lines: the media type the export's OpenAPI entry documents."""
+
+    media_type = "application/jsonl"
+
+
 def _ring(request: Request) -> KeyRing:
     return load_keys(request.app.state.settings)
 
@@ -80,8 +99,8 @@ def list_entries(  # noqa: PLR0913, PLR0917 - one query parameter each
     event: str | None = None,
     recipient: str | None = None,
     policy: str | None = None,
-    since: Annotated[dt.date | None, Query(alias="from")] = None,
-    until: Annotated[dt.date | None, Query(alias="to")] = None,
+    since: _Since = None,
+    until: _Until = None,
     after: Annotated[int, Query(ge=-1, description="the last sequence number seen")] = -1,
     limit: Annotated[int, Query(ge=1, le=_MAX_PAGE)] = 100,
 ) -> EntryPage:
@@ -140,13 +159,13 @@ def dwelling(
     return [DwellingDisclosure(entry=item.entry, receipt=item.receipt) for item in found]
 
 
-@router.get("/export")
+@router.get("/export", response_class=_JsonLines)
 def export(
     request: Request,
     caller: Auditor,
     session: DbSession,
-    since: Annotated[dt.date | None, Query(alias="from")] = None,
-    until: Annotated[dt.date | None, Query(alias="to")] = None,
+    since: _Since = None,
+    until: _Until = None,
 ) -> Response:
     """The log as a verifiable bundle (JSON lines), for `python -m audit.verify`."""
     ring = _ring(request)
@@ -162,7 +181,7 @@ def export(
         until=until.isoformat() if until else None,
     )
     headers = {"Content-Disposition": 'attachment; filename="disclosure-log.jsonl"'}
-    return Response(out.getvalue(), media_type="application/jsonl", headers=headers)
+    return _JsonLines(out.getvalue(), headers=headers)
 
 
 @router.get("/policy-versions/{content_hash}", response_model=PolicyText)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from broker.access import Principal, Role
 from broker.api._auth import Coordinator, DbSession, Visitator, requires
+from broker.api._problems import BODY_PROBLEMS
 from broker.contact.models import ContactCheck
 from broker.contact.service import CONSENT, open_checks, reply, request_check, visible_check
 from broker.errors import InputError, Problem
@@ -71,7 +72,7 @@ def _policy(request: Request, caller: Principal) -> Policy:
     raise InputError("no contact check was sent", (Problem(rule, None, "policy"),))
 
 
-@router.post("", response_model=CheckView, status_code=201)
+@router.post("", response_model=CheckView, status_code=201, responses=BODY_PROBLEMS)
 def create(
     request: Request, body: CheckRequest, caller: Coordinator, session: DbSession
 ) -> CheckView:
@@ -107,7 +108,7 @@ def get_check(check_id: str, caller: _EITHER, session: DbSession) -> CheckView:
     return _view(visible_check(session, caller, check_id), caller)
 
 
-@router.post("/{check_id}/reply", response_model=CheckView)
+@router.post("/{check_id}/reply", response_model=CheckView, responses=BODY_PROBLEMS)
 def answer(
     request: Request, check_id: str, body: ConsentReply, caller: Visitator, session: DbSession
 ) -> CheckView:

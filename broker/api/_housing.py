@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from broker.api._auth import DbSession, Housing
+from broker.api._problems import UPLOAD_PROBLEMS
 from broker.api._uploads import Upload
 from broker.ingest import IngestReport, ingest_bytes
 from broker.schedule.repository import department_dwellings, org_departments
@@ -144,7 +145,11 @@ def dwellings(code: str, caller: Housing, session: DbSession) -> list[DwellingOu
 
 
 @router.post(
-    "/schedules", status_code=201, response_model=UploadSummary, openapi_extra=_UPLOAD_BODY
+    "/schedules",
+    status_code=201,
+    response_model=UploadSummary,
+    responses=UPLOAD_PROBLEMS,
+    openapi_extra=_UPLOAD_BODY,
 )
 def upload_schedule(caller: Housing, upload: Upload, session: DbSession) -> UploadSummary:
     """Replace the schedules of the departments in the upload, for the caller's organisation.

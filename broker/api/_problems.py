@@ -14,8 +14,10 @@ from starlette.exceptions import HTTPException
 from broker.errors import BrokerError, ConfigError, InputError, NotFound
 
 __all__ = [
+    "BODY_PROBLEMS",
     "PROBLEM",
     "PROBLEM_RESPONSES",
+    "UPLOAD_PROBLEMS",
     "ApiProblem",
     "Problem",
     "install_problem_handlers",
@@ -72,6 +74,18 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: _documented("too many requests for this token; see Retry-After"),
 }
 """The problems every /v1 route may answer, documented in the OpenAPI document."""
+
+BODY_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: _documented(
+        "the body could not be decoded (FastAPI's answer to bytes that are not UTF-8)"
+    ),
+}
+"""The further problem of a route whose body FastAPI reads as JSON."""
+
+UPLOAD_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    415: _documented("the body is neither application/json nor multipart/form-data"),
+}
+"""The further problem of the schedule upload, which reads its body itself."""
 
 
 def problem_response(

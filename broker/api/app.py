@@ -37,6 +37,10 @@ __all__ = ["create_app"]
 log = structlog.get_logger(__name__)
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_NOT_READY = {
+    "description": "not ready: the database, the policies or the log keys; the body says which",
+    "content": {"application/json": {}},
+}
 
 
 def _try_keys(settings: Settings) -> KeyRing | None:
@@ -159,7 +163,7 @@ def create_app(
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], responses={503: _NOT_READY})
     def readyz() -> JSONResponse:
         """The database is reachable and migrated, the policies valid, the log keys loaded."""
         if app.state.keys is None:
