@@ -8,7 +8,7 @@ import io
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from broker.disclosure import EntryFilter, audit_read, dwelling_disclosures, ent
 from broker.errors import NotFound
 from broker.keys import KeyRing, load_keys
 from broker.policy.models import PolicyVersion
+from broker.schedule import DWELLING_REF
 
 __all__ = ["router"]
 
@@ -150,7 +151,10 @@ def verify_log(request: Request, caller: Auditor, session: DbSession) -> VerifyR
 
 @router.get("/dwellings/{reference}", response_model=list[DwellingDisclosure])
 def dwelling(
-    request: Request, reference: str, caller: Auditor, session: DbSession
+    request: Request,
+    reference: Annotated[str, Path(pattern=DWELLING_REF, description="the dwelling's dw-... id")],
+    caller: Auditor,
+    session: DbSession,
 ) -> list[DwellingDisclosure]:
     """Every disclosure about one dwelling (its dw-... id), each with a receipt."""
     ring = _ring(request)

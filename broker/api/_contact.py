@@ -17,6 +17,7 @@ from broker.contact.service import CONSENT, open_checks, reply, request_check, v
 from broker.errors import InputError, Problem
 from broker.keys import load_keys
 from broker.policy import Flow, LoadedPolicy, Policy
+from broker.schedule import DWELLING_REF
 
 __all__ = ["router"]
 
@@ -29,7 +30,7 @@ class CheckRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    dwelling: str = Field(pattern=r"^dw-[0-9a-f]{12}$", description="the dwelling's dw-... id")
+    dwelling: str = Field(pattern=DWELLING_REF, description="the dwelling's dw-... id")
 
 
 class ConsentReply(BaseModel):

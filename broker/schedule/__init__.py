@@ -1,6 +1,7 @@
 """The renovation schedule as stored: departments, dwellings, phases and uploads."""
 
 from broker.schedule.models import (
+    DWELLING_REF,
     Department,
     Dwelling,
     DwellingReplacement,
@@ -9,4 +10,12 @@ from broker.schedule.models import (
     Upload,
 )
 
-__all__ = ["Department", "Dwelling", "DwellingReplacement", "Objection", "Phase", "Upload"]
+__all__ = [
+    "DWELLING_REF",
+    "Department",
+    "Dwelling",
+    "DwellingReplacement",
+    "Objection",
+    "Phase",
+    "Upload",
+]

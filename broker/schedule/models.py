@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from broker.db import Base, UtcDateTime
 
 __all__ = [
+    "DWELLING_REF",
     "Department",
     "Dwelling",
     "DwellingReplacement",
@@ -24,6 +25,9 @@ __all__ = [
     "Upload",
     "new_dwelling_ref",
 ]
+
+DWELLING_REF = r"^dw-[0-9a-f]{12}$"
+"""The form of every dwelling reference ``new_dwelling_ref`` makes."""
 
 
 def new_dwelling_ref() -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from databases import Database
-from factories import dwelling_rows, write_csv
+from factories import dwelling_rows, with_personal, write_csv
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -117,14 +117,20 @@ def _tokens(session: Any) -> tuple[dict[tuple[Role, str], str], Principal]:
     return tokens, coordinator
 
 
-def build_world(database: Database, home: Path, **settings: Any) -> World:
-    """Seed the database and return the site, its app built with ``settings``."""
+def build_world(
+    database: Database, home: Path, personal: dict[str, str] | None = None, **settings: Any
+) -> World:
+    """Seed the database and return the site, its app built with ``settings``.
+
+    ``personal`` fills the export's personal columns (by heading) of every row.
+    """
     init_keys(Settings(home=home))
     ring = load_keys(Settings(home=home))
     factory = make_session_factory(database.engine)
     rows = dwelling_rows(6, phases=SOON) + dwelling_rows(
         2, first=7, department="Andenblok", phases=SOON
     )
+    rows = with_personal(rows, personal or {})
     with session_scope(factory) as session:
         ingest_file(session, write_csv(home / "export.csv", rows), org="bo-vest", now=TODAY)
     releases: dict[str, list[str]] = {ALBERTSLUND: [], HVIDOVRE: []}
@@ -167,7 +173,7 @@ def build_world(database: Database, home: Path, **settings: Any) -> World:
 @pytest.fixture
 def make_world(database: Database, tmp_path: Path) -> Callable[..., World]:
     """Build the site with settings overridden (e.g. a small rate or body limit)."""
-    return lambda **settings: build_world(database, tmp_path, **settings)
+    return lambda personal=None, **settings: build_world(database, tmp_path, personal, **settings)
 
 
 @pytest.fixture
