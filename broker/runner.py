@@ -15,6 +15,7 @@ import httpx
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from broker.config import Settings
 from broker.contact.service import close_unanswered
@@ -67,15 +68,18 @@ class Runner:
             if item.policy.schedule is not None and item.policy.flow is Flow.AFFECTED_DWELLINGS
         }
 
-    def run_release(self, policy_id: str, due_at: dt.datetime) -> None:
-        """Release one claimed run of ``policy_id`` (the policy in force now)."""
+    def run_release(self, session: Session, policy_id: str, due_at: dt.datetime) -> None:
+        """Release one claimed run of ``policy_id`` (the policy in force now) in ``session``.
+
+        Raises:
+            ConfigError: the log keys cannot be loaded; the run is tried again later.
+        """
         policy = next((p.policy for p in self._policies() if p.policy.id == policy_id), None)
         if policy is None:
             log.error("release.policy_gone", policy_id=policy_id)
             return
         ring = load_keys(self._settings)
-        with session_scope(self._factory) as session:
-            outcome = release(session, ring, policy, run_at=due_at, now=self._clock())
+        outcome = release(session, ring, policy, run_at=due_at, now=self._clock())
         if outcome.release is None:
             log.info("release.nothing", policy_id=policy_id, reason=outcome.reason)
             return
@@ -86,13 +90,13 @@ class Runner:
             dwellings=outcome.release.dwellings,
             withdrawn=outcome.release.withdrawn,
         )
-        witness_latest(self._engine, self._settings)
 
     def step(self) -> float:
         """Do one round of work; return how long to wait before the next."""
         now = self._clock()
         try:
-            self.scheduler.tick(now)
+            if self.scheduler.tick(now):
+                witness_latest(self._engine, self._settings)
             ring = load_keys(self._settings)
             with session_scope(self._factory) as session:
                 older_than = dt.timedelta(days=self._settings.contact_check_days)

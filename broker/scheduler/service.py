@@ -3,8 +3,11 @@
 Every run is a row in ``scheduler_runs`` keyed by (policy, due time): a replica
 fires a run only after its insert of that row commits, so replicas on one
 database need no lease and no leader election; whichever claims a run first is
-its leader. A run fires at most once: when the callback fails after the claim,
-the run is logged and not repeated.
+its leader. The claim and the run's release share one transaction: a release
+that fails rolls its claim back, and the run is tried again at a later tick
+(after :data:`RETRY_FIRST`, doubling up to :data:`RETRY_MOST`) until it succeeds
+or a newer run of the policy is due. A failed run is never lost in silence, and
+a run that succeeded never fires again.
 
 Which run is due, per policy:
 
@@ -24,6 +27,7 @@ import datetime as dt
 import os
 import socket
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import Insert, func, select
@@ -39,6 +43,8 @@ from broker.scheduler.models import SchedulerRun
 
 __all__ = [
     "FIRST_RUN_WINDOW",
+    "RETRY_FIRST",
+    "RETRY_MOST",
     "WAKE_EVERY",
     "Scheduler",
     "claim",
@@ -54,6 +60,12 @@ FIRST_RUN_WINDOW = dt.timedelta(days=7)
 
 WAKE_EVERY = 30.0
 """The longest :func:`run_forever` sleeps between ticks, in seconds."""
+
+RETRY_FIRST = dt.timedelta(minutes=1)
+"""How long after a failed run it is tried again; the wait doubles with each failure."""
+
+RETRY_MOST = dt.timedelta(hours=1)
+"""The longest wait between two tries of a failing run."""
 
 _IDENTITY_LENGTH = 64
 
@@ -130,14 +142,22 @@ def due_runs(
     return due
 
 
+@dataclass(slots=True)
+class _Failing:
+    """A run whose release failed: how often, and when it may be tried again."""
+
+    failures: int
+    retry_at: dt.datetime
+
+
 class Scheduler:
-    """Claims due runs and hands each one claimed to ``run``, once across all replicas."""
+    """Claims due runs and releases each in the claim's transaction, once across all replicas."""
 
     def __init__(
         self,
         session_factory: sessionmaker[Session],
         schedules: Callable[[], Mapping[str, Schedule]],
-        run: Callable[[str, dt.datetime], object],
+        run: Callable[[Session, str, dt.datetime], object],
         *,
         identity: str | None = None,
         since: dt.datetime | None = None,
@@ -145,40 +165,64 @@ class Scheduler:
         """Create a scheduler.
 
         ``schedules`` returns the scheduled policies in force at each tick (policies
-        may be reloaded); ``run(policy_id, due_at)`` releases one run; ``identity``
-        defaults to :func:`default_identity`; ``since`` as in :func:`due_runs`.
+        may be reloaded); ``run(session, policy_id, due_at)`` releases one run in the
+        session whose transaction holds its claim; ``identity`` defaults to
+        :func:`default_identity`; ``since`` as in :func:`due_runs`.
         """
         self._session_factory = session_factory
         self._schedules = schedules
         self._run = run
+        self._failing: dict[tuple[str, dt.datetime], _Failing] = {}
         self.identity = identity or default_identity()
         self.since = since
 
     def tick(self, now: dt.datetime) -> list[tuple[str, dt.datetime]]:
-        """Claim the runs due at ``now`` in one transaction, then run each; return the claimed.
+        """Claim and release each run due at ``now``, one transaction each; return those done.
 
-        A failing ``run`` is logged and does not stop the others; its run stays claimed.
+        A run whose release raises is logged, its claim rolled back with it, and it is
+        tried again at a later tick; it does not stop the others.
 
         Raises:
-            sqlalchemy.exc.SQLAlchemyError: the database failed; nothing was claimed.
+            sqlalchemy.exc.SQLAlchemyError: the database failed before any run was claimed.
         """
         schedules = self._schedules()
         with session_scope(self._session_factory) as session:
             due = due_runs(session, schedules, now=now, since=self.since)
-            claimed = [
-                (policy_id, due_at)
-                for policy_id, due_at in due
-                if claim(session, policy_id, due_at, by=self.identity, now=now)
-            ]
-        for policy_id, due_at in claimed:
-            log.info("scheduler.run_claimed", policy_id=policy_id, due_at=due_at.isoformat())
+        self._failing = {run: state for run, state in self._failing.items() if run in due}
+        done: list[tuple[str, dt.datetime]] = []
+        for run in due:
+            failing = self._failing.get(run)
+            if failing is not None and now < failing.retry_at:
+                continue
             try:
-                self._run(policy_id, due_at)
+                if self._claim_and_run(*run, now=now):
+                    done.append(run)
             except Exception:  # one failing release must not stop the others
+                failures, wait = self._failed(run, now)
                 log.exception(
-                    "scheduler.run_failed", policy_id=policy_id, due_at=due_at.isoformat()
+                    "scheduler.run_failed",
+                    policy_id=run[0],
+                    due_at=run[1].isoformat(),
+                    failures=failures,
+                    retry_in_seconds=int(wait.total_seconds()),
                 )
-        return claimed
+        return done
+
+    def _claim_and_run(self, policy_id: str, due_at: dt.datetime, *, now: dt.datetime) -> bool:
+        with session_scope(self._session_factory) as session:
+            if not claim(session, policy_id, due_at, by=self.identity, now=now):
+                return False
+            log.info("scheduler.run_claimed", policy_id=policy_id, due_at=due_at.isoformat())
+            self._run(session, policy_id, due_at)
+        self._failing.pop((policy_id, due_at), None)
+        return True
+
+    def _failed(self, run: tuple[str, dt.datetime], now: dt.datetime) -> tuple[int, dt.timedelta]:
+        before = self._failing.get(run)
+        failures = 1 if before is None else before.failures + 1
+        wait = min(RETRY_FIRST * 2 ** min(failures - 1, 16), RETRY_MOST)
+        self._failing[run] = _Failing(failures, now + wait)
+        return failures, wait
 
     def seconds_to_next(self, now: dt.datetime) -> float:
         """Return the seconds from ``now`` to the next fire, at most :data:`WAKE_EVERY`."""

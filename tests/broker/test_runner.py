@@ -11,6 +11,7 @@ import pytest
 from databases import Database
 from factories import dwelling_rows, write_csv
 from sqlalchemy import select
+from structlog.testing import capture_logs
 
 from broker.config import RecipientSettings, Settings
 from broker.db import make_session_factory, session_scope
@@ -20,6 +21,7 @@ from broker.policy import load_policies
 from broker.receiver import Receiver, make_receiver_server
 from broker.release import Release
 from broker.runner import Runner
+from broker.scheduler import SchedulerRun
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 MONDAY = dt.datetime(2027, 2, 22, 5, 0, 30, tzinfo=dt.UTC)  # 06:00:30 in Copenhagen
@@ -66,3 +68,38 @@ def test_a_scheduled_run_is_released_once_and_delivered(
     assert releases == [("albertslund-visitation-weekly", "delivered")]
     assert len(list((store / "releases").iterdir())) == 1
     assert 0 < wait <= 5.0
+
+
+def test_a_run_that_fails_for_want_of_keys_is_released_once_they_are_back(
+    database: Database, tmp_path: Path, receiver: tuple[str, Path]
+) -> None:
+    """Keys missing at 06:00: nothing is released or claimed; a minute later, with keys, it is."""
+    url, store = receiver
+    recipient = RecipientSettings(id="albertslund/visitation", webhook=url)  # type: ignore[arg-type]
+    home = tmp_path / "home"
+    settings = Settings(home=home, policies_dir=POLICIES, recipients=(recipient,))
+    export = write_csv(tmp_path / "export.csv", dwelling_rows(6, phases=PHASES))
+    with session_scope(make_session_factory(database.engine)) as session:
+        ingest_file(session, export, org="bo-vest", now=MONDAY - dt.timedelta(days=1))
+    loaded, problems = load_policies([POLICIES])
+    assert not problems
+    now = [MONDAY - dt.timedelta(seconds=30)]  # 06:00:00 in Copenhagen: the run is due
+    runner = Runner(settings, database.engine, lambda: tuple(loaded), clock=lambda: now[0])
+    (home / "keys").rename(tmp_path / "keys-aside")
+
+    with capture_logs() as logs:
+        runner.step()
+    with database.engine.connect() as connection:
+        assert list(connection.execute(select(Release.id))) == []
+        assert list(connection.execute(select(SchedulerRun.policy_id))) == []
+    assert [e["failures"] for e in logs if e["event"] == "scheduler.run_failed"] == [1]
+
+    (tmp_path / "keys-aside").rename(home / "keys")
+    now[0] += dt.timedelta(minutes=1)
+    runner.step()
+    runner.step()
+
+    with database.engine.connect() as connection:
+        releases = list(connection.execute(select(Release.policy_id, Release.status)))
+    assert releases == [("albertslund-visitation-weekly", "delivered")]
+    assert len(list((store / "releases").iterdir())) == 1

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from databases import Database
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
 from broker.db import make_engine, make_session_factory, session_scope
@@ -45,7 +46,7 @@ class Recorder:
         """Start with no runs."""
         self.runs: list[Run] = []
 
-    def __call__(self, policy_id: str, due_at: dt.datetime) -> None:
+    def __call__(self, _session: Session, policy_id: str, due_at: dt.datetime) -> None:
         """Record one run."""
         self.runs.append((policy_id, due_at))
 
@@ -53,7 +54,7 @@ class Recorder:
 def scheduler(
     database: Database,
     schedules: Mapping[str, Schedule],
-    run: Callable[[str, dt.datetime], object],
+    run: Callable[[Session, str, dt.datetime], object],
     *,
     since: dt.datetime | None = None,
     identity: str = "test-host:1",
@@ -295,25 +296,76 @@ def test_two_schedulers_on_two_engines_fire_once(database: Database) -> None:
         other.dispose()
 
 
-def test_a_failing_release_is_logged_and_not_repeated(database: Database) -> None:
-    """A run whose callback raises stays claimed, is logged, and does not stop the others."""
-    recorder = Recorder()
+def test_a_failing_release_is_rolled_back_with_its_claim_and_tried_again(
+    database: Database,
+) -> None:
+    """A run whose release raises is logged, left unclaimed and retried with a doubling wait.
 
-    def run(policy_id: str, due_at: dt.datetime) -> None:
-        if policy_id == "broken":
-            raise RuntimeError("delivery failed")
-        recorder(policy_id, due_at)
+    The others go on; the failing run fires once when its release succeeds, and never again.
+    """
+    recorder = Recorder()
+    broken = {"on": True}
+
+    def run(session: Session, policy_id: str, due_at: dt.datetime) -> None:
+        # What the release wrote before it failed must go with the claim.
+        session.add(
+            SchedulerRun(policy_id="written", due_at=due_at, claimed_at=due_at, claimed_by="x")
+        )
+        session.flush()
+        if policy_id == "broken" and broken["on"]:
+            raise RuntimeError("no log keys")
+        session.delete(session.get(SchedulerRun, ("written", due_at)))
+        recorder(session, policy_id, due_at)
 
     ticker = scheduler(database, {"broken": WEEKLY, "weekly": WEEKLY}, run)
     monday = utc(2027, 1, 11, 5)
+    minute = dt.timedelta(minutes=1)
     with capture_logs() as logs:
-        assert ticker.tick(monday) == [("broken", monday), ("weekly", monday)]
+        assert ticker.tick(monday) == [("weekly", monday)]
+        assert ticker.tick(monday + 0.5 * minute) == []  # not before the first wait
+        assert ticker.tick(monday + minute) == []  # the second failure: now 2 minutes
+        assert ticker.tick(monday + 2.5 * minute) == []
     assert recorder.runs == [("weekly", monday)]
+    assert claims(database) == [("weekly", monday, "test-host:1")]
     failed = [entry for entry in logs if entry["event"] == "scheduler.run_failed"]
-    assert [(entry["policy_id"], entry["due_at"]) for entry in failed] == [
-        ("broken", monday.isoformat())
+    assert [(e["policy_id"], e["failures"], e["retry_in_seconds"]) for e in failed] == [
+        ("broken", 1, 60),
+        ("broken", 2, 120),
     ]
-    assert ticker.tick(monday + dt.timedelta(minutes=1)) == []
+    assert all(entry["exc_info"] for entry in failed)
+
+    broken["on"] = False
+    assert ticker.tick(monday + 3 * minute) == [("broken", monday)]
+    assert ticker.tick(monday + 10 * minute) == []
+    assert recorder.runs == [("weekly", monday), ("broken", monday)]
+    assert sorted(claims(database)) == [
+        ("broken", monday, "test-host:1"),
+        ("weekly", monday, "test-host:1"),
+    ]
+
+
+def test_a_run_that_keeps_failing_waits_at_most_an_hour_and_gives_way_to_the_next(
+    database: Database,
+) -> None:
+    """The wait between tries stops doubling at an hour; a newer run replaces the failing one."""
+
+    def run(_session: Session, _policy_id: str, due_at: dt.datetime) -> None:
+        if due_at == utc(2027, 1, 11, 5):
+            raise RuntimeError("no log keys")
+
+    ticker = scheduler(database, {"weekly": WEEKLY}, run)
+    now = utc(2027, 1, 11, 5)
+    with capture_logs() as logs:
+        while now < utc(2027, 1, 18, 5):
+            ticker.tick(now)
+            now += dt.timedelta(minutes=10)
+        assert ticker.tick(utc(2027, 1, 18, 5)) == [("weekly", utc(2027, 1, 18, 5))]
+    waits = [
+        entry["retry_in_seconds"] for entry in logs if entry["event"] == "scheduler.run_failed"
+    ]
+    assert waits[:8] == [60, 120, 240, 480, 960, 1920, 3600, 3600]
+    assert set(waits[6:]) == {3600}
+    assert claims(database) == [("weekly", utc(2027, 1, 18, 5), "test-host:1")]
 
 
 class FrozenClock:
@@ -343,7 +395,7 @@ def test_run_forever_wakes_on_time_and_every_30_seconds(database: Database) -> N
     ticker = scheduler(
         database,
         {"weekly": WEEKLY},
-        lambda p, due: fired.append(((p, due), clock())),
+        lambda _session, p, due: fired.append(((p, due), clock())),
         since=clock(),
     )
     run_forever(ticker, clock, clock.sleep, lambda: clock.now >= utc(2027, 3, 29, 4, 10))

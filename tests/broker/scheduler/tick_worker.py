@@ -57,7 +57,7 @@ def main() -> int:
     scheduler = Scheduler(
         make_session_factory(engine),
         lambda: schedules,
-        lambda policy_id, due_at: ran.append((policy_id, due_at.isoformat())),
+        lambda _session, policy_id, due_at: ran.append((policy_id, due_at.isoformat())),
     )
     wait_for_start(args.barrier, args.worker)
     claimed = [
