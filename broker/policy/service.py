@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from broker.policy._evaluate import DwellingFacts, PhaseFacts, ReleasePlan, evaluate
 from broker.policy._load import LoadedPolicy
 from broker.policy._model import Policy
 from broker.policy.models import PolicyVersion
-from broker.schedule.models import Department, Dwelling, Objection
+from broker.schedule.models import Department, Dwelling, Objection, Phase
 from schemas import ADDRESS_FIELDS
 
 __all__ = ["explain", "load_dwelling_facts", "record_versions"]
@@ -34,24 +35,37 @@ def load_dwelling_facts(
     objected = set(
         session.scalars(select(Objection.dwelling_id).where(Objection.dwelling_id.in_(in_scope)))
     )
-    rows = session.scalars(
-        select(Dwelling)
-        .where(Dwelling.id.in_(in_scope))
-        .options(selectinload(Dwelling.phases), selectinload(Dwelling.department))
+    # Plain rows, not ORM objects: a national release reads 600,000 dwellings, and
+    # objects would stay in the session's identity map until its commit.
+    phases: dict[int, list[PhaseFacts]] = defaultdict(list)
+    for dwelling_id, kind, start, end in session.execute(
+        select(Phase.dwelling_id, Phase.kind, Phase.start, Phase.end)
+        .where(Phase.dwelling_id.in_(in_scope))
+        .order_by(Phase.dwelling_id, Phase.start, Phase.id)
+    ):
+        phases[dwelling_id].append(PhaseFacts(kind, start, end))
+    rows = session.execute(
+        select(
+            Dwelling.id,
+            Dwelling.ref,
+            Dwelling.affected,
+            Department.code,
+            *(getattr(Dwelling, name) for name in _VALUE_FIELDS),
+        )
+        .join(Department)
+        .where(Department.org == org, Department.code.in_(departments))
+        .order_by(Dwelling.id)
     )
     return [
         DwellingFacts(
-            ref=dwelling.ref,
-            department=dwelling.department.code,
-            affected=dwelling.affected,
-            objected=dwelling.id in objected,
-            values={
-                "afdeling": dwelling.department.code,
-                **{name: getattr(dwelling, name) for name in _VALUE_FIELDS},
-            },
-            phases=tuple(PhaseFacts(p.kind, p.start, p.end) for p in dwelling.phases),
+            ref=ref,
+            department=code,
+            affected=affected,
+            objected=dwelling_id in objected,
+            values={"afdeling": code, **dict(zip(_VALUE_FIELDS, values, strict=True))},
+            phases=tuple(phases.get(dwelling_id, ())),
         )
-        for dwelling in rows
+        for dwelling_id, ref, affected, code, *values in rows
     ]
 
 
