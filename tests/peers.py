@@ -103,9 +103,16 @@ class ReceiverProcess:
     """A real `broker receiver` on 127.0.0.1; its output goes to files under its store's parent."""
 
     def __init__(
-        self, public_key: Path, store: Path, *, port: int | None = None, public_url: str = ""
+        self,
+        public_key: Path,
+        store: Path,
+        *,
+        port: int | None = None,
+        public_url: str = "",
+        max_body_mib: int | None = None,
     ) -> None:
         """Remember how to start it; `start` starts it."""
+        self.max_body_mib = max_body_mib
         self.public_key = public_key
         self.store = store
         self.port = port or free_port()
@@ -131,6 +138,8 @@ class ReceiverProcess:
         ]
         if self.public_url:
             command += ["--public-url", self.public_url]
+        if self.max_body_mib is not None:
+            command += ["--max-body-mib", str(self.max_body_mib)]
         env = {**os.environ, "BROKER_LOG_FORMAT": "json"}
         with self.stdout.open("ab") as out, self.stderr.open("ab") as err:
             self._process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
@@ -376,10 +385,14 @@ class Site:
             text=True,
         )
 
-    def receiver(self, *, port: int | None = None, public_url: str = "") -> ReceiverProcess:
+    def receiver(
+        self, *, port: int | None = None, public_url: str = "", max_body_mib: int | None = None
+    ) -> ReceiverProcess:
         """Return a `broker receiver` that trusts this site's key (not started yet)."""
         store = self.tmp / "municipality"
-        return ReceiverProcess(self.public_key, store, port=port, public_url=public_url)
+        return ReceiverProcess(
+            self.public_key, store, port=port, public_url=public_url, max_body_mib=max_body_mib
+        )
 
     @contextmanager
     def through_proxy(

@@ -27,7 +27,7 @@ from broker.db import make_engine, make_session_factory
 from broker.delivery.service import deliver_due
 from broker.keys import load_keys
 from broker.policy import Flow, PolicyRegistry, load_policies
-from broker.receiver import Receiver, make_receiver_server
+from broker.receiver import MAX_BODY, Receiver, make_receiver_server
 from broker.release import release
 from broker.runner import Runner, version_recorder
 
@@ -120,6 +120,13 @@ def deliver(ctx: click.Context) -> None:
 )
 @click.option("--witness", "as_witness", is_flag=True, help="Also witness the disclosure log.")
 @click.option("--public-url", default="", help="Scheme and host the broker posts to, if proxied.")
+@click.option(
+    "--max-body-mib",
+    type=click.IntRange(1, 4096),
+    default=MAX_BODY // 2**20,
+    show_default=True,
+    help="Largest release accepted, in MiB (about 100,000 dwellings per 64 MiB).",
+)
 def receiver(  # noqa: PLR0913, PLR0917 - click passes one argument per option
     port: int,
     host: str,
@@ -128,6 +135,7 @@ def receiver(  # noqa: PLR0913, PLR0917 - click passes one argument per option
     private_key: Path | None,
     as_witness: bool,
     public_url: str,
+    max_body_mib: int,
 ) -> None:
     """Receive releases: verify signature, digest and receipt; store each once."""
     try:
@@ -151,6 +159,7 @@ def receiver(  # noqa: PLR0913, PLR0917 - click passes one argument per option
         port,
         witness=witness,
         public_url=public_url,
+        max_body=max_body_mib * 2**20,
     )
     click.echo(f"listening on http://{host}:{port}/releases")
     with contextlib.suppress(KeyboardInterrupt), server:

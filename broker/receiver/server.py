@@ -9,21 +9,28 @@ from typing import Any
 from audit import Witness
 from broker.receiver.service import Receiver
 
-__all__ = ["make_receiver_server"]
+__all__ = ["MAX_BODY", "make_receiver_server"]
 
-_MAX_BODY = 64 * 1024 * 1024
+MAX_BODY = 64 * 1024 * 1024
+"""The largest request body the receiver reads by default, in bytes (413 beyond it)."""
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, address: tuple[str, int], receiver: Receiver, witness: Witness | None, base: str
+        self,
+        address: tuple[str, int],
+        receiver: Receiver,
+        witness: Witness | None,
+        base: str,
+        max_body: int,
     ) -> None:
         super().__init__(address, _Handler)
         self.receiver = receiver
         self.witness = witness
         self.base = base
+        self.max_body = max_body
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -31,7 +38,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
-        if length > _MAX_BODY:
+        if length > self.server.max_body:
             self._reply(413, "text/plain", b"too large\n")
             return
         body = self.rfile.read(length)
@@ -64,13 +71,18 @@ class _Handler(BaseHTTPRequestHandler):
         """Stay quiet: request lines are not logged (the store is the record)."""
 
 
-def make_receiver_server(
+def make_receiver_server(  # noqa: PLR0913 - the settings are keyword-only
     receiver: Receiver,
     host: str,
     port: int,
     *,
     witness: Witness | None = None,
     public_url: str = "",
+    max_body: int = MAX_BODY,
 ) -> ThreadingHTTPServer:
-    """Return the server; ``public_url`` is the scheme and authority the broker posts to."""
-    return _Server((host, port), receiver, witness, public_url.rstrip("/"))
+    """Return the server.
+
+    ``public_url`` is the scheme and authority the broker posts to; a body over
+    ``max_body`` bytes is answered 413 unread.
+    """
+    return _Server((host, port), receiver, witness, public_url.rstrip("/"), max_body)

@@ -11,7 +11,7 @@ import signal
 import time
 
 import pytest
-from peers import POLICY, RECIPIENT, Site, released_id
+from peers import POLICY, RECIPIENT, Site, post_exactly, released_id
 
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
@@ -149,3 +149,14 @@ def test_retry_limit_ends_in_a_recorded_loud_failure(site: Site) -> None:
     ]
     assert [e for e in entries if e["event"] == "delivery"] == []
     site.assert_log_verifies()
+
+
+@SQLITE_ONLY
+def test_a_body_over_the_receivers_limit_is_refused_unread(site: Site) -> None:
+    """`broker receiver --max-body-mib 1` answers 413 to a larger body, and reads a smaller one."""
+    headers = [("Content-Type", "application/json")]
+    with site.receiver(max_body_mib=1) as receiver:
+        over, _ = post_exactly(receiver.port, "POST", "/releases", headers, b"x" * (2**20 + 1))
+        under, _ = post_exactly(receiver.port, "POST", "/releases", headers, b"x" * 2**20)
+    assert (over, under) == (413, 400)
+    assert list((receiver.store / "releases").iterdir()) == []
