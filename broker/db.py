@@ -26,6 +26,7 @@ __all__ = [
     "UtcDateTime",
     "make_engine",
     "make_session_factory",
+    "read_only_engine",
     "session_scope",
     "upgrade",
 ]
@@ -84,9 +85,23 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # IMMEDIATE takes the write lock up front: two writers queue on
-        # busy_timeout instead of failing halfway with SQLITE_BUSY.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writer's IMMEDIATE takes the write lock up front: two writers queue on
+        # busy_timeout instead of failing halfway with SQLITE_BUSY. A reader takes
+        # no lock (in WAL it reads beside the writer) and SQLite refuses its writes.
+        read_only = bool(connection.get_execution_options().get(_READ_ONLY))
+        connection.exec_driver_sql(f"PRAGMA query_only={'ON' if read_only else 'OFF'}")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+
+_READ_ONLY = "broker_read_only"
+"""The execution option of a read-only session's engine (``make_session_factory``)."""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -94,6 +109,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
+    elif engine.dialect.name == "postgresql":
+        _configure_postgresql(engine)
     return engine
 
 
@@ -119,9 +136,20 @@ def _refuse_log_mutation(state: ORMExecuteState) -> None:
         raise LogMutationError(f"the disclosure log is append-only: {name} cannot be changed")
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Return the session factory used by the edges; its sessions refuse to mutate the log."""
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
+def read_only_engine(engine: Engine) -> Engine:
+    """Return ``engine`` for reads only: the database refuses writes; SQLite takes no lock."""
+    return engine.execution_options(**{_READ_ONLY: True})
+
+
+def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Return the session factory used by the edges; its sessions refuse to mutate the log.
+
+    With ``read_only`` the database refuses every write of its sessions (SQLite's
+    ``query_only``, PostgreSQL's read-only transactions); on SQLite such a session
+    also takes no lock, so reads run beside the one writer instead of queueing.
+    """
+    bind = read_only_engine(engine) if read_only else engine
+    factory = sessionmaker(bind=bind, expire_on_commit=False)
     event.listen(factory, "do_orm_execute", _refuse_log_mutation)
     return factory
 

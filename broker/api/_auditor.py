@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from audit import VerificationError, latest_checkpoint, write_bundle
 from broker.access import Principal
-from broker.api._auth import Auditor, AuditorOrVisitator, DbSession
+from broker.api._auth import Auditor, AuditorOrVisitator, DbSession, ReadSession
 from broker.disclosure import EntryFilter, audit_read, dwelling_disclosures, entries, record, verify
 from broker.errors import NotFound
 from broker.keys import KeyRing, load_keys
@@ -121,7 +121,7 @@ def list_entries(  # noqa: PLR0913, PLR0917 - one query parameter each
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse)
-def checkpoint(_caller: AuditorOrVisitator, session: DbSession) -> str:
+def checkpoint(_caller: AuditorOrVisitator, session: ReadSession) -> str:
     """The newest signed checkpoint, with the witnesses' cosignatures (a C2SP signed note)."""
     latest = latest_checkpoint(session.connection())
     if latest is None:
@@ -189,7 +189,7 @@ def export(
 
 
 @router.get("/policy-versions/{content_hash}", response_model=PolicyText)
-def policy_version(content_hash: str, _caller: Auditor, session: DbSession) -> PolicyText:
+def policy_version(content_hash: str, _caller: Auditor, session: ReadSession) -> PolicyText:
     """The exact text of the policy version with this content hash."""
     stored = session.scalar(select(PolicyVersion).where(PolicyVersion.content_hash == content_hash))
     if stored is None:

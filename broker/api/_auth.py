@@ -26,8 +26,10 @@ __all__ = [
     "DbSession",
     "Housing",
     "RateLimiter",
+    "ReadSession",
     "Visitator",
     "db_session",
+    "read_session",
     "requires",
 ]
 
@@ -65,15 +67,22 @@ def db_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def read_session(request: Request) -> Iterator[Session]:
+    """A read-only session for a route that writes nothing (the database refuses writes)."""
+    with session_scope(request.app.state.read_session_factory) as session:
+        yield session
+
+
 def _principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    session: Annotated[Session, Depends(db_session)],
 ) -> Principal:
-    # 1. A bearer token must be present and valid now (not expired, not revoked).
+    # 1. A bearer token must be present and valid now (not expired, not revoked). Its
+    #    own short read: the route's session, perhaps a writer's, opens after it closes.
     if credentials is None:
         raise ApiProblem(401, "authentication required", headers=_CHALLENGE)
-    principal = authenticate(session, credentials.credentials, now=dt.datetime.now(dt.UTC))
+    with session_scope(request.app.state.read_session_factory) as session:
+        principal = authenticate(session, credentials.credentials, now=dt.datetime.now(dt.UTC))
     if principal is None:
         raise ApiProblem(401, "invalid, expired or revoked token", headers=_CHALLENGE)
     # 2. Each token has its own rate.
@@ -97,6 +106,8 @@ def requires(*roles: Role) -> Callable[..., Principal]:
 
 DbSession = Annotated[Session, Depends(db_session)]
 """A route parameter: the request's database session."""
+ReadSession = Annotated[Session, Depends(read_session)]
+"""A route parameter: the request's read-only database session."""
 Admin = Annotated[Principal, Depends(requires(Role.ADMIN))]
 Auditor = Annotated[Principal, Depends(requires(Role.AUDITOR))]
 AdminOrAuditor = Annotated[Principal, Depends(requires(Role.ADMIN, Role.AUDITOR))]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from broker.access import Principal, Role
-from broker.api._auth import Coordinator, DbSession, Visitator, requires
+from broker.api._auth import Coordinator, DbSession, ReadSession, Visitator, requires
 from broker.api._problems import BODY_PROBLEMS
 from broker.contact.models import ContactCheck
 from broker.contact.service import CONSENT, open_checks, reply, request_check, visible_check
@@ -91,7 +91,7 @@ def create(
 
 
 @router.get("", response_model=list[CheckView])
-def list_checks(caller: _EITHER, session: DbSession) -> list[CheckView]:
+def list_checks(caller: _EITHER, session: ReadSession) -> list[CheckView]:
     """Visitators: the open checks for their municipality. Coordinators: their departments'."""
     if caller.role == Role.VISITATOR:
         return [_view(c, caller) for c in open_checks(session, caller)]
@@ -104,7 +104,7 @@ def list_checks(caller: _EITHER, session: DbSession) -> list[CheckView]:
 
 
 @router.get("/{check_id}", response_model=CheckView)
-def get_check(check_id: str, caller: _EITHER, session: DbSession) -> CheckView:
+def get_check(check_id: str, caller: _EITHER, session: ReadSession) -> CheckView:
     """One check, if it is the caller's (404 otherwise)."""
     return _view(visible_check(session, caller, check_id), caller)
 

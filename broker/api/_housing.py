@@ -7,7 +7,7 @@ import datetime as dt
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from broker.api._auth import DbSession, Housing
+from broker.api._auth import DbSession, Housing, ReadSession
 from broker.api._problems import UPLOAD_PROBLEMS
 from broker.api._uploads import Upload
 from broker.ingest import IngestReport, ingest_bytes
@@ -133,13 +133,13 @@ _UPLOAD_BODY = {
 
 
 @router.get("/departments", response_model=list[DepartmentOut])
-def departments(caller: Housing, session: DbSession) -> list[DepartmentOut]:
+def departments(caller: Housing, session: ReadSession) -> list[DepartmentOut]:
     """The caller organisation's departments, with dwelling counts."""
     return [DepartmentOut.model_validate(d) for d in org_departments(session, caller.org)]
 
 
 @router.get("/departments/{code}/dwellings", response_model=list[DwellingOut])
-def dwellings(code: str, caller: Housing, session: DbSession) -> list[DwellingOut]:
+def dwellings(code: str, caller: Housing, session: ReadSession) -> list[DwellingOut]:
     """The dwellings of one of the caller organisation's departments, with their phases."""
     return [DwellingOut.model_validate(d) for d in department_dwellings(session, caller.org, code)]
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from broker.api._auth import DbSession, Visitator
+from broker.api._auth import ReadSession, Visitator
 from broker.release.repository import municipality_release, municipality_releases
 
 __all__ = ["router"]
@@ -41,7 +41,7 @@ class ReleasePage(BaseModel):
 @router.get("", response_model=ReleasePage)
 def list_releases(
     caller: Visitator,
-    session: DbSession,
+    session: ReadSession,
     after: Annotated[str | None, Query(max_length=40, description="the last id seen")] = None,
     limit: Annotated[int, Query(ge=1, le=_MAX_PAGE)] = 50,
 ) -> ReleasePage:
@@ -56,7 +56,7 @@ def list_releases(
     response_class=Response,
     responses={200: {"content": {"application/json": {}}, "description": "the delivered body"}},
 )
-def get_release(release_id: str, caller: Visitator, session: DbSession) -> Response:
+def get_release(release_id: str, caller: Visitator, session: ReadSession) -> Response:
     """The release's delivered JSON body: content, salt and receipt, byte for byte."""
     found = municipality_release(session, caller.org, release_id)
     return Response(found.payload, media_type="application/json")

@@ -25,7 +25,7 @@ from broker.api._problems import (
 )
 from broker.api._releases import router as releases_router
 from broker.config import Settings
-from broker.db import make_engine, make_session_factory
+from broker.db import make_engine, make_session_factory, read_only_engine
 from broker.errors import ConfigError
 from broker.keys import KeyRing, load_keys
 from broker.logging import new_run_id
@@ -55,7 +55,7 @@ def _readiness(
     db: Engine, registry: PolicyRegistry, *, keys_loaded: bool
 ) -> tuple[dict[str, object], int]:
     try:
-        with db.connect() as connection:
+        with read_only_engine(db).connect() as connection:
             revision = connection.execute(text("SELECT version_num FROM alembic_version"))
             schema = revision.scalar_one()
     except Exception:
@@ -119,6 +119,7 @@ def create_app(
     app.state.engine = db
     app.state.settings = settings
     app.state.session_factory = make_session_factory(db)
+    app.state.read_session_factory = make_session_factory(db, read_only=True)
     app.state.rate_limiter = RateLimiter(settings.api_rate_per_minute)
     app.state.policies = registry
     install_problem_handlers(app)
