@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ORG ?= bo-vest
-# The demo's recipient: a directory drop, so no peer process is needed.
-DEMO_RECIPIENTS ?= [{"id": "albertslund/visitation", "directory": "var/outbox/albertslund-visitation"}]
+# The port of the municipality's reference receiver in the demo.
+RECEIVER_PORT ?= 7390
 
 .PHONY: run test check bench schemas clean
 
@@ -15,17 +15,10 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 ## run: migrate the embedded SQLite database, load the demo department, create the log keys,
-##      push this week's release into var/outbox, verify the disclosure log, serve on 127.0.0.1:8000
+##      start the municipality's reference receiver, push this week's release to it, verify
+##      the disclosure log, serve on 127.0.0.1:8000 (scripts/demo.sh)
 run: $(STAMP)
-	$(BIN)/broker db upgrade
-	$(BIN)/broker demo-data --out var/demo-export.csv
-	$(BIN)/broker ingest var/demo-export.csv --org $(ORG)
-	$(BIN)/broker policy check
-	$(BIN)/broker policy explain albertslund-visitation-weekly
-	$(BIN)/broker keys init
-	BROKER_RECIPIENTS='$(DEMO_RECIPIENTS)' $(BIN)/broker push albertslund-visitation-weekly
-	$(BIN)/broker audit verify
-	BROKER_RECIPIENTS='$(DEMO_RECIPIENTS)' $(BIN)/broker serve
+	BIN=$(BIN) ORG=$(ORG) RECEIVER_PORT=$(RECEIVER_PORT) bash scripts/demo.sh --serve
 
 ## test: the whole suite (SQLite and PostgreSQL)
 test: $(STAMP)
@@ -36,12 +29,15 @@ check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy --strict bench/*.py
 
 ## bench: the benchmarks in bench/ (slow; not part of the test suite)
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/policy.py
-	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/disclosure_log.py
+	$(BIN)/python bench/push.py
+	$(BIN)/python bench/api.py
 
 ## schemas: re-export the JSON Schemas of the data contract into schemas/json
 schemas: $(STAMP)
