@@ -37,7 +37,7 @@ The audit operations run once; read-only baselines are the best of three runs.
 This is a measurement, not a test: nothing fails on a slow figure.
 
 Run ``make bench`` or
-``.venv/bin/python bench/audit.py [--entries N] [--one-by-one N] [--postgres URL]``.
+``.venv/bin/python bench/disclosure_log.py [--entries N] [--one-by-one N] [--postgres URL]``.
 Figures go to stdout; progress goes to stderr.
 """
 
@@ -72,11 +72,6 @@ from sqlalchemy import (
     select,
     text,
 )
-
-# Run as ``python bench/audit.py``, this file's directory heads sys.path, and this
-# file, named like the package it measures, would shadow ``audit``.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    del sys.path[0]
 
 from audit import (
     Draft,
