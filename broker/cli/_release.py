@@ -24,7 +24,7 @@ from broker.cli._common import (
 )
 from broker.config import Settings
 from broker.db import make_engine, make_session_factory
-from broker.delivery.service import deliver_due
+from broker.delivery.service import deliver_due, retry_failed
 from broker.keys import load_keys
 from broker.policy import Flow, PolicyRegistry, load_policies
 from broker.receiver import MAX_BODY, Receiver, make_receiver_server
@@ -90,10 +90,22 @@ def push(ctx: click.Context, policy_id: str) -> None:
 
 
 @click.command()
+@click.option(
+    "--retry",
+    "retry",
+    metavar="RELEASE-ID",
+    default=None,
+    help="First put this release, which failed for good, back in the queue.",
+)
 @click.pass_context
-def deliver(ctx: click.Context) -> None:
+def deliver(ctx: click.Context, retry: str | None) -> None:
     """Deliver every release that is due now (retries included)."""
-    if not _deliver(settings_of(ctx)):
+    settings = settings_of(ctx)
+    if retry is not None:
+        with open_session(settings) as session:
+            retry_failed(session, retry, now=now())
+        click.echo(f"queued again: {retry}")
+    if not _deliver(settings):
         sys.exit(EXIT_REJECTED)
 
 

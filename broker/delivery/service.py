@@ -31,12 +31,12 @@ from broker.db import session_scope
 from broker.delivery._sealing import seal
 from broker.delivery._signature import content_digest, sign_request
 from broker.disclosure import record, rfc3339
-from broker.errors import ConfigError
+from broker.errors import ConfigError, InputError, NotFound, Problem
 from broker.files import write_atomic
 from broker.keys import KeyRing
 from broker.release.models import Release, ReleaseState
 
-__all__ = ["Attempt", "deliver_due", "key_id"]
+__all__ = ["Attempt", "deliver_due", "key_id", "retry_failed"]
 
 log = structlog.get_logger(__name__)
 
@@ -165,7 +165,7 @@ def deliver_due(
             session.scalars(
                 select(Release)
                 .where(Release.status == "pending", Release.next_attempt_at <= clock())
-                .order_by(Release.created_at, Release.id)
+                .order_by(Release.log_seq)
             )
         )
     attempts: list[Attempt] = []
@@ -207,3 +207,33 @@ def deliver_due(
         else:
             log.info("delivery.delivered", release_id=release.id, recipient=release.recipient)
     return attempts
+
+
+def retry_failed(session: Session, release_id: str, *, now: dt.datetime) -> Release:
+    """Put a release that failed for good back in the queue, due now, with its attempts reset.
+
+    Raises:
+        NotFound: no release with that id.
+        InputError: the release has not failed, or a later release of its policy to its
+            recipient was delivered (this one would arrive out of order).
+    """
+    found = session.get(Release, release_id, with_for_update=True)
+    if found is None:
+        raise NotFound("no release with that id")
+    if found.status != "failed":
+        rule = f"must be a release that failed for good; this one is {found.status}"
+        raise InputError("not a failed release", (Problem(rule, column="release"),))
+    later = session.scalar(
+        select(Release.id).where(
+            Release.recipient == found.recipient,
+            Release.policy_id == found.policy_id,
+            Release.status == "delivered",
+            Release.log_seq > found.log_seq,
+        )
+    )
+    if later is not None:
+        rule = f"a later release, {later}, was delivered: this one would arrive out of order"
+        raise InputError("out of order", (Problem(rule, column="release"),))
+    found.status, found.attempts, found.next_attempt_at = "pending", 0, now
+    log.info("delivery.requeued", release_id=found.id, recipient=found.recipient)
+    return found

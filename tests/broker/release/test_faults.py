@@ -160,3 +160,33 @@ def test_a_body_over_the_receivers_limit_is_refused_unread(site: Site) -> None:
         under, _ = post_exactly(receiver.port, "POST", "/releases", headers, b"x" * 2**20)
     assert (over, under) == (413, 400)
     assert list((receiver.store / "releases").iterdir()) == []
+
+
+@SQLITE_ONLY
+def test_a_release_failed_for_good_is_delivered_once_when_retried(site: Site) -> None:
+    """`broker deliver --retry ID` queues a failed release again; it arrives once, on record."""
+    site.settings["BROKER_DELIVERY_ATTEMPTS"] = "1"
+    receiver = site.receiver()
+    site.webhook = f"{receiver.url}/releases"
+    pushed = site.broker("push", POLICY)
+    release_id = released_id(pushed.stdout)
+    assert pushed.returncode == 1
+    assert f"FAILED for good: {release_id} to {RECIPIENT}" in pushed.stderr
+    nothing = site.broker("deliver")
+    assert (nothing.returncode, nothing.stdout) == (0, "")  # a failed release is not retried
+    unknown = site.broker("deliver", "--retry", "rel-000000000000000000000000")
+    assert unknown.returncode == 1
+    assert "no release with that id" in unknown.stderr
+    with receiver:
+        retried = site.broker("deliver", "--retry", release_id)
+        assert retried.returncode == 0, retried.stdout + retried.stderr
+        assert retried.stdout.splitlines() == [
+            f"queued again: {release_id}",
+            f"delivered {release_id} to {RECIPIENT}",
+        ]
+        row = site.assert_delivered_once(receiver, release_id)
+        again = site.broker("deliver", "--retry", release_id)
+    assert row.attempts == 1
+    assert again.returncode == 1
+    assert "must be a release that failed for good; this one is delivered" in again.stderr
+    assert [e["release_id"] for e in site.entries("delivery-failed")] == [release_id]
