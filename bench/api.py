@@ -82,6 +82,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn  # noqa: TID251 - the baseline is a bare uvicorn server, as `broker serve` runs it
+from _common import note
 from fastapi import FastAPI  # noqa: TID251 - the baseline is a bare FastAPI route
 from sqlalchemy import create_engine, make_url, text
 
@@ -109,11 +110,6 @@ ENTRIES_PATH = f"/v1/log/entries?limit={ENTRIES_PAGE}"
 EXCEPTION_LINE = re.compile(r"^[ |]*((?:\w+\.)*\w*(?:Error|Exception): .+)$", re.MULTILINE)
 ERROR_WIDTH = 110
 ERRORS_SHOWN = 4
-
-
-def note(message: str) -> None:
-    """Tell the person running the benchmark what is happening (stderr)."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,13 +52,12 @@ import random
 import secrets
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from _common import best_of, note, postgres_schemas, sqlite_files, timed
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import (
     BigInteger,
@@ -68,9 +67,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     insert,
-    make_url,
     select,
-    text,
 )
 
 from audit import (
@@ -89,7 +86,6 @@ from audit import (
     verify_receipt,
     write_bundle,
 )
-from broker.db import make_engine, upgrade
 
 T = TypeVar("T")
 
@@ -123,27 +119,6 @@ bare_entries = Table(
     Column("entry", LargeBinary, nullable=False),
 )
 """The baseline's table: the entry bytes under their number, nothing else."""
-
-
-def note(message: str) -> None:
-    """Tell the person running the benchmark what is happening (stderr)."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def timed(action: Callable[[], T]) -> tuple[float, T]:
-    """Run ``action`` and return its wall-clock seconds and its result."""
-    start = time.perf_counter()
-    result = action()
-    return time.perf_counter() - start, result
-
-
-def best_of(runs: int, action: Callable[[], T]) -> tuple[float, T]:
-    """Return the best wall-clock seconds of ``runs`` runs and the last result."""
-    best, result = timed(action)
-    for _ in range(runs - 1):
-        seconds, result = timed(action)
-        best = min(best, seconds)
-    return best, result
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,49 +277,6 @@ def read_lines(path: Path) -> int:
             json.loads(raw)
             count += 1
     return count
-
-
-def sqlite_files(directory: Path) -> Callable[[], Engine]:
-    """Return a factory of engines, each on a new SQLite file in ``directory``, migrated."""
-    made: list[Path] = []
-
-    def fresh() -> Engine:
-        path = directory / f"log-{len(made) + 1}.db"
-        made.append(path)
-        engine = make_engine(f"sqlite:///{path}")
-        upgrade(engine)
-        return engine
-
-    return fresh
-
-
-@contextmanager
-def postgres_schemas(url: str) -> Iterator[Callable[[], Engine]]:
-    """Yield a factory of engines, each on a fresh migrated schema; drop them all after."""
-    admin = make_engine(url)
-    schemas: list[str] = []
-    engines: list[Engine] = []
-
-    def fresh() -> Engine:
-        schema = "bench_" + secrets.token_hex(6)
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        schemas.append(schema)
-        scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-        engine = make_engine(scoped.render_as_string(hide_password=False))
-        engines.append(engine)
-        upgrade(engine)
-        return engine
-
-    try:
-        yield fresh
-    finally:
-        for engine in engines:
-            engine.dispose()
-        with admin.begin() as connection:
-            for schema in schemas:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def line(label: str, seconds: float, count: int, unit: str, baseline: float | None) -> None:
@@ -512,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run every measurement on SQLite and, if asked, on PostgreSQL; print the figures."""
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as name:
-        measure("SQLite", sqlite_files(Path(name)), args.entries, args.one_by_one)
+        measure("SQLite", sqlite_files(Path(name), "log"), args.entries, args.one_by_one)
     if args.postgres:
         with postgres_schemas(args.postgres) as fresh:
             measure("PostgreSQL", fresh, args.entries, args.one_by_one)

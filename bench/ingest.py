@@ -36,7 +36,6 @@ import io
 import secrets
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from _common import DOORS, FLOORS, PHASES, note, timed
 from sqlalchemy import Engine, make_url, text
 
 from broker.db import make_engine, make_session_factory, session_scope, upgrade
@@ -78,19 +78,6 @@ HEADINGS = (
     "Telefon",
     "E-mail",
 )
-# Phase kind, first day and last day, in days after the dwelling's first notice.
-PHASES = (
-    ("varsling", 0, 0),
-    ("nedpakning", 84, 88),
-    ("genhusning", 91, 210),
-    ("udpakning", 211, 213),
-    ("hjemkomst", 214, 214),
-    ("genetablering", 215, 242),
-    ("haandvaerkeradgang", 91, 200),
-    ("mangelgennemgang", 250, 250),
-)
-DOORS = ("tv", "mf", "th")
-FLOORS = ("st", "1", "2", "3", "4", "5", "6", "7", "8", "9")
 # Postcode, postal district and municipality code of real places with social housing.
 PLACES = (
     ("2620", "Albertslund", "0165"),
@@ -168,11 +155,6 @@ ADDRESS_NAMESPACE = uuid.UUID("5f0c6e2a-3b1d-4c8e-9a7f-2d4b6c8e0a1f")
 FIRST_NOTICE = dt.date(2026, 9, 7)
 
 
-def note(message: str) -> None:
-    """Tell the person running the benchmark what is happening (stderr)."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 @dataclass(frozen=True, slots=True)
 class Export:
     """The generated export file and what it holds."""
@@ -248,13 +230,6 @@ def count_csv_rows(path: Path) -> int:
     for _row in reader:
         count += 1
     return count - 1  # the heading row
-
-
-def timed(action: Callable[[], T]) -> tuple[float, T]:
-    """Run ``action`` and return its wall-clock seconds and its result."""
-    start = time.perf_counter()
-    result = action()
-    return time.perf_counter() - start, result
 
 
 def now() -> dt.datetime:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from _common import best_of, note
 
 from broker.policy import DwellingFacts, PhaseFacts, Policy, evaluate, load_policy_file
 from schemas import PhaseKind
@@ -28,11 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 AT = dt.date(2027, 2, 22)
 KINDS = tuple(kind.value for kind in PhaseKind)
 DEPARTMENTS = 250
-
-
-def note(message: str) -> None:
-    """Progress for the person waiting, on stderr."""
-    sys.stderr.write(f"[bench] {message}\n")
 
 
 def build(dwellings: int) -> list[DwellingFacts]:
@@ -97,18 +92,6 @@ def policies() -> tuple[Policy, Policy]:
     document["scope"]["phases"] = list(KINDS)
     document["scope"]["window"] = {"days_before": 366, "days_after": 731}
     return shipped, Policy.model_validate(document)
-
-
-def best_of(runs: int, action: Callable[[], T]) -> tuple[float, T]:
-    """The best wall time of ``runs`` runs, and the last result."""
-    best = float("inf")
-    result: T | None = None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = action()
-        best = min(best, time.perf_counter() - start)
-    assert result is not None  # noqa: S101 - runs >= 1
-    return best, result
 
 
 def release_json(policy: Policy, facts: list[DwellingFacts]) -> str:

@@ -53,7 +53,6 @@ import gc
 import json
 import multiprocessing
 import resource
-import secrets
 import sys
 import tempfile
 import threading
@@ -70,7 +69,8 @@ from unittest import mock
 
 import httpx
 import rfc8785
-from sqlalchemy import Connection, Engine, insert, make_url, text
+from _common import DOORS, FLOORS, PHASES, note, postgres_schemas, sqlite_files, timed
+from sqlalchemy import Connection, Engine, insert, text
 
 import broker.delivery.service as delivery_service
 import broker.policy.service as policy_service
@@ -79,7 +79,7 @@ import broker.release.service as release_service
 from audit import _storage as log_storage
 from audit import public_keys_from_pem, verify_receipt
 from broker.config import RecipientSettings, Settings
-from broker.db import Base, make_engine, make_session_factory, upgrade
+from broker.db import Base, make_session_factory
 from broker.delivery.service import deliver_due
 from broker.keys import KeyRing, init_keys, load_keys
 from broker.logging import configure_logging
@@ -105,20 +105,6 @@ MB = 1e6
 RUN_AT = dt.datetime(2027, 2, 22, 5, 0, tzinfo=dt.UTC)
 # The copied policy's window: the widest a policy may have.
 WINDOW = {"days_before": 366, "days_after": 731}
-# Phase kind, first day and last day, in days after the dwelling's first notice,
-# as in bench/ingest.py's export.
-PHASES = (
-    ("varsling", 0, 0),
-    ("nedpakning", 84, 88),
-    ("genhusning", 91, 210),
-    ("udpakning", 211, 213),
-    ("hjemkomst", 214, 214),
-    ("genetablering", 215, 242),
-    ("haandvaerkeradgang", 91, 200),
-    ("mangelgennemgang", 250, 250),
-)
-DOORS = ("tv", "mf", "th")
-FLOORS = ("st", "1", "2", "3", "4", "5", "6", "7", "8", "9")
 # Postcode, postal district and municipality code of real places with social housing.
 PLACES = (
     ("2620", "Albertslund", "0165"),
@@ -135,18 +121,6 @@ PLACES = (
 STREET_STEMS = ("Birke", "Ege", "Hassel", "Pile", "Elme", "Lærke", "Bøge", "Ahorn", "Kastanje")
 STREET_ENDINGS = ("vej", "parken", "haven", "gården", "stien", "toften", "vænget", "bakken")
 ADDRESS_NAMESPACE = uuid.UUID("5f0c6e2a-3b1d-4c8e-9a7f-2d4b6c8e0a1f")
-
-
-def note(message: str) -> None:
-    """Tell the person running the benchmark what is happening (stderr)."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def timed(action: Callable[[], T]) -> tuple[float, T]:
-    """Run ``action`` and return its wall-clock seconds and its result."""
-    start = time.perf_counter()
-    result = action()
-    return time.perf_counter() - start, result
 
 
 def now() -> dt.datetime:
@@ -404,49 +378,6 @@ def bench_policy(departments: int) -> Policy:
 
 
 # --- databases ---------------------------------------------------------------------------------
-
-
-def sqlite_files(directory: Path) -> Callable[[], Engine]:
-    """Return a factory of engines, each on a new SQLite file in ``directory``, migrated."""
-    made: list[Path] = []
-
-    def fresh() -> Engine:
-        path = directory / f"push-{len(made) + 1}.db"
-        made.append(path)
-        engine = make_engine(f"sqlite:///{path}")
-        upgrade(engine)
-        return engine
-
-    return fresh
-
-
-@contextmanager
-def postgres_schemas(url: str) -> Iterator[Callable[[], Engine]]:
-    """Yield a factory of engines, each on a fresh migrated schema; drop them all after."""
-    admin = make_engine(url)
-    schemas: list[str] = []
-    engines: list[Engine] = []
-
-    def fresh() -> Engine:
-        schema = "bench_" + secrets.token_hex(6)
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        schemas.append(schema)
-        scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-        engine = make_engine(scoped.render_as_string(hide_password=False))
-        engines.append(engine)
-        upgrade(engine)
-        return engine
-
-    try:
-        yield fresh
-    finally:
-        for engine in engines:
-            engine.dispose()
-        with admin.begin() as connection:
-            for schema in schemas:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 # --- the measurements --------------------------------------------------------------------------
@@ -851,7 +782,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(log_format="console", level="warning", stream=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="bench-push-") as name:
-        measure_database("SQLite", sqlite_files(Path(name)), args.dwellings)
+        measure_database("SQLite", sqlite_files(Path(name), "push"), args.dwellings)
     if args.postgres:
         with postgres_schemas(args.postgres) as fresh:
             measure_database("PostgreSQL", fresh, args.dwellings)
