@@ -11,7 +11,7 @@ signed checkpoint over the new head.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -38,6 +38,7 @@ from audit._merkle import (
     EMPTY_ROOT,
     CompactRange,
     ProofError,
+    RangeHash,
     consistency_proof_of,
     inclusion_proof_of,
     leaf_hash,
@@ -218,16 +219,32 @@ class StoredTree:
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """Return the inclusion proof of leaf ``index`` in the tree of ``size``."""
+        self._prefetch(lambda subtree: inclusion_proof_of(subtree, index, size))
         return inclusion_proof_of(self.subtree, index, size)
 
     def consistency_proof(self, old_size: int, size: int) -> list[bytes]:
         """Return the consistency proof from ``old_size`` to ``size``."""
+        self._prefetch(lambda subtree: consistency_proof_of(subtree, old_size, size))
         return consistency_proof_of(self.subtree, old_size, size)
 
+    def _prefetch(self, proof: Callable[[RangeHash], object]) -> None:
+        # A dry run of the proof names the stored subtrees it reads; they are then
+        # read in two queries instead of one each. Bad input raises here as in the run.
+        wanted: set[tuple[int, int]] = set()
 
-def _frontier(connection: Connection, size: int) -> CompactRange:
-    # One query per kind of node: the right edge of a tree is at most 64 subtrees.
-    coordinates = perfect_subtrees(size)
+        def record(start: int, end: int) -> bytes:
+            for level, index in perfect_subtrees(end - start):
+                wanted.add((level, (start >> level) + index))
+            return b""
+
+        proof(record)
+        self._cache.update(_stored_nodes(self._connection, wanted - self._cache.keys()))
+
+
+def _stored_nodes(
+    connection: Connection, coordinates: Collection[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    # Two queries, whatever the count: the leaves, then the interior nodes.
     leaves = [index for level, index in coordinates if level == 0]
     found: dict[tuple[int, int], bytes] = {}
     if leaves:
@@ -243,6 +260,13 @@ def _frontier(connection: Connection, size: int) -> CompactRange:
             select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(or_(*interior))
         )
         found.update({(int(row.level), int(row.idx)): bytes(row.hash) for row in rows})
+    return found
+
+
+def _frontier(connection: Connection, size: int) -> CompactRange:
+    # The right edge of a tree is at most 64 subtrees.
+    coordinates = perfect_subtrees(size)
+    found = _stored_nodes(connection, coordinates)
     missing = [c for c in coordinates if c not in found]
     if missing:
         raise ProofError(f"no stored subtree at level {missing[0][0]}, index {missing[0][1]}")
