@@ -26,10 +26,11 @@ broker keys init
 broker keys export-public --out "$BROKER_HOME/log-public.pem"
 
 echo "starting the municipality's receiver on ${RECEIVER_URL} (store: $BROKER_HOME/municipality)"
-broker receiver --port "$RECEIVER_PORT" --public-key "$BROKER_HOME/log-public.pem" \
+# Not through the function: $! must be the receiver's own process, for the trap to stop it.
+"$BIN/broker" receiver --port "$RECEIVER_PORT" --public-key "$BROKER_HOME/log-public.pem" \
     --store "$BROKER_HOME/municipality" >"$BROKER_HOME/receiver.log" 2>&1 &
 receiver=$!
-trap 'kill "$receiver" 2>/dev/null || true' EXIT
+trap 'kill "$receiver" 2>/dev/null; wait "$receiver" 2>/dev/null || true' EXIT
 listening() {
     "$BIN/python" -c "import sys, urllib.request as r; r.urlopen(sys.argv[1], timeout=1)" \
         "${RECEIVER_URL}/healthz" 2>/dev/null

@@ -43,6 +43,11 @@ def _run_demo(home: Path, port: int) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _personal_values(export: Path) -> set[str]:
     with export.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter=";"))
@@ -53,10 +58,12 @@ def _personal_values(export: Path) -> set[str]:
 def test_the_demo_delivers_to_the_receiver_and_twice_is_fine(tmp_path: Path) -> None:
     """Two runs in one home: each pushes one release to the receiver; the log verifies."""
     home = tmp_path / "var"
-    first = _run_demo(home, free_port())
+    ports = [free_port(), free_port()]
+    first = _run_demo(home, ports[0])
     assert first.returncode == 0, first.stdout + first.stderr
-    second = _run_demo(home, free_port())
+    second = _run_demo(home, ports[1])
     assert second.returncode == 0, second.stdout + second.stderr
+    assert [_listening(port) for port in ports] == [False, False]  # the receivers stopped
 
     received = sorted((home / "municipality" / "releases").iterdir())
     receipts = sorted((home / "municipality" / "receipts").iterdir())
