@@ -5,6 +5,7 @@ Imports neither ``broker`` nor ``schemas``, so an auditor can install it alone.
 
 from audit._bundle import FORMAT as BUNDLE_FORMAT
 from audit._bundle import BundleResult, verify_bundle, write_bundle, write_csv
+from audit._canonical import canonical_json
 from audit._check import verify_database
 from audit._cosignature import (
     Cosigner,
@@ -104,6 +105,7 @@ __all__ = [
     "add_signature",
     "append",
     "canonical_entry",
+    "canonical_json",
     "commitment",
     "consistency_proof",
     "consistency_proof_of",

@@ -20,6 +20,7 @@ from typing import IO, Any
 import rfc8785
 from sqlalchemy import Connection, select
 
+from audit._canonical import canonical_json
 from audit._cosignature import Cosigner, verify_cosignatures
 from audit._note import NoteError, Verifier
 from audit._storage import log_checkpoints, log_cosignatures, log_entries, read_head
@@ -249,7 +250,7 @@ def _replay(verifier: LogVerifier, document: dict[str, Any], counts: dict[str, i
         if not isinstance(entry, dict):
             raise VerificationError("the entry is not an object", seq)
         try:
-            data = rfc8785.dumps(entry)
+            data = canonical_json(entry)
         except (rfc8785.CanonicalizationError, TypeError, ValueError):
             raise VerificationError("the entry cannot be canonicalised", seq) from None
         verifier.add_entry(seq, data)

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import rfc8785
+from audit._canonical import canonical_json
 
 __all__ = [
     "ENTRY_VERSION",
@@ -107,7 +107,7 @@ def canonical_entry(entry: Mapping[str, EntryValue]) -> bytes:
     """
     _check_required(entry)
     document: dict[str, Any] = {key: _json_value(key, value) for key, value in entry.items()}
-    return rfc8785.dumps(document)
+    return canonical_json(document)
 
 
 def new_salt() -> bytes:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import rfc8785
 
+from audit._canonical import canonical_json
 from audit._entry import ENTRY_VERSION
 from audit._merkle import CompactRange, leaf_hash
 from audit._note import Checkpoint, NoteError, Verifier, open_note, parse_checkpoint
@@ -47,7 +48,11 @@ def _parse_entry(seq: int, entry: bytes) -> dict[str, object]:
         raise VerificationError("not JSON", seq) from None
     if not isinstance(document, dict):
         raise VerificationError("not a JSON object", seq)
-    if rfc8785.dumps(document) != entry:
+    try:
+        canonical = canonical_json(document)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError):
+        raise VerificationError("not in RFC 8785 canonical form", seq) from None
+    if canonical != entry:
         raise VerificationError("not in RFC 8785 canonical form", seq)
     if document.get("v") != ENTRY_VERSION:
         raise VerificationError(f"format version is not {ENTRY_VERSION}", seq)

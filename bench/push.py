@@ -68,7 +68,6 @@ from typing import Any, TypeVar
 from unittest import mock
 
 import httpx
-import rfc8785
 from _common import DOORS, FLOORS, PHASES, note, postgres_schemas, sqlite_files, timed
 from sqlalchemy import Connection, Engine, insert, text
 
@@ -416,7 +415,7 @@ RECEIVER_PARTS = (
     Part("Content-Digest check (SHA-256)", receiver_service, "check_content_digest"),
     Part("signature check", receiver_service, "verify_request"),
     Part("receipt check", receiver_service, "verify_receipt"),
-    Part("canonical bytes of the content (RFC 8785)", rfc8785, "dumps"),
+    Part("canonical bytes of the content (RFC 8785)", receiver_service, "canonical_json"),
     Part("storage of the release and its receipt", receiver_service, "write_atomic"),
 )
 

@@ -16,9 +16,9 @@ import re
 import zoneinfo
 from typing import Annotated, Self
 
-import rfc8785
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from audit import canonical_json
 from schemas import CATALOGUE, DepartmentCode, FieldClass, PhaseKind
 
 __all__ = [
@@ -266,4 +266,4 @@ class Policy(_Frozen):
     def content_hash(self) -> str:
         """SHA-256 (hex) of the policy's RFC 8785 canonical JSON: its identity in the log."""
         document = self.model_dump(mode="json", exclude_none=True)
-        return hashlib.sha256(rfc8785.dumps(document)).hexdigest()
+        return hashlib.sha256(canonical_json(document)).hexdigest()

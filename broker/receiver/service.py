@@ -27,11 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from audit import ReceiptError, Verifier, verify_commitment, verify_receipt
+from audit import ReceiptError, Verifier, canonical_json, verify_commitment, verify_receipt
 from broker.delivery._sealing import SealError, is_sealed, open_sealed
 from broker.delivery._signature import SignatureError, check_content_digest, verify_request
 from broker.delivery.service import key_id
@@ -171,7 +170,7 @@ class Receiver:
         commitment = entry.get("commitment")
         try:
             committed = isinstance(commitment, str) and verify_commitment(
-                commitment, salt, rfc8785.dumps(content)
+                commitment, salt, canonical_json(content)
             )
         except (ValueError, TypeError):
             committed = False

@@ -15,8 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import rfc8785
-
+from audit import canonical_json
 from broker.policy import ReleasedDwelling
 
 __all__ = ["body", "canonical", "digest", "recipient_key", "record"]
@@ -40,12 +39,12 @@ def record(key: str, dwelling: ReleasedDwelling) -> dict[str, Any]:
 
 def digest(item: Mapping[str, Any]) -> str:
     """Return the SHA-256 of a record's canonical bytes (to detect a change)."""
-    return hashlib.sha256(rfc8785.dumps(dict(item))).hexdigest()
+    return hashlib.sha256(canonical_json(dict(item))).hexdigest()
 
 
 def canonical(content: Mapping[str, Any]) -> bytes:
     """Return the RFC 8785 bytes of the release content: what the log commits to."""
-    return rfc8785.dumps(dict(content))
+    return canonical_json(dict(content))
 
 
 def body(content: Mapping[str, Any], salt: bytes, receipt: str) -> bytes:

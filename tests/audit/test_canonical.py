@@ -1,0 +1,53 @@
+"""The fast canonical JSON writes exactly what the rfc8785 package writes, or refuses alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audit._canonical import canonical_json
+
+# Every code point, lone surrogates and controls included.
+TEXT = st.text(st.characters(codec=None, categories=None), max_size=12)
+KEYS = st.one_of(st.text(st.characters(max_codepoint=0x7F), max_size=6), TEXT)
+INTEGERS = st.one_of(
+    st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1),
+    st.integers(min_value=-(2**70), max_value=2**70),
+)
+SCALARS = st.one_of(st.none(), st.booleans(), INTEGERS, TEXT, st.floats(width=64))
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(KEYS, inner, max_size=4)),
+    max_leaves=20,
+)
+
+
+def _outcome(dump: Any, value: Any) -> bytes | str:
+    try:
+        return bytes(dump(value))
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as error:
+        return type(error).__name__
+
+
+@settings(max_examples=2000, deadline=None)
+@given(JSON)
+def test_the_same_bytes_as_rfc8785(value: Any) -> None:
+    """Any JSON value: the same bytes, or the same kind of refusal."""
+    assert _outcome(canonical_json, value) == _outcome(rfc8785.dumps, value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"b": 1, "a": [True, None, "\u00e6\u00f8\u00e5", "\x00\x1f\x7f\u2028", '"\\/']},
+        {"n": 2**53 - 1, "m": -(2**53) + 1, "z": 0, "e": ""},
+        {"nested": {"z": [], "a": {}}, "A": "x"},
+    ],
+)
+def test_examples_the_broker_writes(value: Any) -> None:
+    """Keys out of order, escapes, non-ASCII text, the integer limits, nesting."""
+    assert canonical_json(value) == rfc8785.dumps(value)
