@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit._canonical import canonical_json
+from audit._verify import VerificationError, _parse_entry
 
 # Every code point, lone surrogates and controls included.
 TEXT = st.text(st.characters(codec=None, categories=None), max_size=12)
@@ -51,3 +52,13 @@ def test_the_same_bytes_as_rfc8785(value: Any) -> None:
 def test_examples_the_broker_writes(value: Any) -> None:
     """Keys out of order, escapes, non-ASCII text, the integer limits, nesting."""
     assert canonical_json(value) == rfc8785.dumps(value)
+
+
+@pytest.mark.parametrize(
+    "entry", [b'{"n":1e400,"seq":0,"v":1}', b'{"n":9007199254740993,"seq":0,"v":1}']
+)
+def test_an_entry_with_no_canonical_form_fails_verification(entry: bytes) -> None:
+    """Infinity or an integer beyond 2^53 in a stored entry is a verification failure."""
+    with pytest.raises(VerificationError, match="canonical") as failed:
+        _parse_entry(0, entry)
+    assert failed.value.seq == 0
