@@ -52,10 +52,10 @@ def _try_keys(settings: Settings) -> KeyRing | None:
 
 
 def _readiness(
-    db: Engine, registry: PolicyRegistry, *, keys_loaded: bool
+    reader: Engine, registry: PolicyRegistry, *, keys_loaded: bool
 ) -> tuple[dict[str, object], int]:
     try:
-        with read_only_engine(db).connect() as connection:
+        with reader.connect() as connection:
             revision = connection.execute(text("SELECT version_num FROM alembic_version"))
             schema = revision.scalar_one()
     except Exception:
@@ -120,6 +120,7 @@ def create_app(
     app.state.settings = settings
     app.state.session_factory = make_session_factory(db)
     app.state.read_session_factory = make_session_factory(db, read_only=True)
+    reader = read_only_engine(db)  # /readyz: a read that never waits for a writer
     app.state.rate_limiter = RateLimiter(settings.api_rate_per_minute)
     app.state.policies = registry
     install_problem_handlers(app)
@@ -169,7 +170,7 @@ def create_app(
         """The database is reachable and migrated, the policies valid, the log keys loaded."""
         if app.state.keys is None:
             app.state.keys = _try_keys(settings)
-        body, status = _readiness(db, registry, keys_loaded=app.state.keys is not None)
+        body, status = _readiness(reader, registry, keys_loaded=app.state.keys is not None)
         return JSONResponse(body, status)
 
     return app

@@ -447,13 +447,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     settings.home.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(f"{os.getpid()}\n", encoding="ascii")
     try:
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-        )
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
     finally:
         pid_file.unlink(missing_ok=True)
 

@@ -56,6 +56,18 @@ def _ready_until(url: str, predicate: Any, deadline: float = 10.0) -> dict[str, 
     pytest.fail(f"readyz never matched; last: {body}")
 
 
+def _serve_env(database: Database, home: Path, policies: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `broker serve` on ``database`` with ``home`` and ``policies``."""
+    return {
+        **os.environ,
+        "BROKER_HOME": str(home),
+        "BROKER_DATABASE_URL": database.url,
+        "BROKER_POLICIES_DIR": str(policies),
+        "BROKER_LOG_FORMAT": "json",
+        **extra,
+    }
+
+
 @pytest.fixture
 def server(database: Database, tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
     """A real `broker serve` on 127.0.0.1 with its own copy of the policies."""
@@ -64,13 +76,7 @@ def server(database: Database, tmp_path: Path) -> Iterator[tuple[str, Path, dict
     home = tmp_path / "home"
     init_keys(Settings(home=home))
     port = _free_port()
-    env = {
-        **os.environ,
-        "BROKER_HOME": str(home),
-        "BROKER_DATABASE_URL": database.url,
-        "BROKER_POLICIES_DIR": str(policies),
-        "BROKER_LOG_FORMAT": "json",
-    }
+    env = _serve_env(database, home, policies)
     process = subprocess.Popen(
         [sys.executable, "-m", "broker", "serve", "--port", str(port)],
         env=env,
@@ -152,16 +158,14 @@ def test_a_burst_over_the_concurrency_limit_waits_its_turn(
     home = tmp_path / "home"
     init_keys(Settings(home=home))
     port = _free_port()
-    env = {
-        **os.environ,
-        "BROKER_HOME": str(home),
-        "BROKER_DATABASE_URL": database.url,
-        "BROKER_POLICIES_DIR": str(POLICIES),
-        "BROKER_LOG_FORMAT": "json",
-        "BROKER_SCHEDULER": "false",
-        "BROKER_API_MAX_CONCURRENCY": "6",
-        "BROKER_API_RATE_PER_MINUTE": "100000",
-    }
+    env = _serve_env(
+        database,
+        home,
+        POLICIES,
+        BROKER_SCHEDULER="false",
+        BROKER_API_MAX_CONCURRENCY="6",
+        BROKER_API_RATE_PER_MINUTE="100000",
+    )
     created = run_broker(database, home, "token", "create", "--role", "auditor", "--org", "bo-vest")
     secret = created.stdout.splitlines()[-1]
     process = subprocess.Popen(
