@@ -47,7 +47,10 @@ class RecipientSettings(BaseModel):
     directory: Path | None = Field(default=None, description="or write each release here")
     public_key: Path | None = Field(
         default=None,
-        description="the recipient's X25519 public key (PEM): releases are sealed to it",
+        description=(
+            "the recipient's X25519 public key (PEM): releases are sealed to it "
+            "(HPKE, broker/delivery/SEALING.md)"
+        ),
     )
 
     @model_validator(mode="after")

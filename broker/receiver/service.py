@@ -7,7 +7,8 @@ A delivery is accepted when, in this order:
    digest, the content type and the idempotency key, is fresh, and verifies under
    one of the broker's public keys;
 3. it is not a replay of a request already seen (the same signature);
-4. a sealed release opens with this receiver's X25519 key;
+4. a sealed release (either format of ``broker/delivery/SEALING.md``) opens with
+   this receiver's X25519 key;
 5. its receipt proves, under the broker's log key, that the release's entry is in
    the disclosure log, and that entry commits to exactly these release bytes.
 

@@ -15,10 +15,12 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from databases import Database
 from factories import dwelling_rows, write_csv
+from sealing_reference import seal_legacy_body
 
 from broker.config import RecipientSettings, Settings
 from broker.db import make_session_factory, session_scope
-from broker.delivery.service import deliver_due
+from broker.delivery._signature import content_digest, sign_request
+from broker.delivery.service import deliver_due, key_id
 from broker.ingest.service import ingest_file
 from broker.keys import KeyRing, init_keys, load_keys
 from broker.policy import load_policy_file
@@ -48,11 +50,8 @@ def serving(receiver: Receiver) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.mark.parametrize("receiver_has_key", [True, False])
-def test_sealed_release_opens_only_with_the_receivers_key(
-    database: Database, tmp_path: Path, ring: KeyRing, receiver_has_key: bool
-) -> None:
-    """Sealed to the receiver: stored in clear there; a receiver without the key refuses it."""
+def _released(database: Database, tmp_path: Path, ring: KeyRing) -> tuple[bytes, str]:
+    """Release this week's list to albertslund/visitation; return its payload and id."""
     export = write_csv(tmp_path / "export.csv", dwelling_rows(6, phases=PHASES))
     factory = make_session_factory(database.engine)
     loaded, _ = load_policy_file(POLICIES / "albertslund-visitation-weekly.yaml")
@@ -60,7 +59,17 @@ def test_sealed_release_opens_only_with_the_receivers_key(
     with session_scope(factory) as session:
         ingest_file(session, export, org="bo-vest", now=RUN)
         made = release(session, ring, loaded.policy, run_at=RUN, now=RUN).release
-    assert made is not None
+        assert made is not None
+        return made.payload, made.id
+
+
+@pytest.mark.parametrize("receiver_has_key", [True, False])
+def test_sealed_release_opens_only_with_the_receivers_key(
+    database: Database, tmp_path: Path, ring: KeyRing, receiver_has_key: bool
+) -> None:
+    """Sealed to the receiver: stored in clear there; a receiver without the key refuses it."""
+    payload, release_id = _released(database, tmp_path, ring)
+    factory = make_session_factory(database.engine)
     municipality = X25519PrivateKey.generate()
     public = tmp_path / "municipality.pub.pem"
     public.write_bytes(
@@ -79,9 +88,36 @@ def test_sealed_release_opens_only_with_the_receivers_key(
         (attempt,) = deliver_due(factory, settings, ring, client, lambda: RUN)
     if receiver_has_key:
         assert attempt.delivered
-        stored = json.loads((store / "releases" / f"{made.id}.json").read_bytes())
-        assert stored["release"]["release_id"] == made.id
-        assert len(stored["release"]["dwellings"]) == 6
+        stored = (store / "releases" / f"{release_id}.json").read_bytes()
+        assert stored == payload
+        assert len(json.loads(stored)["release"]["dwellings"]) == 6
     else:
         assert (attempt.delivered, attempt.problem) == (False, "HTTP 422")
         assert not list((store / "releases").iterdir())
+
+
+def test_a_release_sealed_the_earlier_way_is_still_accepted(
+    database: Database, tmp_path: Path, ring: KeyRing
+) -> None:
+    """A signed delivery sealed in the format before HPKE opens at the receiver and is stored."""
+    payload, release_id = _released(database, tmp_path, ring)
+    municipality = X25519PrivateKey.generate()
+    body = seal_legacy_body(
+        payload, municipality.public_key(), X25519PrivateKey.generate(), b"\x01" * 12
+    )
+    url = "http://127.0.0.1:7390/releases"
+    headers = {
+        "content-type": "application/json",
+        "content-digest": content_digest(body),
+        "idempotency-key": release_id,
+    }
+    signing = ring.signing
+    created = int(RUN.timestamp())
+    headers.update(
+        sign_request("POST", url, headers, signing, key_id(signing.public_key()), created)
+    )
+    store = tmp_path / "received"
+    checker = Receiver(store, ring.public_keys, private_key=municipality, clock=RUN.timestamp)
+    reply = checker.accept("POST", url, headers, body)
+    assert (reply.status, json.loads(reply.body)["status"]) == (201, "stored")
+    assert (store / "releases" / f"{release_id}.json").read_bytes() == payload
