@@ -54,16 +54,19 @@ def run(database: Database, ring: KeyRing, policy: Policy) -> Release | None:
         return release(session, ring, policy, run_at=RUN, now=RUN).release
 
 
-def deliver(database: Database, tmp_path: Path, ring: KeyRing) -> list[str]:
-    """Deliver what is due by a directory drop; return the ids delivered."""
+def deliver(database: Database, tmp_path: Path, ring: KeyRing, *, fail: bool = False) -> list[str]:
+    """Deliver what is due by a directory drop (``fail``: one that cannot be written, once)."""
     drop = tmp_path / "drop"
+    if fail:
+        (tmp_path / "not-a-directory").write_text("a file where the drop directory should be")
+        drop = tmp_path / "not-a-directory" / "drop"
     recipient = RecipientSettings(id="albertslund/visitation", directory=drop)  # type: ignore[arg-type]
-    settings = Settings(home=tmp_path, recipients=(recipient,))
+    settings = Settings(home=tmp_path, recipients=(recipient,), delivery_attempts=1)
     with httpx.Client() as client:
         attempts = deliver_due(
             make_session_factory(database.engine), settings, ring, client, lambda: RUN
         )
-    assert all(attempt.delivered for attempt in attempts)
+    assert all(attempt.delivered is not fail for attempt in attempts)
     return [attempt.release_id for attempt in attempts]
 
 
@@ -160,3 +163,33 @@ def test_changes_mode_sends_additions_changes_and_withdrawals(
 
     # Nothing changed since: nothing is released.
     assert run(database, ring, policy) is None
+
+
+def test_after_a_release_not_delivered_the_next_is_a_resync(
+    database: Database, tmp_path: Path, ring: KeyRing
+) -> None:
+    """Nothing goes out while the newest release is pending and current; after a failure, all."""
+    policy = weekly(Mode.CHANGES)
+    upload(database, tmp_path, dwelling_rows(6, phases=PHASES))
+    first = run(database, ring, policy)
+    assert first is not None
+    assert run(database, ring, policy) is None  # on its way, and still the truth
+    # Dwelling 7 is new while the first is undelivered: everything again, as a resync.
+    upload(database, tmp_path, dwelling_rows(7, phases=PHASES))
+    second = run(database, ring, policy)
+    assert second is not None
+    content = body(second)["release"]
+    assert isinstance(content, dict)
+    assert (content["mode"], content["resync"], content["base_release"]) == ("snapshot", True, None)
+    assert (len(content["dwellings"]), content["withdrawn"]) == (7, [])
+    assert second.mode == "snapshot"
+
+    assert deliver(database, tmp_path, ring, fail=True) == [first.id]  # the second waits
+    assert run(database, ring, policy) is None
+    assert deliver(database, tmp_path, ring, fail=True) == [second.id]
+    # Nothing changed, but the recipient's set is not known: everything again.
+    third = run(database, ring, policy)
+    assert third is not None
+    content = body(third)["release"]
+    assert isinstance(content, dict)
+    assert (content["mode"], content["resync"], len(content["dwellings"])) == ("snapshot", True, 7)
