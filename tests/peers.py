@@ -34,9 +34,13 @@ from databases import Database
 from factories import write_csv
 from sqlalchemy import select
 
+from broker.config import Settings
 from broker.db import make_session_factory, session_scope
 from broker.ingest.service import ingest_file
-from broker.release import Release
+from broker.keys import load_keys
+from broker.policy import Policy, load_policy_file
+from broker.policy.service import explain
+from broker.release import Release, _payload
 
 # What the proxy does with one request.
 Fault = Literal[
@@ -57,6 +61,27 @@ PHASES = (
     ("varsling", TODAY + dt.timedelta(days=3), TODAY + dt.timedelta(days=3)),
     ("genhusning", TODAY + dt.timedelta(days=14), TODAY + dt.timedelta(days=100)),
 )
+
+
+def changes_policies(directory: Path) -> tuple[Path, Policy]:
+    """Write the weekly policy in `mode: changes` into `directory`; return it and the policy."""
+    directory.mkdir(parents=True, exist_ok=True)
+    text = (POLICIES / f"{POLICY}.yaml").read_text(encoding="utf-8")
+    assert "\nmode: snapshot\n" in text
+    path = directory / f"{POLICY}.yaml"
+    path.write_text(text.replace("\nmode: snapshot\n", "\nmode: changes\n"), encoding="utf-8")
+    loaded, problems = load_policy_file(path)
+    assert loaded is not None, problems
+    return directory, loaded.policy
+
+
+def apply_release(held: dict[str, dict[str, Any]], content: dict[str, Any]) -> None:
+    """Apply one release to a recipient's set, as a receiver must: replace, or upsert and remove."""
+    if content["mode"] == "snapshot":
+        held.clear()
+    held.update({record["key"]: record for record in content["dwellings"]})
+    for key in content["withdrawn"]:
+        held.pop(key, None)
 
 
 def free_port() -> int:
@@ -173,6 +198,13 @@ class ReceiverProcess:
         """Return the stored release files, by name."""
         return sorted((self.store / "releases").glob("*.json"))
 
+    def current(self, policy_id: str) -> dict[str, dict[str, Any]] | None:
+        """Return the receiver's current set for a policy, by key (None: it holds none)."""
+        path = self.store / "current" / f"{policy_id}.json"
+        if not path.exists():
+            return None
+        return {record["key"]: record for record in json.loads(path.read_bytes())["dwellings"]}
+
     def receipts(self) -> list[Path]:
         """Return the stored receipt files, by name."""
         return sorted((self.store / "receipts").glob("*.tlog-proof"))
@@ -248,7 +280,10 @@ class Proxy:
         self._server.proxy = self
         self.port = int(self._server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: the proxy stops within 50 ms of `__exit__`.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> Self:
         """Start listening."""
@@ -411,6 +446,32 @@ class Site:
         path = write_csv(self.tmp / "export.csv", rows)
         with session_scope(make_session_factory(self.database.engine)) as session:
             ingest_file(session, path, org="bo-vest", now=dt.datetime.now(dt.UTC))
+
+    def truth(self, policy: Policy, at: dt.date = TODAY) -> dict[str, dict[str, Any]]:
+        """Return, by key, the records `policy` releases on `at` from the stored schedule."""
+        ring = load_keys(Settings(home=self.home))
+        with session_scope(make_session_factory(self.database.engine)) as session:
+            plan = explain(session, policy, at=at)
+        return {
+            record["key"]: record
+            for record in (
+                _payload.record(
+                    _payload.recipient_key(ring.reference_key, policy.recipient, dwelling.ref),
+                    dwelling,
+                )
+                for dwelling in plan.dwellings
+            )
+        }
+
+    def replay(self, receiver: ReceiverProcess, policy_id: str) -> dict[str, dict[str, Any]]:
+        """Return the set the receiver's stored releases of a policy give, applied in log order."""
+        order = {row.id: row.log_seq for row in self.outbox()}
+        contents = [json.loads(path.read_bytes())["release"] for path in receiver.releases()]
+        held: dict[str, dict[str, Any]] = {}
+        for content in sorted(contents, key=lambda c: order[c["release_id"]]):
+            if content["policy_id"] == policy_id:
+                apply_release(held, content)
+        return held
 
     def outbox(self) -> list[Release]:
         """Return the outbox rows as they stand now."""

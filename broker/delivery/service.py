@@ -21,7 +21,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit import Draft, EntryValue
@@ -34,7 +34,7 @@ from broker.disclosure import record, rfc3339
 from broker.errors import ConfigError, InputError, NotFound, Problem
 from broker.files import write_atomic
 from broker.keys import KeyRing
-from broker.release.models import Release, ReleaseState
+from broker.release.models import Release
 
 __all__ = ["Attempt", "deliver_due", "key_id", "retry_failed"]
 
@@ -141,14 +141,8 @@ def _record_outcome(  # noqa: PLR0913 - the outcome's facts, all named
     if not problem:
         record(session, ring, [Draft({**fields, "event": "delivery"})])
     elif final:
+        # The next ``changes`` release sees this one undelivered and resends everything.
         record(session, ring, [Draft({**fields, "event": "delivery-failed", "reason": problem})])
-        # What the recipient holds is unknown now: the next ``changes`` release is complete.
-        session.execute(
-            delete(ReleaseState).where(
-                ReleaseState.recipient == release.recipient,
-                ReleaseState.policy_id == release.policy_id,
-            )
-        )
 
 
 def deliver_due(
@@ -211,6 +205,11 @@ def deliver_due(
 
 def retry_failed(session: Session, release_id: str, *, now: dt.datetime) -> Release:
     """Put a release that failed for good back in the queue, due now, with its attempts reset.
+
+    Only while no later release of its policy to its recipient was delivered: then the
+    recipient still holds what this release was made against (a ``changes`` release is
+    only ever made right after the delivered release it is relative to), and any later
+    release still to come is a resync, which replaces whatever this one leaves.
 
     Raises:
         NotFound: no release with that id.

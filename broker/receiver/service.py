@@ -15,12 +15,20 @@ A delivery is accepted when, in this order:
 A release id already stored is answered 200 and stored nothing twice, so retries
 are harmless; each release is kept with its receipt, so the municipality can
 later prove what it was sent.
+
+Releases of one policy are applied, in log order, to the set the receiver holds for
+it (``current/<policy_id>.json``): ``mode: snapshot`` (a resync included) replaces the
+set; ``mode: changes`` upserts ``dwellings`` by ``key`` and removes the ``withdrawn``
+keys, and is accepted only when its ``base_release`` is the release the set stands at.
+A delta on another base, or a release older in the log than the set's, is refused
+(409), never applied to the wrong set.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,6 +50,9 @@ __all__ = ["Receiver", "Reply"]
 _JSON = "application/json"
 _RELEASING = ("release", "contact-check")
 """The log events whose entry stands for a delivered release."""
+_POLICY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
+_SETS = ("snapshot", "changes")
+"""The release modes that carry a policy's set of dwellings (a contact check does not)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +74,66 @@ class _Rejected(Exception):  # noqa: N818 - a control-flow signal inside this mo
         self.status, self.rule, self.detail = status, rule, detail
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A release whose receipt and commitment checked: its id, content and log index."""
+
+    release_id: str
+    receipt: str
+    content: dict[str, Any]
+    index: int
+
+
+def _applied(held: dict[str, Any] | None, checked: _Checked) -> dict[str, Any]:
+    """Return the policy's set once ``checked`` is applied to ``held`` (the set it holds).
+
+    Raises:
+        _Rejected: a delta on another base (409 ``base``), a release older in the log
+            than ``held`` (409 ``order``), or a malformed set (422 ``release``).
+    """
+    content, release_id = checked.content, checked.release_id
+    policy_id = content["policy_id"]
+    holding = None if held is None else str(held["release_id"])
+    if held is not None and int(held["log_index"]) > checked.index:
+        detail = f"release {release_id} is older in the log than {holding}, held for {policy_id}"
+        raise _Rejected(409, "order", detail)
+    dwellings: dict[str, Any] = {}
+    if content["mode"] == "changes":
+        base = content.get("base_release")
+        if base is None or base != holding:
+            detail = (
+                f"release {release_id} is relative to {base}; this receiver holds "
+                f"{holding or 'no release'} of {policy_id}"
+            )
+            raise _Rejected(409, "base", detail)
+        assert held is not None  # noqa: S101 - holding is not None
+        dwellings = {record["key"]: record for record in held["dwellings"]}
+    records, withdrawn = content.get("dwellings"), content.get("withdrawn")
+    if not (
+        isinstance(records, list)
+        and all(isinstance(r, dict) and isinstance(r.get("key"), str) for r in records)
+        and isinstance(withdrawn, list)
+        and all(isinstance(key, str) for key in withdrawn)
+    ):
+        raise _Rejected(422, "release", "dwellings must be records with a key; withdrawn, keys")
+    dwellings.update({record["key"]: record for record in records})
+    for key in withdrawn:
+        dwellings.pop(key, None)
+    return {
+        "policy_id": policy_id,
+        "release_id": release_id,
+        "log_index": checked.index,
+        "dwellings": [dwellings[key] for key in sorted(dwellings)],
+    }
+
+
 class Receiver:
-    """Checks and stores deliveries in ``store``: ``releases/``, ``receipts/``, ``seen``."""
+    """Checks and stores deliveries in ``store``: ``releases/``, ``receipts/``, ``current/``.
+
+    ``current/<policy_id>.json`` is the set of dwellings the releases of that policy
+    leave the municipality holding, with the release it stands at; ``seen`` lists the
+    signatures already taken in.
+    """
 
     def __init__(
         self,
@@ -83,7 +152,7 @@ class Receiver:
         self._private = private_key
         self._clock = clock
         self._lock = threading.Lock()
-        for folder in ("releases", "receipts"):
+        for folder in ("releases", "receipts", "current"):
             (store / folder).mkdir(parents=True, exist_ok=True)
         self._seen_path = store / "seen"
         self._seen = set(self._seen_path.read_text().split()) if self._seen_path.exists() else set()
@@ -121,17 +190,49 @@ class Receiver:
         body = self._open(body)
         # 5. The release is on record in the broker's disclosure log, byte for byte.
         try:
-            release_id, receipt = self._check_release(body, lower.get("idempotency-key", ""))
+            checked = self._check_release(body, lower.get("idempotency-key", ""))
         except ReceiptError as error:
             raise _Rejected(422, "receipt", str(error)) from None
+        release_id = checked.release_id
         # 6. Stored once: a retried release is acknowledged, not stored again.
         with self._lock:
             path = self._store / "releases" / f"{release_id}.json"
             if path.exists():
                 return _answer(200, status="duplicate", release_id=release_id)
-            write_atomic(self._store / "receipts" / f"{release_id}.tlog-proof", receipt.encode())
+            # 7. Applied in order to the policy's set, which is written before the release
+            #    file: a crash between the two leaves a set the retry recognises.
+            current = self._current(checked)
+            write_atomic(
+                self._store / "receipts" / f"{release_id}.tlog-proof", checked.receipt.encode()
+            )
+            if current is not None:
+                write_atomic(current[0], current[1])
             write_atomic(path, body)
         return _answer(201, status="stored", release_id=release_id)
+
+    def current(self, policy_id: str) -> dict[str, Any] | None:
+        """Return the set held for ``policy_id``: its release id, log index and dwellings."""
+        if not _POLICY_ID.match(policy_id):
+            return None
+        path = self._store / "current" / f"{policy_id}.json"
+        if not path.exists():
+            return None
+        held: dict[str, Any] = json.loads(path.read_bytes())
+        return held
+
+    def _current(self, checked: _Checked) -> tuple[Path, bytes] | None:
+        """Return where to write the policy's new set, and its bytes; None: nothing to write."""
+        content = checked.content
+        if content.get("mode") not in _SETS:
+            return None  # a contact check: about one dwelling, not a set
+        policy_id = content.get("policy_id")
+        if not isinstance(policy_id, str) or not _POLICY_ID.match(policy_id):
+            raise _Rejected(422, "release", "policy_id must be a policy id")
+        held = self.current(policy_id)
+        if held is not None and held["release_id"] == checked.release_id:
+            return None  # applied already, before a crash kept the release file from disk
+        applied = _applied(held, checked)
+        return self._store / "current" / f"{policy_id}.json", canonical_json(applied)
 
     def _open(self, body: bytes) -> bytes:
         if not is_sealed(body):
@@ -148,7 +249,7 @@ class Receiver:
         with self._seen_path.open("a", encoding="ascii") as file:
             file.write(fingerprint + "\n")
 
-    def _check_release(self, body: bytes, idempotency_key: str) -> tuple[str, str]:
+    def _check_release(self, body: bytes, idempotency_key: str) -> _Checked:
         try:
             document = json.loads(body)
             content: dict[str, Any] = document["release"]
@@ -177,4 +278,4 @@ class Receiver:
             committed = False
         if not committed:
             raise ReceiptError("the release is not the content the log entry commits to")
-        return release_id, receipt
+        return _Checked(release_id, receipt, content, proven.index)

@@ -40,7 +40,11 @@ class Release(Base):
 
 
 class ReleaseState(Base):
-    """What a recipient was last sent about one dwelling under one policy (for ``changes``)."""
+    """What a recipient holds about one dwelling once it applies the newest release of a policy.
+
+    Only the newest release's state is kept (``release_id``): it is the base of the next
+    ``changes`` release once that release is delivered, and of no release otherwise.
+    """
 
     __tablename__ = "release_state"
 

@@ -37,40 +37,89 @@ class Outcome:
     reason: str | None = None
 
 
-def _changes(
-    session: Session, policy: Policy, records: dict[str, dict[str, Any]]
-) -> tuple[list[str], list[str], dict[str, str]]:
-    """Return the dwellings new or changed, those withdrawn, and every record's digest."""
+@dataclass(frozen=True, slots=True)
+class _Delta:
+    """What to send: the dwellings in it, those withdrawn, and what the recipient then holds.
+
+    ``base`` is the release the delta is relative to (``mode: changes``); ``None`` means
+    the whole window, which replaces the recipient's set (``mode: snapshot``). ``resync``
+    marks such a full set sent under a ``changes`` policy because the recipient's set is
+    not known.
+    """
+
+    changed: list[str]
+    withdrawn: list[str]
+    digests: dict[str, str]
+    base: str | None = None
+    resync: bool = False
+
+    @property
+    def mode(self) -> Mode:
+        """Return how the recipient applies it: replace its set, or upsert and remove."""
+        return Mode.SNAPSHOT if self.base is None else Mode.CHANGES
+
+
+def _changes(session: Session, policy: Policy, records: dict[str, dict[str, Any]]) -> _Delta | None:
+    """Return what to send against what the recipient is known to hold; None: nothing new.
+
+    The recipient is known to hold the state of the newest release of this policy to it
+    only once that release was delivered: a delta is computed against it alone. When the
+    newest release is still pending or failed for good, or none was made, the recipient's
+    set is unknown and the whole window goes out as a resync.
+    """
+    digests = {ref: _payload.digest(item) for ref, item in records.items()}
+    if policy.mode is Mode.SNAPSHOT:
+        return _Delta(sorted(records), [], digests)
+    everything = _Delta(sorted(records), [], digests, resync=True)
+    newest = session.scalar(
+        select(Release)
+        .where(Release.recipient == policy.recipient, Release.policy_id == policy.id)
+        .order_by(Release.log_seq.desc())
+        .limit(1)
+    )
+    if newest is None or newest.status == "failed":
+        return everything
+    # ``release_state`` holds the newest release's state only. A release never has
+    # fewer than ``min_dwellings``, so no rows means that state is not known.
     held = {
         row.dwelling_ref: row.digest
         for row in session.scalars(
             select(ReleaseState).where(
-                ReleaseState.recipient == policy.recipient, ReleaseState.policy_id == policy.id
+                ReleaseState.recipient == policy.recipient,
+                ReleaseState.policy_id == policy.id,
+                ReleaseState.release_id == newest.id,
             )
         )
     }
-    digests = {ref: _payload.digest(item) for ref, item in records.items()}
-    if policy.mode is Mode.SNAPSHOT:
-        return sorted(records), [], digests
+    if not held:
+        return everything
+    if newest.status != "delivered":
+        # Still on its way: once delivered it brings the recipient to ``held``.
+        return None if held == digests else everything
     changed = sorted(ref for ref in records if held.get(ref) != digests[ref])
     withdrawn = sorted(ref for ref in held if ref not in records)
-    return changed, withdrawn, digests
+    if not changed and not withdrawn:
+        return None
+    return _Delta(changed, withdrawn, digests, base=newest.id)
 
 
 def _entry(
-    policy: Policy, plan: ReleasePlan, release_id: str, refs: list[str], **counts: int
+    policy: Policy, plan: ReleasePlan, release_id: str, delta: _Delta, refs: list[str]
 ) -> dict[str, EntryValue]:
     return {
         "event": "release",
         "actor": "broker",
         **policy_facts(policy),
         "release_id": release_id,
-        "mode": policy.mode.value,
+        "mode": delta.mode.value,
+        "resync": delta.resync,
+        "base_release": delta.base,
         "fields": sorted(plan.fields),
         "dwellings": refs,
         "in_scope": plan.in_scope,
         "left_out": plan.left_out,
-        **counts,
+        "dwellings_released": len(delta.changed),
+        "withdrawn": len(delta.withdrawn),
     }
 
 
@@ -140,10 +189,12 @@ def release(
         return _payload.recipient_key(ring.reference_key, policy.recipient, ref)
 
     records = {d.ref: _payload.record(key(d.ref), d) for d in plan.dwellings}
-    # 2. Snapshot: everything in the window; changes: only what differs from what was sent.
-    changed, withdrawn, digests = _changes(session, policy, records)
-    if not changed and not withdrawn:
+    # 2. Snapshot: everything in the window; changes: only what differs from what the
+    #    recipient holds, or everything again (a resync) when that is not known.
+    delta = _changes(session, policy, records)
+    if delta is None:
         return Outcome(plan, None, "nothing changed since the last release to this recipient")
+    changed, withdrawn = delta.changed, delta.withdrawn
     generated = rfc3339(now)
     content: dict[str, Any] = {
         "release_id": release_id,
@@ -151,7 +202,9 @@ def release(
         "policy_version": policy.version,
         "policy_hash": policy.content_hash,
         "recipient": policy.recipient,
-        "mode": policy.mode.value,
+        "mode": delta.mode.value,
+        "resync": delta.resync,
+        "base_release": delta.base,
         "generated_at": generated,
         "window": [d.isoformat() for d in plan.window] if plan.window else None,
         "in_scope": plan.in_scope,
@@ -161,8 +214,7 @@ def release(
     }
     # 3. One transaction: the log entry (committing to the exact bytes) and the outbox row.
     concerned = sorted(ring.reference(ref) for ref in [*changed, *withdrawn])
-    counts = {"dwellings_released": len(changed), "withdrawn": len(withdrawn)}
-    fields = _entry(policy, plan, release_id, concerned, **counts)
+    fields = _entry(policy, plan, release_id, delta, concerned)
     outbox = queue(
         session,
         ring,
@@ -170,7 +222,8 @@ def release(
         run_at=run_at,
         now=now,
     )
-    # 4. Remember what this recipient now holds, for the next ``changes`` release.
+    # 4. Remember what this recipient holds once it has applied this release: the base
+    #    of the next ``changes`` release, when this one is delivered.
     session.execute(
         delete(ReleaseState).where(
             ReleaseState.recipient == policy.recipient, ReleaseState.policy_id == policy.id
@@ -184,7 +237,7 @@ def release(
             digest=digest,
             release_id=release_id,
         )
-        for ref, digest in digests.items()
+        for ref, digest in delta.digests.items()
     )
     session.flush()
     return Outcome(plan, outbox)

@@ -7,6 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 import rfc8785
 from databases import Database
@@ -15,8 +16,9 @@ from sqlalchemy import func, select
 
 from audit import verify_receipt
 from audit._storage import log_entries
-from broker.config import Settings
+from broker.config import RecipientSettings, Settings
 from broker.db import make_session_factory, session_scope
+from broker.delivery.service import deliver_due
 from broker.ingest.service import ingest_file
 from broker.keys import KeyRing, init_keys, load_keys
 from broker.policy import Mode, Policy, load_policy_file
@@ -50,6 +52,22 @@ def upload(database: Database, tmp_path: Path, rows: list[dict[str, str]]) -> No
 def run(database: Database, ring: KeyRing, policy: Policy) -> Release | None:
     with session_scope(make_session_factory(database.engine)) as session:
         return release(session, ring, policy, run_at=RUN, now=RUN).release
+
+
+def deliver(database: Database, tmp_path: Path, ring: KeyRing, *, fail: bool = False) -> list[str]:
+    """Deliver what is due by a directory drop (``fail``: one that cannot be written, once)."""
+    drop = tmp_path / "drop"
+    if fail:
+        (tmp_path / "not-a-directory").write_text("a file where the drop directory should be")
+        drop = tmp_path / "not-a-directory" / "drop"
+    recipient = RecipientSettings(id="albertslund/visitation", directory=drop)  # type: ignore[arg-type]
+    settings = Settings(home=tmp_path, recipients=(recipient,), delivery_attempts=1)
+    with httpx.Client() as client:
+        attempts = deliver_due(
+            make_session_factory(database.engine), settings, ring, client, lambda: RUN
+        )
+    assert all(attempt.delivered is not fail for attempt in attempts)
+    return [attempt.release_id for attempt in attempts]
 
 
 def body(item: Release) -> dict[str, object]:
@@ -102,8 +120,13 @@ def test_changes_mode_sends_additions_changes_and_withdrawals(
     upload(database, tmp_path, dwelling_rows(6, phases=PHASES))
     first = run(database, ring, policy)
     assert first is not None
-    records = body(first)["release"]["dwellings"]  # type: ignore[index]
+    content = body(first)["release"]
+    assert isinstance(content, dict)
+    # Nothing was delivered before: the first is the whole set, to replace any held.
+    assert (content["mode"], content["resync"], content["base_release"]) == ("snapshot", True, None)
+    records = content["dwellings"]
     assert len(records) == 6
+    assert deliver(database, tmp_path, ring) == [first.id]
     # Dwelling 1 of the factory is Husnr 1, ground floor, left door.
     (first_key,) = [
         r["key"] for r in records if (r["husnr"], r["etage"], r["doer"]) == ("1", "st", "tv")
@@ -117,9 +140,15 @@ def test_changes_mode_sends_additions_changes_and_withdrawals(
     assert second is not None
     content = body(second)["release"]
     assert isinstance(content, dict)
+    assert (content["mode"], content["resync"], content["base_release"]) == (
+        "changes",
+        False,
+        first.id,
+    )
     assert len(content["dwellings"]) == 2
     assert content["withdrawn"] == []
     assert {r["phases"][0]["startdato"] for r in content["dwellings"]} == {"2027-W10"}
+    assert deliver(database, tmp_path, ring) == [second.id]
 
     # Third upload: dwelling 1 is no longer affected; nothing else changes.
     upload(database, tmp_path, dwelling_rows(6, first=2, phases=PHASES)[:4] + rows[5:])
@@ -127,8 +156,40 @@ def test_changes_mode_sends_additions_changes_and_withdrawals(
     assert third is not None
     content = body(third)["release"]
     assert isinstance(content, dict)
+    assert (content["mode"], content["base_release"]) == ("changes", second.id)
     assert content["dwellings"] == []
     assert content["withdrawn"] == [first_key]  # only which dwelling, nothing else
+    assert deliver(database, tmp_path, ring) == [third.id]
 
     # Nothing changed since: nothing is released.
     assert run(database, ring, policy) is None
+
+
+def test_after_a_release_not_delivered_the_next_is_a_resync(
+    database: Database, tmp_path: Path, ring: KeyRing
+) -> None:
+    """Nothing goes out while the newest release is pending and current; after a failure, all."""
+    policy = weekly(Mode.CHANGES)
+    upload(database, tmp_path, dwelling_rows(6, phases=PHASES))
+    first = run(database, ring, policy)
+    assert first is not None
+    assert run(database, ring, policy) is None  # on its way, and still the truth
+    # Dwelling 7 is new while the first is undelivered: everything again, as a resync.
+    upload(database, tmp_path, dwelling_rows(7, phases=PHASES))
+    second = run(database, ring, policy)
+    assert second is not None
+    content = body(second)["release"]
+    assert isinstance(content, dict)
+    assert (content["mode"], content["resync"], content["base_release"]) == ("snapshot", True, None)
+    assert (len(content["dwellings"]), content["withdrawn"]) == (7, [])
+    assert second.mode == "snapshot"
+
+    assert deliver(database, tmp_path, ring, fail=True) == [first.id]  # the second waits
+    assert run(database, ring, policy) is None
+    assert deliver(database, tmp_path, ring, fail=True) == [second.id]
+    # Nothing changed, but the recipient's set is not known: everything again.
+    third = run(database, ring, policy)
+    assert third is not None
+    content = body(third)["release"]
+    assert isinstance(content, dict)
+    assert (content["mode"], content["resync"], len(content["dwellings"])) == ("snapshot", True, 7)
