@@ -35,9 +35,9 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from audit._cosignature import Cosigner, _signature_lines, cosign, cosigner_verifier_key
+from audit._cosignature import Cosigner, cosign, cosigner_verifier_key
 from audit._merkle import EMPTY_ROOT, HASH_SIZE, ProofError, verify_consistency
-from audit._note import Checkpoint, NoteError, Verifier, open_note, parse_checkpoint
+from audit._note import Checkpoint, NoteError, Verifier, open_note, parse_checkpoint, split_note
 from audit._witness_client import WitnessError
 
 __all__ = ["Witness", "make_server", "serve"]
@@ -108,7 +108,7 @@ def _parse_request(body: bytes) -> _Request:
         proof.append(node)
     # 3. Then a signed note whose text is a checkpoint.
     try:
-        checkpoint_text, _ = _signature_lines(note)
+        checkpoint_text, _ = split_note(note)
         checkpoint = parse_checkpoint(checkpoint_text)
     except ValueError:  # NoteError, and int() on exotic digits in the size line
         raise _Refused(400, "the request does not end in a signed checkpoint") from None
