@@ -70,13 +70,23 @@ from audit._storage import (
 )
 from audit._verify import LogVerifier, VerificationError, Verified
 from audit._witness import Witness, make_server, serve
-from audit._witness_client import WitnessError, WitnessReply, submit_checkpoint
+from audit._witness_client import (
+    ADD_CHECKPOINT_TYPE,
+    MAX_WITNESS_REPLY,
+    WitnessError,
+    WitnessReply,
+    add_checkpoint_body,
+    read_witness_reply,
+    submit_checkpoint,
+)
 
 __all__ = [
+    "ADD_CHECKPOINT_TYPE",
     "BUNDLE_FORMAT",
     "ENTRY_VERSION",
     "EVENTS",
     "HASH_SIZE",
+    "MAX_WITNESS_REPLY",
     "RECEIPT_HEADER",
     "Appended",
     "BundleResult",
@@ -101,6 +111,7 @@ __all__ = [
     "Witness",
     "WitnessError",
     "WitnessReply",
+    "add_checkpoint_body",
     "add_cosignature",
     "add_signature",
     "append",
@@ -130,6 +141,7 @@ __all__ = [
     "public_keys_from_pem",
     "public_keys_to_pem",
     "read_head",
+    "read_witness_reply",
     "root_from_inclusion",
     "serve",
     "sign_note",
