@@ -66,7 +66,9 @@ from audit._storage import (
     cosignature_lines,
     latest_checkpoint,
     metadata,
+    purge_contents,
     read_head,
+    seq_ranges,
 )
 from audit._verify import LogVerifier, VerificationError, Verified
 from audit._witness import Witness, make_server, serve
@@ -140,9 +142,11 @@ __all__ = [
     "parse_verifier_key",
     "public_keys_from_pem",
     "public_keys_to_pem",
+    "purge_contents",
     "read_head",
     "read_witness_reply",
     "root_from_inclusion",
+    "seq_ranges",
     "serve",
     "sign_note",
     "submit_checkpoint",
