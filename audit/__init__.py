@@ -66,17 +66,29 @@ from audit._storage import (
     cosignature_lines,
     latest_checkpoint,
     metadata,
+    purge_contents,
     read_head,
+    seq_ranges,
 )
 from audit._verify import LogVerifier, VerificationError, Verified
 from audit._witness import Witness, make_server, serve
-from audit._witness_client import WitnessError, WitnessReply, submit_checkpoint
+from audit._witness_client import (
+    ADD_CHECKPOINT_TYPE,
+    MAX_WITNESS_REPLY,
+    WitnessError,
+    WitnessReply,
+    add_checkpoint_body,
+    read_witness_reply,
+    submit_checkpoint,
+)
 
 __all__ = [
+    "ADD_CHECKPOINT_TYPE",
     "BUNDLE_FORMAT",
     "ENTRY_VERSION",
     "EVENTS",
     "HASH_SIZE",
+    "MAX_WITNESS_REPLY",
     "RECEIPT_HEADER",
     "Appended",
     "BundleResult",
@@ -101,6 +113,7 @@ __all__ = [
     "Witness",
     "WitnessError",
     "WitnessReply",
+    "add_checkpoint_body",
     "add_cosignature",
     "add_signature",
     "append",
@@ -129,8 +142,11 @@ __all__ = [
     "parse_verifier_key",
     "public_keys_from_pem",
     "public_keys_to_pem",
+    "purge_contents",
     "read_head",
+    "read_witness_reply",
     "root_from_inclusion",
+    "seq_ranges",
     "serve",
     "sign_note",
     "submit_checkpoint",

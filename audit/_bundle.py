@@ -7,6 +7,11 @@ cosignatures, then one ``entry`` (the parsed entry) or ``leaf`` (only its hash,
 for an entry outside the exported period) per sequence number, and a
 ``trailer`` with counts. A bundle without its trailer, or whose counts disagree,
 is refused: an empty or cut-off export never verifies.
+
+An entry line with a commitment says whether its content is still stored
+(``content_stored``), and retention-purge entries are always exported whole, so
+that the offline check too reports a content deleted outside a purge. Bundles
+of the first format (v1) did not say; they verify without that check.
 """
 
 from __future__ import annotations
@@ -23,12 +28,19 @@ from sqlalchemy import Connection, select
 from audit._canonical import canonical_json
 from audit._cosignature import Cosigner, verify_cosignatures
 from audit._note import NoteError, Verifier
-from audit._storage import log_checkpoints, log_cosignatures, log_entries, read_head
+from audit._storage import (
+    log_checkpoints,
+    log_contents,
+    log_cosignatures,
+    log_entries,
+    read_head,
+)
 from audit._verify import LogVerifier, VerificationError, Verified
 
 __all__ = ["FORMAT", "BundleResult", "verify_bundle", "write_bundle", "write_csv"]
 
-FORMAT = "renovation-broker/disclosure-log-bundle/v1"
+FORMAT = "renovation-broker/disclosure-log-bundle/v2"
+_FORMAT_V1 = "renovation-broker/disclosure-log-bundle/v1"
 CSV_COLUMNS = (
     "seq",
     "time",
@@ -62,15 +74,22 @@ def _in_period(entry: dict[str, Any], since: str | None, until: str | None) -> b
     return (since is None or day >= since) and (until is None or day <= until)
 
 
-def _entries(connection: Connection, size: int) -> Iterator[tuple[int, bytes, bytes]]:
+def _entries(connection: Connection, size: int) -> Iterator[tuple[int, bytes, bytes, bool]]:
+    """Yield each entry below ``size``: seq, entry, leaf hash, and whether a content is stored."""
     query = (
-        select(log_entries.c.seq, log_entries.c.entry, log_entries.c.leaf_hash)
+        select(
+            log_entries.c.seq,
+            log_entries.c.entry,
+            log_entries.c.leaf_hash,
+            log_contents.c.seq.is_not(None).label("stored"),
+        )
+        .outerjoin(log_contents, log_contents.c.seq == log_entries.c.seq)
         .where(log_entries.c.seq < size)
         .order_by(log_entries.c.seq)
     )
     with connection.execute(query.execution_options(yield_per=_BATCH)) as rows:
         for row in rows:
-            yield int(row.seq), bytes(row.entry), bytes(row.leaf_hash)
+            yield int(row.seq), bytes(row.entry), bytes(row.leaf_hash), bool(row.stored)
 
 
 def write_bundle(  # noqa: PLR0913 - the export's inputs, all named
@@ -86,7 +105,8 @@ def write_bundle(  # noqa: PLR0913 - the export's inputs, all named
     """Write the log up to its head as a bundle; ``since``/``until`` are ISO dates.
 
     Entries outside the period are written as leaf hashes only, so the bundle
-    still verifies as a whole. Returns the trailer's counts.
+    still verifies as a whole; retention-purge entries are always written whole.
+    Returns the trailer's counts.
     """
     size, _root = read_head(connection)
 
@@ -113,10 +133,13 @@ def write_bundle(  # noqa: PLR0913 - the export's inputs, all named
         full = note + "".join(cosignatures.get(int(cp_size), []))
         line({"type": "checkpoint", "size": int(cp_size), "note": full})
     counts = {"entries": 0, "leaves": 0, "checkpoints": len(checkpoints), "size": size}
-    for seq, entry, leaf in _entries(connection, size):
+    for seq, entry, leaf, stored in _entries(connection, size):
         document = json.loads(entry)
-        if _in_period(document, since, until):
-            line({"type": "entry", "seq": seq, "entry": document})
+        if _in_period(document, since, until) or document.get("event") == "retention-purge":
+            item: dict[str, Any] = {"type": "entry", "seq": seq, "entry": document}
+            if "commitment" in document:
+                item["content_stored"] = stored
+            line(item)
             counts["entries"] += 1
         else:
             line({"type": "leaf", "seq": seq, "hash": leaf.hex()})
@@ -139,7 +162,7 @@ def write_csv(
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     rows = 0
-    for _seq, entry, _leaf in _entries(connection, size):
+    for _seq, entry, _leaf, _stored in _entries(connection, size):
         document = json.loads(entry)
         if not _in_period(document, since, until):
             continue
@@ -199,8 +222,9 @@ def verify_bundle(
     if first is None:
         raise VerificationError("the bundle is empty")
     header = first[1]
-    if header.get("type") != "header" or header.get("format") != FORMAT:
+    if header.get("type") != "header" or header.get("format") not in (FORMAT, _FORMAT_V1):
         raise VerificationError(f"not a bundle of format {FORMAT}")
+    states_contents = header["format"] == FORMAT
     log_origin = origin or str(header.get("origin", ""))
     list(reader.take("key"))  # informational: trust comes from the verifier's keys
     list(reader.take("witness"))
@@ -210,7 +234,7 @@ def verify_bundle(
     # 3. Entries and leaf hashes, in sequence.
     counts = {"entries": 0, "leaves": 0}
     while (item := reader.next()) is not None and item[1]["type"] in ("entry", "leaf"):
-        _replay(verifier, item[1], counts)
+        _replay(verifier, item[1], counts, states_contents=states_contents)
     # 4. The trailer must close the bundle and agree with what was read.
     if item is None or item[1]["type"] != "trailer":
         raise VerificationError("the bundle has no trailer: it is cut off", verifier.size)
@@ -241,7 +265,13 @@ def _read_checkpoints(
     return checkpoints, cosigned
 
 
-def _replay(verifier: LogVerifier, document: dict[str, Any], counts: dict[str, int]) -> None:
+def _replay(
+    verifier: LogVerifier,
+    document: dict[str, Any],
+    counts: dict[str, int],
+    *,
+    states_contents: bool,
+) -> None:
     seq = document.get("seq")
     if not isinstance(seq, int):
         raise VerificationError("an entry line lacks its sequence number", verifier.size)
@@ -253,7 +283,10 @@ def _replay(verifier: LogVerifier, document: dict[str, Any], counts: dict[str, i
             data = canonical_json(entry)
         except (rfc8785.CanonicalizationError, TypeError, ValueError):
             raise VerificationError("the entry cannot be canonicalised", seq) from None
-        verifier.add_entry(seq, data)
+        stored = document.get("content_stored")
+        if states_contents and "commitment" in entry and not isinstance(stored, bool):
+            raise VerificationError("the entry line does not say if its content is stored", seq)
+        verifier.add_entry(seq, data, content_stored=stored if states_contents else None)
         counts["entries"] += 1
         return
     try:

@@ -3,8 +3,10 @@
 Recomputes each leaf from its entry and compares it with the stored leaf hash,
 rebuilds every interior node and compares it with the stored one, checks each
 signed checkpoint and each stored cosignature, each stored content against its
-entry's commitment, and the head. Checkpoints held elsewhere (receipts, a
-witness, an earlier export) catch a log that was cut short or rewritten.
+entry's commitment, that every absent content is listed by a retention-purge
+entry, and the head.
+Checkpoints held elsewhere (receipts, a witness, an earlier export) catch a log
+that was cut short or rewritten.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def verify_database(
             leaf = leaf_hash(entry)
             if stored_leaf != leaf:
                 raise VerificationError("its stored leaf hash does not match the entry", seq)
-            document = verifier.add_entry(seq, entry)
+            document = verifier.add_entry(seq, entry, content_stored=seq in contents)
             for level, index, node in tree.append(leaf):
                 if nodes.pop((level, index), None) != node:
                     raise VerificationError(

@@ -10,7 +10,6 @@ differs from a log's note key (0x01), so neither kind of signature passes for th
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from audit._note import (
     _parse_key,
     _raw_public,
     parse_checkpoint,
+    split_note,
 )
 
 __all__ = [
@@ -88,34 +88,16 @@ def parse_cosigner_key(text: str) -> Cosigner:
 
 
 def _note_text(note: str) -> str:
-    """The signed text of a note, or the note itself when it is a bare body."""
-    text, sep, _ = note.partition("\n\n")
-    text = text + "\n" if sep else note
-    if not text.endswith("\n"):
-        raise NoteError("note text must end in a newline")
-    return text
-
-
-def _signature_lines(note: str) -> tuple[str, list[tuple[str, bytes]]]:
-    """Split a note into its text and (key name, decoded signature) pairs.
+    """The signed text of a note, or the note itself when it is a bare body.
 
     Raises:
-        NoteError: not text, a blank line and well-formed signature lines.
+        NoteError: a malformed note, or a body that does not end in a newline.
     """
-    text, sep, signatures = note.partition("\n\n")
-    if not sep or not signatures.endswith("\n"):
-        raise NoteError("a note is text, a blank line and signature lines")
-    lines: list[tuple[str, bytes]] = []
-    for line in signatures[:-1].split("\n"):
-        dash, _, rest = line.partition(" ")
-        name, _, blob = rest.partition(" ")
-        if dash != _DASH or not name or not blob:
-            raise NoteError("a signature line is '— name signature'")
-        try:
-            lines.append((name, base64.b64decode(blob, validate=True)))
-        except binascii.Error:
-            raise NoteError("a signature is not base64") from None
-    return text + "\n", lines
+    if "\n\n" in note:
+        return split_note(note)[0]
+    if not note.endswith("\n"):
+        raise NoteError("note text must end in a newline")
+    return note
 
 
 def cosign(checkpoint_note: str, name: str, key: Ed25519PrivateKey, timestamp: int) -> str:
@@ -150,7 +132,7 @@ def verify_cosignatures(note: str, cosigners: Iterable[Cosigner]) -> dict[str, i
         NoteError: the note is malformed, or a line with a trusted name and key id
             has the wrong length, an out-of-range timestamp or a bad signature.
     """
-    text, lines = _signature_lines(note)
+    text, lines = split_note(note)
     trusted = {(c.name, c.key_id): c for c in cosigners}
     verified: dict[str, int] = {}
     for name, raw in lines:

@@ -1,9 +1,11 @@
 """Signed notes and checkpoints, as C2SP signed-note and tlog-checkpoint define them.
 
 A note is UTF-8 text ending in a newline, a blank line, then signature lines
-``— <key name> <base64(key id || signature)>``. An Ed25519 key's id is the first
-four bytes of SHA-256(name || 0x0A || 0x01 || public key). A checkpoint is a note
-whose text is the log's origin, tree size and base64 root hash, one per line.
+``— <key name> <base64(key id || signature)>``. The text may itself hold blank
+lines: it ends at the last blank line of the note. A note holds no control
+character but the newline. An Ed25519 key's id is the first four bytes of
+SHA-256(name || 0x0A || 0x01 || public key). A checkpoint is a note whose text is
+the log's origin, tree size and base64 root hash, one per line.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -28,6 +31,7 @@ __all__ = [
     "parse_checkpoint",
     "parse_verifier_key",
     "sign_note",
+    "split_note",
     "verifier_key",
 ]
 
@@ -36,6 +40,9 @@ _DASH = "\u2014"
 _KEY_ID_SIZE = 4
 _SIGNATURE_SIZE = 64
 _MAX_NAME = 256
+_MAX_SIGNATURES = 100
+"""More signature lines than any real note carries (the spec asks for at least 16)."""
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 
 
 class NoteError(ValueError):
@@ -53,6 +60,58 @@ def _check_name(name: str) -> None:
 
 def _key_id(name: str, public: bytes) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + _ALG_ED25519 + public).digest()[:_KEY_ID_SIZE]
+
+
+def _check_text(text: str | bytes, what: str) -> str:
+    """Return ``text`` as a string once it is valid UTF-8 without control characters.
+
+    Raises:
+        NoteError: invalid UTF-8 (or a lone surrogate), or a control character
+            other than the newline.
+    """
+    try:
+        decoded = text.decode() if isinstance(text, bytes) else text
+        decoded.encode()  # a str decoded with surrogateescape holds lone surrogates
+    except UnicodeError:
+        raise NoteError(f"{what} is not valid UTF-8") from None
+    if _CONTROL.search(decoded):
+        raise NoteError(f"{what} holds a control character other than newline")
+    return decoded
+
+
+def split_note(note: str | bytes) -> tuple[str, list[tuple[str, bytes]]]:
+    """Split a signed note into its text and its (key name, decoded signature) pairs.
+
+    The text ends at the note's last blank line and includes its final newline.
+
+    Raises:
+        NoteError: invalid UTF-8, a control character, no blank line before the
+            signatures, more than 100 signatures, or a malformed signature line.
+    """
+    # 1. Valid UTF-8 with no control character but the newline, in the whole note.
+    checked = _check_text(note, "a note")
+    # 2. The signatures follow the last blank line; the text may hold blank lines.
+    text, sep, signatures = checked.rpartition("\n\n")
+    if not sep or not signatures.endswith("\n"):
+        raise NoteError("a note is text, a blank line and signature lines")
+    raw_lines = signatures[:-1].split("\n")
+    if len(raw_lines) > _MAX_SIGNATURES:
+        raise NoteError(f"a note carries at most {_MAX_SIGNATURES} signatures")
+    # 3. Each line is "— name base64(id || signature)".
+    lines: list[tuple[str, bytes]] = []
+    for line in raw_lines:
+        dash, _, rest = line.partition(" ")
+        name, _, blob = rest.partition(" ")
+        if dash != _DASH or not name or not blob:
+            raise NoteError("a signature line is '— name signature'")
+        try:
+            raw = base64.b64decode(blob, validate=True)
+        except binascii.Error:
+            raise NoteError("a signature is not base64") from None
+        if len(raw) <= _KEY_ID_SIZE:
+            raise NoteError(f"the signature by {name} is no longer than a key id")
+        lines.append((name, raw))
+    return text + "\n", lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +172,12 @@ def sign_note(text: str, name: str, key: Ed25519PrivateKey) -> str:
     """Return ``text`` signed by ``key`` as a note with one signature line.
 
     Raises:
-        NoteError: the text does not end in a newline or holds a blank-line separator.
+        NoteError: the text does not end in a newline, is not valid UTF-8, or
+            holds a control character other than newline.
     """
-    if not text.endswith("\n") or "\n\n" in text:
-        raise NoteError("note text must end in a newline and hold no blank line")
+    _check_text(text, "note text")
+    if not text.endswith("\n"):
+        raise NoteError("note text must end in a newline")
     verifier = Verifier.of(name, key.public_key())
     signature = key.sign(text.encode())
     blob = base64.b64encode(verifier.key_id + signature).decode()
@@ -124,13 +185,17 @@ def sign_note(text: str, name: str, key: Ed25519PrivateKey) -> str:
 
 
 def add_signature(note: str, name: str, key: Ed25519PrivateKey) -> str:
-    """Return ``note`` with one more signature line (a cosignature) over the same text."""
-    text = note.split("\n\n", 1)[0] + "\n"
-    line = sign_note(text, name, key).split("\n\n", 1)[1]
+    """Return ``note`` with one more signature line (a cosignature) over the same text.
+
+    Raises:
+        NoteError: ``note`` is not a well-formed signed note.
+    """
+    text, _lines = split_note(note)
+    line = sign_note(text, name, key).rpartition("\n\n")[2]
     return note + line
 
 
-def open_note(note: str, verifiers: Iterable[Verifier]) -> tuple[str, tuple[str, ...]]:
+def open_note(note: str | bytes, verifiers: Iterable[Verifier]) -> tuple[str, tuple[str, ...]]:
     """Return the note's text and the names of the trusted keys whose signatures verify.
 
     Signatures by unknown keys are ignored; a signature claiming a trusted key's
@@ -139,22 +204,11 @@ def open_note(note: str, verifiers: Iterable[Verifier]) -> tuple[str, tuple[str,
     Raises:
         NoteError: malformed, a bad signature by a trusted key, or none verifies.
     """
-    text, sep, signatures = note.partition("\n\n")
-    if not sep or not signatures.endswith("\n"):
-        raise NoteError("a note is text, a blank line and signature lines")
-    text += "\n"
+    text, lines = split_note(note)
     trusted = {(v.name, v.key_id): v for v in verifiers}
     verified: list[str] = []
-    for line in signatures[:-1].split("\n"):
-        # 1. Each line is "— name base64(id || signature)".
-        dash, _, rest = line.partition(" ")
-        name, _, blob = rest.partition(" ")
-        if dash != _DASH or not name or not blob:
-            raise NoteError("a signature line is '— name signature'")
-        try:
-            raw = base64.b64decode(blob, validate=True)
-        except binascii.Error:
-            raise NoteError("a signature is not base64") from None
+    for name, raw in lines:
+        # 1. Only a line whose name and key id match a trusted key counts.
         verifier = trusted.get((name, raw[:_KEY_ID_SIZE]))
         if verifier is None:
             continue
@@ -193,11 +247,14 @@ def parse_checkpoint(text: str) -> Checkpoint:
     """Parse a checkpoint body (extension lines after the third are ignored).
 
     Raises:
-        NoteError: fewer than three lines, a bad size or a bad root hash.
+        NoteError: fewer than three lines, an empty line, no final newline, a bad
+            size or a bad root hash.
     """
     lines = text.split("\n")
     if len(lines) < 4 or not lines[0]:  # noqa: PLR2004 - three lines and the final newline
         raise NoteError("a checkpoint is origin, size and root hash on three lines")
+    if lines[-1] or not all(lines[:-1]):
+        raise NoteError("a checkpoint's lines are non-empty and each ends in a newline")
     size_text, root_text = lines[1], lines[2]
     if (
         not size_text.isascii()

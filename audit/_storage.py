@@ -3,10 +3,13 @@
 The tables are plain SQLAlchemy Core so that ``audit`` stays independent of the
 broker. Triggers (created by the broker's migrations) refuse UPDATE and DELETE
 of entries, nodes, checkpoints and cosignatures on SQLite and PostgreSQL, and
-TRUNCATE on PostgreSQL; contents may only be deleted, by a retention purge. The
-single head row is advanced only when it still holds the size this writer read,
-so two processes cannot fork the log. Every append transaction ends with a
-signed checkpoint over the new head.
+TRUNCATE on PostgreSQL. A content may be deleted only by a retention purge
+(``purge_contents``): its ``retention-purge`` entry, which lists the purged
+entries, is appended first, and the database refuses to delete a content unless
+the newest entry of the log is a retention-purge entry that lists it.
+The single head row is advanced only when it still holds the size this writer
+read, so two processes cannot fork the log. Every append transaction ends with
+a signed checkpoint over the new head.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    delete,
     insert,
     or_,
     select,
@@ -64,7 +68,9 @@ __all__ = [
     "log_head",
     "log_nodes",
     "metadata",
+    "purge_contents",
     "read_head",
+    "seq_ranges",
 ]
 
 metadata = MetaData()
@@ -362,3 +368,69 @@ def add_cosignature(connection: Connection, size: int, witness: str, line: str) 
     )
     if exists is None:
         connection.execute(insert(log_cosignatures).values(size=size, witness=witness, line=line))
+
+
+_CHUNK = 500
+
+
+def seq_ranges(purged: Collection[int], stored: Collection[int]) -> list[str]:
+    """Return ``purged`` as ascending ranges ``"a"`` or ``"a-b"`` of sequence numbers.
+
+    A range may span entries without a stored content (none, or purged before),
+    never one in ``stored`` that is not purged: a range says every entry in it
+    that carries a commitment has had its content purged.
+    """
+    doomed = set(purged)
+    ranges: list[str] = []
+    run: list[int] = []
+    for seq in sorted(doomed | set(stored)):
+        if seq in doomed:
+            run.append(seq)
+            continue
+        if run:
+            ranges.append(_range_text(run[0], run[-1]))
+            run = []
+    if run:
+        ranges.append(_range_text(run[0], run[-1]))
+    return ranges
+
+
+def _range_text(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}-{last}"
+
+
+def purge_contents(
+    connection: Connection,
+    seqs: Collection[int],
+    fields: Mapping[str, EntryValue],
+    signer: Signer,
+) -> Appended:
+    """Delete the stored contents of entries ``seqs`` and record it, in the caller's transaction.
+
+    The ``retention-purge`` entry (``fields`` plus ``event``, ``purged`` and
+    ``purged_seqs``) is appended first, then the contents are deleted: the
+    database refuses to delete a content unless the newest entry is a purge
+    entry that lists it.
+
+    Raises:
+        ConcurrentAppendError: the head moved since it was read.
+        ValueError: a sequence number has no stored content.
+    """
+    # 1. Only stored contents can be purged.
+    stored = set(connection.scalars(select(log_contents.c.seq)))
+    doomed = sorted(set(seqs))
+    if not set(doomed) <= stored:
+        raise ValueError("a sequence number to purge has no stored content")
+    # 2. The entry lists what goes, so that verification can tell a purge from a deletion.
+    entry = {
+        **fields,
+        "event": "retention-purge",
+        "purged": len(doomed),
+        "purged_seqs": seq_ranges(doomed, stored),
+    }
+    appended = append(connection, [Draft(entry)], signer)
+    # 3. Then delete, while that entry is the newest (the database checks it lists each one).
+    for start in range(0, len(doomed), _CHUNK):
+        chunk = doomed[start : start + _CHUNK]
+        connection.execute(delete(log_contents).where(log_contents.c.seq.in_(chunk)))
+    return appended

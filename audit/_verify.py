@@ -4,11 +4,17 @@ One streaming core serves the database check (``broker audit verify``) and the
 offline check of an exported bundle (``python -m audit.verify``). Entries are
 fed in order; at the size of each signed checkpoint the recomputed root must
 equal the signed one. The first failure stops the walk and names the entry.
+
+When the caller says whether each entry's committed content is stored, an
+absent content must be listed by a later ``retention-purge`` entry: a content
+deleted outside a purge is reported, naming its entry.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +26,9 @@ from audit._merkle import CompactRange, leaf_hash
 from audit._note import Checkpoint, NoteError, Verifier, open_note, parse_checkpoint
 
 __all__ = ["LogVerifier", "VerificationError", "Verified"]
+
+_RANGE = re.compile(r"(0|[1-9][0-9]{0,18})(?:-(0|[1-9][0-9]{0,18}))?")
+_LISTED = 10
 
 
 class VerificationError(Exception):
@@ -63,6 +72,24 @@ def _parse_entry(seq: int, entry: bytes) -> dict[str, object]:
     return document
 
 
+def _ranges(seq: int, listed: object) -> list[tuple[int, int]]:
+    """Parse a purge entry's ``purged_seqs``: ascending, disjoint ranges of earlier entries."""
+    where = "its purged_seqs are not ascending ranges 'a' or 'a-b' of earlier entries"
+    if not isinstance(listed, list):
+        raise VerificationError(where, seq)
+    ranges: list[tuple[int, int]] = []
+    for item in listed:
+        match = _RANGE.fullmatch(item) if isinstance(item, str) else None
+        if match is None:
+            raise VerificationError(where, seq)
+        first = int(match[1])
+        last = int(match[2]) if match[2] is not None else first
+        if not first <= last < seq or (ranges and first <= ranges[-1][1]):
+            raise VerificationError(where, seq)
+        ranges.append((first, last))
+    return ranges
+
+
 class LogVerifier:
     """Replays a log from its first entry, checking each signed checkpoint on the way.
 
@@ -95,6 +122,9 @@ class LogVerifier:
             self._roots.setdefault(checkpoint.size, []).append((checkpoint.root, label))
         self._tree = CompactRange(0, [])
         self._last_checked = 0
+        # Entries with a commitment, by whether their content is stored (ascending).
+        self._stored: list[int] = []
+        self._missing: list[int] = []
 
     def _open(self, where: str, note: str) -> Checkpoint:
         try:
@@ -111,16 +141,48 @@ class LogVerifier:
         """The number of leaves replayed so far."""
         return self._tree.size
 
-    def add_entry(self, seq: int, entry: bytes) -> dict[str, object]:
+    def add_entry(
+        self, seq: int, entry: bytes, *, content_stored: bool | None = None
+    ) -> dict[str, object]:
         """Replay one entry; return it parsed.
 
+        ``content_stored`` says whether the content behind the entry's commitment
+        is still stored (None: not known, nothing is checked).
+
         Raises:
-            VerificationError: out of order, malformed, or a checkpoint disagrees.
+            VerificationError: out of order, malformed, a checkpoint disagrees, or
+                a retention-purge entry lists a content that is still stored.
         """
         self._expect(seq)
         document = _parse_entry(seq, entry)
         self._add(leaf_hash(entry))
+        if content_stored is not None and isinstance(document.get("commitment"), str):
+            (self._stored if content_stored else self._missing).append(seq)
+        if document.get("event") == "retention-purge":
+            self._purge(seq, document)
         return document
+
+    def _purge(self, seq: int, document: dict[str, object]) -> None:
+        listed = document.get("purged_seqs")
+        if listed is None:
+            # An entry from before purges listed their entries: it covers at most
+            # as many absent contents as it counted.
+            count = document.get("purged")
+            del self._missing[: count if isinstance(count, int) and count > 0 else 0]
+            return
+        ranges = _ranges(seq, listed)
+        for first, last in ranges:
+            # 1. Every committed entry in a range has had its content purged.
+            start = bisect.bisect_left(self._stored, first)
+            if start < len(self._stored) and self._stored[start] <= last:
+                raise VerificationError(
+                    f"its content is stored, yet retention-purge entry {seq} lists it as purged",
+                    self._stored[start],
+                )
+            # 2. The absent contents in the range are accounted for.
+            low = bisect.bisect_left(self._missing, first)
+            high = bisect.bisect_right(self._missing, last)
+            del self._missing[low:high]
 
     def add_leaf(self, seq: int, leaf: bytes) -> None:
         """Replay one entry known only by its leaf hash (left out of a partial export)."""
@@ -172,5 +234,13 @@ class LogVerifier:
             raise VerificationError(
                 f"no signed checkpoint covers the last entries (log size {size})",
                 self._last_checked,
+            )
+        if self._missing:
+            more = self._missing[1 : 1 + _LISTED]
+            also = ", ".join(map(str, more)) + (", ..." if len(self._missing) > 1 + _LISTED else "")
+            raise VerificationError(
+                "its committed content is missing and no retention-purge entry lists it"
+                + (f" (nor those of entries {also})" if more else ""),
+                self._missing[0],
             )
         return Verified(size, self._tree.root(), self.checkpoints)

@@ -1,10 +1,15 @@
-"""A witness and its client, as C2SP tlog-witness defines the add-checkpoint call.
+"""A witness, as C2SP tlog-witness defines it: add-checkpoint, and the monitors' checkpoint GET.
 
 The witness cosigns a log's checkpoint only when it is signed by a trusted log key
 and consistent with the latest checkpoint it cosigned for that origin. It keeps no
 database: its Ed25519 key and one state file per origin live in a store directory,
 and every state change is written atomically before it is answered. By this
 project's convention a log signs its checkpoints under its origin as key name.
+
+A witness knows the origins it is configured with. Configured with none, it knows
+the first origin it cosigns (kept in its store, so a restart keeps it): a log has
+one origin, and a second one signed by the same key would let the log show
+different histories under different names.
 """
 
 from __future__ import annotations
@@ -35,9 +40,18 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from audit._cosignature import Cosigner, _signature_lines, cosign, cosigner_verifier_key
+from audit._cosignature import Cosigner, cosign, cosigner_verifier_key
 from audit._merkle import EMPTY_ROOT, HASH_SIZE, ProofError, verify_consistency
-from audit._note import Checkpoint, NoteError, Verifier, open_note, parse_checkpoint
+from audit._note import (
+    _DASH,
+    _KEY_ID_SIZE,
+    Checkpoint,
+    NoteError,
+    Verifier,
+    open_note,
+    parse_checkpoint,
+    split_note,
+)
 from audit._witness_client import WitnessError
 
 __all__ = ["Witness", "make_server", "serve"]
@@ -53,6 +67,7 @@ _TEXT_TYPE = "text/plain; charset=utf-8"
 _KEY_FILE = "witness-key.pem"
 _STATE_DIR = "checkpoints"
 _SIZE = re.compile(r"0|[1-9][0-9]{0,19}")
+_CHECKPOINT_PATH = re.compile(r"/([0-9a-f]{64})/checkpoint")
 _log = logging.getLogger(__name__)
 
 
@@ -108,7 +123,7 @@ def _parse_request(body: bytes) -> _Request:
         proof.append(node)
     # 3. Then a signed note whose text is a checkpoint.
     try:
-        checkpoint_text, _ = _signature_lines(note)
+        checkpoint_text, _ = split_note(note)
         checkpoint = parse_checkpoint(checkpoint_text)
     except ValueError:  # NoteError, and int() on exotic digits in the size line
         raise _Refused(400, "the request does not end in a signed checkpoint") from None
@@ -174,17 +189,41 @@ def _load_or_create_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def _check_consistency(known: _State, checkpoint: Checkpoint, proof: Sequence[bytes]) -> None:
-    """Refuse a checkpoint that does not extend the ``known`` tree."""
-    # 1. Same size: the same root, or the log has forked (409, as the spec says).
-    if checkpoint.size == known.size and checkpoint.root != known.root:
-        raise _Refused(409, "the root hash differs from the cosigned checkpoint of this size")
-    # 2. Otherwise a consistency proof from the known tree (none from the empty tree).
-    if known.size > 0:
-        try:
-            verify_consistency(known.size, checkpoint.size, known.root, checkpoint.root, proof)
-        except ProofError:
-            raise _Refused(422, "the consistency proof does not verify") from None
+def _check_consistency(
+    known: _State, old_size: int, checkpoint: Checkpoint, proof: Sequence[bytes]
+) -> None:
+    """Refuse a checkpoint that does not extend the ``known`` tree (the spec's 409 and 422)."""
+    # 1. The old size must be the latest cosigned size: 409 with that size.
+    if old_size != known.size:
+        raise _Refused(409, str(known.size), _SIZE_TYPE)
+    # 2. An empty tree has the empty root.
+    if checkpoint.size == 0 and checkpoint.root != EMPTY_ROOT:
+        raise _Refused(422, "a checkpoint of size 0 must have the empty tree's root hash")
+    # 3. From size 0 nothing needs proving: the proof must be empty.
+    if old_size == 0:
+        if proof:
+            raise _Refused(422, "the consistency proof from size 0 must be empty")
+        return
+    # 4. The same size must have the same root hash.
+    if checkpoint.size == old_size and checkpoint.root != known.root:
+        raise _Refused(422, "the root hash differs from the cosigned checkpoint of this size")
+    # 5. Otherwise a consistency proof from the known tree.
+    try:
+        verify_consistency(old_size, checkpoint.size, known.root, checkpoint.root, proof)
+    except ProofError:
+        raise _Refused(422, "the consistency proof does not verify") from None
+
+
+def _log_signatures(note: str, verifiers: Sequence[Verifier]) -> str:
+    """Return the note's text with only the signature lines by ``verifiers`` (verified)."""
+    text, lines = split_note(note)
+    trusted = {(v.name, v.key_id) for v in verifiers}
+    kept = [
+        f"{_DASH} {name} {base64.b64encode(raw).decode()}\n"
+        for name, raw in lines
+        if (name, raw[:_KEY_ID_SIZE]) in trusted
+    ]
+    return text + "\n" + "".join(kept)
 
 
 class Witness:
@@ -192,8 +231,9 @@ class Witness:
 
     ``log_keys`` are the trusted log public keys (several, for key rotation); a
     checkpoint verifies when any of them signed it under its origin as key name.
-    With ``origins`` the witness serves only those origins (others get 404).
-    One process per store: the lock orders the requests of this process only.
+    With ``origins`` the witness knows only those origins; without, it knows the
+    first origin it cosigns. Other origins get 404. One process per store: the
+    lock orders the requests of this process only.
     """
 
     def __init__(
@@ -208,7 +248,7 @@ class Witness:
         """Open the witness in ``store``, creating its key on first start.
 
         Raises:
-            WitnessError: no log key, or an unusable key file.
+            WitnessError: no log key, an unusable key file or state file.
             NoteError: ``name`` is not a valid key name.
         """
         if not log_keys:
@@ -219,10 +259,12 @@ class Witness:
         self.cosigner = Cosigner.of(name, self._key.public_key())
         self._states_dir = store / _STATE_DIR
         self._log_keys = tuple(log_keys)
-        self._origins = None if origins is None else frozenset(origins)
+        self._configured = origins is not None
         self._clock = clock
         self._lock = threading.Lock()
         self._states: dict[str, _State] = {}
+        # The known origins: those configured, or else those already cosigned.
+        self._origins = set(origins) if origins is not None else self._stored_origins()
 
     @property
     def name(self) -> str:
@@ -244,6 +286,24 @@ class Witness:
             state = self._read(origin)
         return None if state is None else Checkpoint(origin, state.size, state.root)
 
+    def checkpoint_of(self, origin_hash: str) -> str | None:
+        """Return the latest cosigned checkpoint note of the origin with this SHA-256 hex hash.
+
+        The note carries the log signatures the witness verified and its own
+        cosignature, as the spec's monitoring endpoint serves it; None when the
+        witness never cosigned a checkpoint of that origin.
+
+        Raises:
+            WitnessError: the stored state is unreadable.
+        """
+        with self._lock:
+            origin = next(
+                (o for o in self._origins if hashlib.sha256(o.encode()).hexdigest() == origin_hash),
+                None,
+            )
+            state = None if origin is None else self._read(origin)
+        return None if state is None else state.note
+
     def add_checkpoint(self, body: bytes) -> tuple[int, str, bytes]:
         """Answer one add-checkpoint request body: (status, content type, response body).
 
@@ -262,37 +322,40 @@ class Witness:
         return 200, _TEXT_TYPE, line.encode()
 
     def _add(self, body: bytes) -> str:
-        # 1. A well-formed request.
+        # 1. A well-formed request (400).
         request = _parse_request(body)
         checkpoint = request.checkpoint
-        # 2. An origin this witness serves.
+        # 2. An origin this witness knows (404).
+        self._check_origin(checkpoint.origin)
         verifiers = self._verifiers(checkpoint.origin)
-        # 3. Signed by a trusted log key; signatures by other keys are ignored.
+        # 3. Signed by a trusted log key; signatures by other keys are ignored (403).
         try:
             open_note(request.note, verifiers)
         except NoteError:
             raise _Refused(403, "the checkpoint is not signed by a trusted log key") from None
-        # 4. The old size cannot exceed the new one (a checkpoint going backwards).
+        # 4. The old size cannot exceed the new one (400).
         if request.old_size > checkpoint.size:
             raise _Refused(400, "the old size is larger than the checkpoint size")
-        if request.old_size == 0 and request.proof:
-            raise _Refused(400, "the proof from size 0 is empty")
         with self._lock:
-            # 5. Check and update as one step, so no request rolls back another's view.
+            # 5. Check and update as one step, so no request rolls back another's view
+            #    (and two first origins cannot both become known).
+            self._check_origin(checkpoint.origin)
             state = self._read(checkpoint.origin)
             known = _State(0, EMPTY_ROOT, "") if state is None else state
-            if request.old_size != known.size:
-                raise _Refused(409, str(known.size), _SIZE_TYPE)
-            _check_consistency(known, checkpoint, request.proof)
+            _check_consistency(known, request.old_size, checkpoint, request.proof)
             # 6. Cosign, persist, and only then answer.
             line = cosign(request.text, self.cosigner.name, self._key, int(self._clock()))
-            self._write(checkpoint, request.note + line)
+            self._write(checkpoint, _log_signatures(request.note, verifiers) + line)
+            self._origins.add(checkpoint.origin)
         _log.info("witness.cosigned origin=%s size=%d", checkpoint.origin, checkpoint.size)
         return line
 
-    def _verifiers(self, origin: str) -> list[Verifier]:
-        if self._origins is not None and origin not in self._origins:
+    def _check_origin(self, origin: str) -> None:
+        # Configured origins, or the one first cosigned; before that, any origin.
+        if (self._configured or self._origins) and origin not in self._origins:
             raise _Refused(404, "unknown origin")
+
+    def _verifiers(self, origin: str) -> list[Verifier]:
         try:
             return [Verifier.of(origin, key) for key in self._log_keys]
         except NoteError:
@@ -300,6 +363,15 @@ class Witness:
 
     def _path(self, origin: str) -> Path:
         return self._states_dir / f"{hashlib.sha256(origin.encode()).hexdigest()}.json"
+
+    def _stored_origins(self) -> set[str]:
+        origins: set[str] = set()
+        for path in self._states_dir.glob("*.json"):
+            try:
+                origins.add(str(json.loads(path.read_bytes())["origin"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise WitnessError(f"the state file {path.name} is unreadable") from exc
+        return origins
 
     def _read(self, origin: str) -> _State | None:
         if origin in self._states:
@@ -368,8 +440,20 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/add-checkpoint":
             self._reply(405, _TEXT_TYPE, b"use POST\n", allow="POST")
-        else:
+            return
+        # The monitors' endpoint: GET /<hex SHA-256 of the origin>/checkpoint.
+        match = _CHECKPOINT_PATH.fullmatch(self.path)
+        witness = cast("_WitnessServer", self.server).witness
+        try:
+            note = None if match is None else witness.checkpoint_of(match[1])
+        except Exception:  # noqa: BLE001 - any failure is a 500, logged with its cause
+            _log.exception("witness.failed")
+            self._reply(500, _TEXT_TYPE, b"internal error\n")
+            return
+        if note is None:
             self._reply(404, _TEXT_TYPE, b"not found\n")
+        else:
+            self._reply(200, _TEXT_TYPE, note.encode())
 
     def _length(self) -> int | None:
         raw = self.headers.get("Content-Length")
@@ -402,7 +486,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def make_server(witness: Witness, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
-    """Return an HTTP server, not yet serving, that answers POST /add-checkpoint.
+    """Return an HTTP server, not yet serving: POST /add-checkpoint, GET /<hash>/checkpoint.
 
     Port 0 picks a free port; read it from ``server.server_address``.
     """

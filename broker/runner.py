@@ -22,7 +22,7 @@ from broker.contact.service import close_unanswered
 from broker.db import make_session_factory, session_scope
 from broker.delivery.service import deliver_due
 from broker.disclosure import policy_registered, record
-from broker.disclosure.witnessing import witness_latest
+from broker.disclosure.witnessing import WitnessClients, witness_latest
 from broker.errors import ConfigError
 from broker.keys import load_keys
 from broker.policy import Flow, LoadedPolicy, Schedule
@@ -59,6 +59,7 @@ class Runner:
         self._clock = clock
         self._factory = make_session_factory(engine)
         self._client = httpx.Client(timeout=settings.delivery_timeout)
+        self._witnesses = WitnessClients()
         self.scheduler = Scheduler(self._factory, self._schedules, self.run_release)
 
     def _schedules(self) -> Mapping[str, Schedule]:
@@ -96,14 +97,14 @@ class Runner:
         now = self._clock()
         try:
             if self.scheduler.tick(now):
-                witness_latest(self._engine, self._settings)
+                witness_latest(self._engine, self._settings, clients=self._witnesses)
             ring = load_keys(self._settings)
             with session_scope(self._factory) as session:
                 older_than = dt.timedelta(days=self._settings.contact_check_days)
                 close_unanswered(session, ring, older_than=older_than, now=now)
             attempts = deliver_due(self._factory, self._settings, ring, self._client, self._clock)
             if attempts:
-                witness_latest(self._engine, self._settings)
+                witness_latest(self._engine, self._settings, clients=self._witnesses)
         except ConfigError as error:
             log.error("runner.keys_unavailable", reason=str(error))  # noqa: TRY400 - known cause
         except SQLAlchemyError as error:
@@ -115,6 +116,7 @@ class Runner:
         while not stop.is_set():
             stop.wait(self.step())
         self._client.close()
+        self._witnesses.close()
 
     def start(self) -> Callable[[], None]:
         """Run on a daemon thread; return the function that stops it and waits."""

@@ -29,7 +29,12 @@ __all__ = ["witness"]
     help="Directory for the witness's key and what it has seen.",
 )
 @click.option("--name", default=None, help="The witness's key name (default: HOST/witness).")
-@click.option("--origin", "origins", multiple=True, help="Accept only this log origin; repeatable.")
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    help="A log origin to witness; repeatable. Without it: the first origin cosigned.",
+)
 def witness(  # noqa: PLR0913, PLR0917 - click passes one argument per option
     port: int, host: str, log_key: Path, store: Path, name: str | None, origins: tuple[str, ...]
 ) -> None:
@@ -43,5 +48,6 @@ def witness(  # noqa: PLR0913, PLR0917 - click passes one argument per option
     server = Witness(store, witness_name, log_keys, origins=set(origins) or None)
     click.echo(f"witness key: {server.verifier_key}")
     click.echo(f"listening on http://{host}:{port}/add-checkpoint")
+    click.echo(f"monitors read http://{host}:{port}/<sha256 hex of the origin>/checkpoint")
     with contextlib.suppress(KeyboardInterrupt):
         serve(server, host, port)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from audit import (
@@ -24,6 +24,7 @@ from audit import (
     append,
     make_receipt,
     parse_cosigner_key,
+    purge_contents,
     verify_database,
 )
 from audit._storage import log_contents, log_entries
@@ -198,7 +199,9 @@ def purge(
 
     Due means: recorded before ``before``, or older than its policy's retention
     (``retention_days`` maps policy id to days). The entries, and so the log,
-    stay and still verify; only the bytes behind their commitments go.
+    stay and still verify; only the bytes behind their commitments go. The
+    ``retention-purge`` entry lists the entries whose contents went, in the same
+    transaction as the delete (the database refuses any other delete).
     Returns how many contents were deleted.
 
     Raises:
@@ -223,16 +226,11 @@ def purge(
         for entry in entries(connection, EntryFilter())
         if int(entry["seq"]) in stored and due(entry)
     ]
-    for start in range(0, len(doomed), 500):
-        chunk = doomed[start : start + 500]
-        connection.execute(delete(log_contents).where(log_contents.c.seq.in_(chunk)))
     fields: dict[str, EntryValue] = {
         "time": rfc3339(at),
-        "event": "retention-purge",
         "actor": "broker",
         "before": before.isoformat() if before else None,
         "by_policy_retention": bool(retention),
-        "purged": len(doomed),
     }
-    record(session, ring, [Draft(fields)])
+    purge_contents(connection, doomed, fields, ring.signer())
     return len(doomed)

@@ -4,33 +4,112 @@ Runs after an append has committed (never inside the transaction: a witness is
 a network peer). A witness that cannot be reached is retried with the next
 checkpoint; one that refuses because it saw a longer or different log is
 reported loudly, because that means this log was rolled back or rewritten.
+
+Requests go over one kept-alive ``httpx`` client per witness (``WitnessClients``),
+as tlog-witness recommends: a long-running process keeps one set for its life.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
 
+import httpx
 import structlog
 from sqlalchemy import Engine, func, select
 
 from audit import (
+    ADD_CHECKPOINT_TYPE,
+    MAX_WITNESS_REPLY,
     NoteError,
     StoredTree,
     WitnessError,
+    WitnessReply,
+    add_checkpoint_body,
     add_cosignature,
     parse_cosigner_key,
-    submit_checkpoint,
+    read_witness_reply,
     verify_cosignatures,
 )
 from audit._storage import log_checkpoints, log_cosignatures
 from broker.config import Settings, WitnessSettings
 
-__all__ = ["WitnessOutcome", "witness_latest"]
+__all__ = ["WitnessClients", "WitnessOutcome", "witness_latest"]
 
 log = structlog.get_logger(__name__)
 
+_FORBIDDEN = 403
+_NOT_FOUND = 404
 _CONFLICT = 409
 _UNPROCESSABLE = 422
+_TIMEOUT = 5.0
+
+
+class WitnessClients:
+    """One kept-alive HTTP client per witness URL, reused for every request to it.
+
+    Use as a context manager, or call ``close`` when done.
+    """
+
+    def __init__(self, timeout: float = _TIMEOUT) -> None:
+        """Open clients lazily, each with ``timeout`` seconds per request."""
+        self._timeout = timeout
+        self._clients: dict[str, httpx.Client] = {}
+
+    def submit(self, url: str, old_size: int, proof: Sequence[bytes], note: str) -> WitnessReply:
+        """POST a checkpoint to ``<url>/add-checkpoint`` over this witness's connection.
+
+        Redirects are not followed; the answer is read up to 64 KiB.
+
+        Raises:
+            ValueError: a negative old size or more than 63 proof hashes.
+            WitnessError: the witness cannot be reached, or its answer is malformed.
+        """
+        base = url.rstrip("/")
+        client = self._clients.get(base)
+        if client is None:
+            client = httpx.Client(timeout=self._timeout, follow_redirects=False)
+            self._clients[base] = client
+        body = add_checkpoint_body(old_size, proof, note)
+        try:
+            with client.stream(
+                "POST",
+                base + "/add-checkpoint",
+                content=body,
+                headers={"Content-Type": ADD_CHECKPOINT_TYPE},
+            ) as response:
+                answer = b""
+                for chunk in response.iter_bytes():
+                    answer += chunk
+                    if len(answer) > MAX_WITNESS_REPLY:
+                        break
+                content_type = response.headers.get("content-type", "").split(";")[0].strip()
+                status = response.status_code
+        except httpx.HTTPError as exc:
+            host = httpx.URL(base).host
+            raise WitnessError(f"cannot reach the witness at {host}: {exc}") from exc
+        return read_witness_reply(status, content_type.lower(), answer)
+
+    def close(self) -> None:
+        """Close every client and its connections."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    def __enter__(self) -> Self:
+        """Return the clients; they are closed on exit."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close every client."""
+        self.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +122,23 @@ class WitnessOutcome:
     problem: str = ""
 
 
-def _submit(engine: Engine, witness: WitnessSettings, size: int, note: str) -> WitnessOutcome:
+def _refusal(reply: WitnessReply) -> str | None:
+    """What a witness's refusal means for this log (None when it cosigned)."""
+    if reply.status == _UNPROCESSABLE or (reply.status == _CONFLICT and reply.known_size is None):
+        return (
+            "the witness refuses: this log does not extend the one it saw "
+            f"(forked or rewritten): {reply.reason}"
+        )
+    if reply.status == _NOT_FOUND:
+        return "the witness does not know this log's origin"
+    if reply.status == _FORBIDDEN:
+        return "the witness does not trust this log's key"
+    return None if reply.ok else f"HTTP {reply.status}"
+
+
+def _submit(
+    engine: Engine, clients: WitnessClients, witness: WitnessSettings, size: int, note: str
+) -> WitnessOutcome:
     cosigner = parse_cosigner_key(witness.key)
     name = cosigner.name
     with engine.connect() as connection:
@@ -54,7 +149,7 @@ def _submit(engine: Engine, witness: WitnessSettings, size: int, note: str) -> W
         old = int(old or 0)
         for _attempt in range(2):
             proof = tree.consistency_proof(old, size) if 0 < old < size else []
-            reply = submit_checkpoint(str(witness.url).rstrip("/"), old, proof, note)
+            reply = clients.submit(str(witness.url), old, proof, note)
             if reply.status != _CONFLICT or reply.known_size is None:
                 break
             # The witness knows another size: retry once from what it knows.
@@ -67,16 +162,9 @@ def _submit(engine: Engine, witness: WitnessSettings, size: int, note: str) -> W
                     f"has {size}: it was rolled back or restored from an old backup",
                 )
             old = reply.known_size
-    if reply.status == _UNPROCESSABLE or (reply.status == _CONFLICT and reply.known_size is None):
-        return WitnessOutcome(
-            name,
-            size,
-            cosigned=False,
-            problem="the witness refuses: this log does not extend the one it saw "
-            f"(forked or rewritten): {reply.reason}",
-        )
-    if not reply.ok:
-        return WitnessOutcome(name, size, cosigned=False, problem=f"HTTP {reply.status}")
+    refusal = _refusal(reply)
+    if refusal is not None:
+        return WitnessOutcome(name, size, cosigned=False, problem=refusal)
     # Keep only a cosignature that verifies under the configured key.
     for line in reply.cosignatures:
         try:
@@ -89,8 +177,14 @@ def _submit(engine: Engine, witness: WitnessSettings, size: int, note: str) -> W
     return WitnessOutcome(name, size, cosigned=False, problem="no valid cosignature came back")
 
 
-def witness_latest(engine: Engine, settings: Settings) -> list[WitnessOutcome]:
-    """Send the newest checkpoint to every configured witness; store their cosignatures."""
+def witness_latest(
+    engine: Engine, settings: Settings, *, clients: WitnessClients | None = None
+) -> list[WitnessOutcome]:
+    """Send the newest checkpoint to every configured witness; store their cosignatures.
+
+    ``clients`` keeps each witness's connection open across calls; without it, the
+    connections of this call are closed at its end.
+    """
     with engine.connect() as connection:
         row = connection.execute(
             select(log_checkpoints.c.size, log_checkpoints.c.note)
@@ -99,11 +193,19 @@ def witness_latest(engine: Engine, settings: Settings) -> list[WitnessOutcome]:
         ).one_or_none()
     if row is None:
         return []
-    size, note = int(row.size), str(row.note)
+    if clients is None:
+        with WitnessClients() as own:
+            return _send_all(engine, settings, own, int(row.size), str(row.note))
+    return _send_all(engine, settings, clients, int(row.size), str(row.note))
+
+
+def _send_all(
+    engine: Engine, settings: Settings, clients: WitnessClients, size: int, note: str
+) -> list[WitnessOutcome]:
     outcomes = []
     for witness in settings.witnesses:
         try:
-            outcome = _submit(engine, witness, size, note)
+            outcome = _submit(engine, clients, witness, size, note)
         except WitnessError as error:
             outcome = WitnessOutcome(
                 str(witness.url), size, cosigned=False, problem=f"unreachable: {error}"

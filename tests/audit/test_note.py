@@ -18,6 +18,7 @@ from audit._note import (
     parse_checkpoint,
     parse_verifier_key,
     sign_note,
+    split_note,
     verifier_key,
 )
 
@@ -118,3 +119,96 @@ def test_bad_checkpoints(body: str, rule: str) -> None:
     """Malformed checkpoint bodies are refused with the rule."""
     with pytest.raises(NoteError, match=rule):
         parse_checkpoint(body)
+
+
+# The example note of C2SP signed-note: its text holds blank lines, so the
+# signatures start after the LAST blank line of the note.
+SPEC_TEXT = (
+    "Ognuno sta solo sul cuor della terra\ntrafitto da un raggio di sole:\n\ned è subito sera.\n"
+)
+SPEC_NOTE = (
+    SPEC_TEXT + "\n— quasimodo.example/salvatore "
+    "NnugSzTjtVAewIS+Z/iJhUPeFDkO/5QQ2i5ddnGITLlC+EhfLW9oJKONrMouFSQU0xMcXxj99ihAQwaqP3ZekRwNtIc=\n"
+)
+
+
+def test_the_text_ends_at_the_last_blank_line() -> None:
+    """The spec's example splits into its whole poem and one signature line."""
+    text, lines = split_note(SPEC_NOTE)
+    assert text == SPEC_TEXT
+    assert [(name, len(raw)) for name, raw in lines] == [("quasimodo.example/salvatore", 68)]
+    # Its key is not published: with no trusted key the note is well-formed but unverified.
+    with pytest.raises(NoteError, match="no signature by a trusted key"):
+        open_note(SPEC_NOTE, [parse_verifier_key(GO_VKEY)])
+
+
+def test_a_text_with_blank_lines_signs_opens_and_cosigns() -> None:
+    """A signed text with blank lines opens to the same text; a second signature keeps it."""
+    key = _go_key()
+    note = sign_note(SPEC_TEXT, "PeterNeumann", key)
+    assert open_note(note, [parse_verifier_key(GO_VKEY)]) == (SPEC_TEXT, ("PeterNeumann",))
+    witness = Ed25519PrivateKey.generate()
+    cosigned = add_signature(note, "witness.example", witness)
+    verifiers = [parse_verifier_key(GO_VKEY), Verifier.of("witness.example", witness.public_key())]
+    assert open_note(cosigned, verifiers) == (SPEC_TEXT, ("PeterNeumann", "witness.example"))
+
+
+_PETER_SIG = GO_NOTE.rpartition("\n\n")[2]
+
+
+@pytest.mark.parametrize(
+    ("message", "rule"),
+    [
+        # golang.org/x/mod/sumdb/note TestOpen: the invalid encoded messages.
+        (GO_TEXT, "text, a blank line and signature lines"),
+        (GO_TEXT + "\n", "text, a blank line and signature lines"),
+        (GO_TEXT + "\n" + _PETER_SIG[:-1], "text, a blank line and signature lines"),
+        ("\x01" + GO_TEXT + "\n" + _PETER_SIG, "control character"),
+        (b"\xff" + (GO_TEXT + "\n" + _PETER_SIG).encode(), "not valid UTF-8"),
+        (
+            GO_TEXT + "\n" + _PETER_SIG.replace("PeterNeumann", "Bad Name")[:-1],
+            "text, a blank line and signature lines",
+        ),
+        (GO_TEXT + "\n" + _PETER_SIG + "Unexpected line.\n", "signature line"),
+        (GO_TEXT + "\n" + _PETER_SIG * 101, "at most 100 signatures"),
+        # Control characters anywhere, and a str that is not UTF-8 (a lone surrogate).
+        (GO_TEXT.replace(" ", "\t", 1) + "\n" + _PETER_SIG, "control character"),
+        (GO_TEXT.replace("\n", "\r\n", 1) + "\n" + _PETER_SIG, "control character"),
+        (GO_TEXT + "\n" + _PETER_SIG.replace(" ", "\x00", 1), "control character"),
+        ("\udcff" + GO_TEXT + "\n" + _PETER_SIG, "not valid UTF-8"),
+    ],
+)
+def test_malformed_notes_are_refused(message: str | bytes, rule: str) -> None:
+    """Each malformed message of the Go reference's tests, and control characters, is refused."""
+    with pytest.raises(NoteError, match=rule):
+        open_note(message, [parse_verifier_key(GO_VKEY)])
+
+
+def test_the_go_note_opens_from_bytes() -> None:
+    """A note read as bytes opens like its text."""
+    verifier = parse_verifier_key(GO_VKEY)
+    assert open_note(GO_NOTE.encode(), [verifier]) == (GO_TEXT, ("PeterNeumann",))
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("no final newline", "end in a newline"),
+        ("a bell \x07\n", "control character"),
+        ("a carriage return\r\n", "control character"),
+        ("\ud800 a lone surrogate\n", "not valid UTF-8"),
+    ],
+)
+def test_sign_refuses_text_that_is_no_note(text: str, rule: str) -> None:
+    """Signing refuses a text without final newline, with control characters or not UTF-8."""
+    with pytest.raises(NoteError, match=rule):
+        sign_note(text, "PeterNeumann", _go_key())
+
+
+def test_a_checkpoint_has_no_empty_line() -> None:
+    """A checkpoint body's lines, extension lines included, are non-empty."""
+    root = base64.b64encode(bytes(32)).decode()
+    assert parse_checkpoint(f"origin\n2\n{root}\next\n").size == 2
+    for body in (f"origin\n2\n{root}\n\next\n", f"origin\n2\n{root}\n\n", f"origin\n2\n{root}"):
+        with pytest.raises(NoteError):
+            parse_checkpoint(body)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from databases import Database
@@ -20,7 +22,9 @@ from audit import (
     leaf_hash,
     open_note,
     parse_checkpoint,
+    purge_contents,
     read_head,
+    seq_ranges,
     tree_root,
     verify_commitment,
 )
@@ -136,18 +140,91 @@ def test_database_refuses_change(database: Database, signer: Signer, statement: 
         assert read_head(connection)[0] == 2
 
 
-def test_contents_may_be_deleted_for_retention(database: Database, signer: Signer) -> None:
-    """Deleting a content row (a purge) is allowed: the entry and the tree stay."""
+PURGE_FIELDS = {"time": TIME, "actor": "broker"}
+
+
+def stored_contents(database: Database) -> list[int]:
+    with database.engine.connect() as connection:
+        return list(connection.scalars(text("SELECT seq FROM log_contents ORDER BY seq")))
+
+
+@pytest.mark.parametrize(
+    "statement", ["DELETE FROM log_contents WHERE seq = 0", "DELETE FROM log_contents"]
+)
+def test_a_content_cannot_be_deleted_outside_a_purge(
+    database: Database, signer: Signer, statement: str
+) -> None:
+    """As the application role, deleting a stored content without a purge entry is refused."""
     with database.engine.begin() as connection:
-        append(connection, [draft(0, b"x")], signer)
+        append(connection, [draft(0, b"x"), draft(1)], signer)
+    with database.engine.connect() as connection, pytest.raises(DBAPIError) as excinfo:
+        connection.execute(text(statement))
+    assert "a stored content may be deleted only by a retention purge" in str(excinfo.value.orig)
+    assert stored_contents(database) == [0]
+
+
+def _delete(database: Database, seq: int) -> None:
     with database.engine.begin() as connection:
-        connection.execute(text("DELETE FROM log_contents"))
-    assert len(stored_leaves(database)) == 1
+        connection.execute(text("DELETE FROM log_contents WHERE seq = :s"), {"s": seq})
+
+
+def test_the_purge_deletes_only_what_its_entry_lists(database: Database, signer: Signer) -> None:
+    """The purge entry comes first and lists what goes; no other content can be deleted under it."""
+    with database.engine.begin() as connection:
+        append(connection, [draft(0, b"a"), draft(1), draft(2, b"b"), draft(3, b"c")], signer)
+    with database.engine.begin() as connection:
+        purged = purge_contents(connection, [0, 3], PURGE_FIELDS, signer)
+    entry = json.loads(purged.entries[0])
+    assert (entry["seq"], entry["event"], entry["purged"]) == (4, "retention-purge", 2)
+    assert entry["purged_seqs"] == ["0", "3"]
+    assert stored_contents(database) == [2]
+    # The purge entry is still the newest, but it does not list entry 2.
+    with pytest.raises(DBAPIError):
+        _delete(database, 2)
+    # An entry of another kind permits nothing, even one that states purged_seqs.
+    with database.engine.begin() as connection:
+        append(connection, [Draft({**draft(5).fields, "purged_seqs": ["2"]})], signer)
+    with pytest.raises(DBAPIError):
+        _delete(database, 2)
+    assert stored_contents(database) == [2]
+    assert len(stored_leaves(database)) == 6
+
+
+def test_a_range_covers_every_entry_in_it(database: Database, signer: Signer) -> None:
+    """A purge of neighbouring contents is one range 'a-b', and the database permits each."""
+    with database.engine.begin() as connection:
+        append(connection, [draft(n, b"x" if n % 2 else None) for n in range(8)], signer)
+    with database.engine.begin() as connection:
+        purged = purge_contents(connection, [1, 3, 5], PURGE_FIELDS, signer)
+    assert json.loads(purged.entries[0])["purged_seqs"] == ["1-5"]
+    assert stored_contents(database) == [7]
+
+
+@pytest.mark.parametrize(
+    ("purged", "stored", "ranges"),
+    [
+        ([], [1, 2], []),
+        ([3], [3], ["3"]),
+        ([1, 2, 3, 7], [1, 2, 3, 5, 7], ["1-3", "7"]),
+        ([1, 4, 9], [1, 4, 9, 12], ["1-9"]),  # the gaps hold no stored content
+        ([2, 6], [1, 2, 4, 6, 8], ["2", "6"]),
+    ],
+)
+def test_seq_ranges(purged: list[int], stored: list[int], ranges: list[str]) -> None:
+    """Ranges of purged entries never span a content that stays."""
+    assert seq_ranges(purged, stored) == ranges
 
 
 POSTGRES_ONLY = [pytest.param("postgresql", marks=pytest.mark.postgres)]
 """TRUNCATE and replication roles exist on PostgreSQL only."""
-SEALED = ["log_entries", "log_nodes", "log_checkpoints", "log_cosignatures", "log_head"]
+SEALED = [
+    "log_entries",
+    "log_nodes",
+    "log_checkpoints",
+    "log_cosignatures",
+    "log_head",
+    "log_contents",
+]
 
 
 @pytest.mark.parametrize("database", POSTGRES_ONLY, indirect=True)
@@ -157,7 +234,7 @@ def test_postgres_refuses_truncate_even_as_replica(
 ) -> None:
     """TRUNCATE fails, also with session_replication_role = replica (triggers ENABLE ALWAYS)."""
     with database.engine.begin() as connection:
-        append(connection, [draft(0), draft(1)], signer)
+        append(connection, [draft(0, b"x"), draft(1)], signer)
         connection.execute(
             text("INSERT INTO log_cosignatures (size, witness, line) VALUES (2, 'w', 'l')")
         )

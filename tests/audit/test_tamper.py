@@ -18,14 +18,17 @@ from sqlalchemy import Connection, text
 
 from audit import (
     Draft,
+    LogVerifier,
     Signer,
     StoredTree,
     VerificationError,
     Verifier,
     append,
     canonical_entry,
+    canonical_json,
     leaf_hash,
     make_receipt,
+    purge_contents,
     sign_note,
     verify_bundle,
     verify_database,
@@ -49,12 +52,15 @@ def draft(n: int) -> Draft:
     )
 
 
+def signer(key: Ed25519PrivateKey) -> Signer:
+    return Signer(ORIGIN, (key,))
+
+
 def fill(database: Database, key: Ed25519PrivateKey, size: int = SIZE) -> None:
     """One entry per append transaction, so one checkpoint per entry."""
-    signer = Signer(ORIGIN, (key,))
     for n in range(size):
         with database.engine.begin() as connection:
-            append(connection, [draft(n)], signer)
+            append(connection, [draft(n)], signer(key))
 
 
 def verify(
@@ -73,7 +79,8 @@ def unguard(connection: Connection, backend: str, *tables: str) -> None:
             for verb in ("update", "delete"):
                 connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{verb}"))
         else:
-            connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}"))
+            for name in ("no_change", "no_delete"):
+                connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_{name} ON {table}"))
 
 
 def entry_of(connection: Connection, seq: int) -> bytes:
@@ -105,6 +112,11 @@ def change_entry_and_its_hashes(connection: Connection, backend: str) -> None:
 def change_content(connection: Connection, backend: str) -> None:
     unguard(connection, backend, "log_contents")
     connection.execute(text("UPDATE log_contents SET content = :c"), {"c": b'{"adresseid":"y"}'})
+
+
+def delete_content(connection: Connection, backend: str) -> None:
+    unguard(connection, backend, "log_contents")
+    connection.execute(text("DELETE FROM log_contents WHERE seq = :s"), {"s": CONTENT_SEQ})
 
 
 def delete_entry(connection: Connection, backend: str) -> None:
@@ -150,6 +162,11 @@ CASES: dict[str, tuple[Callable[[Connection, str], None], int | None, str]] = {
         "do not match the signed checkpoint",
     ),
     "changed-content": (change_content, CONTENT_SEQ, "content does not match its commitment"),
+    "deleted-content": (
+        delete_content,
+        CONTENT_SEQ,
+        "its committed content is missing and no retention-purge entry lists it",
+    ),
     "deleted-entry": (delete_entry, 3, "missing"),
     "swapped-entries": (swap_entries, 3, "sequence number 5"),
     "inserted-entry": (insert_entry, SIZE, "no signed checkpoint covers"),
@@ -180,7 +197,7 @@ def test_database_tampering_is_caught(
 def truncate_to(connection: Connection, backend: str, size: int) -> None:
     """Cut the log back to ``size`` consistently, as restoring an old backup would."""
     root = StoredTree(connection).root(size)
-    unguard(connection, backend, "log_entries", "log_nodes", "log_checkpoints")
+    unguard(connection, backend, "log_entries", "log_nodes", "log_checkpoints", "log_contents")
     connection.execute(text("DELETE FROM log_entries WHERE seq >= :n"), {"n": size})
     connection.execute(text("DELETE FROM log_checkpoints WHERE size > :n"), {"n": size})
     connection.execute(
@@ -217,13 +234,13 @@ def test_a_history_rewritten_and_resigned_is_caught_by_a_receipt(
     held = [("receipt", receipt.partition("\n\n")[2])]
     with database.engine.begin() as connection:
         truncate_to(connection, database.backend, 2)
-    signer = Signer(ORIGIN, (key,))
+    log_signer = signer(key)
     for n in range(2, SIZE):
         with database.engine.begin() as connection:
             rewritten = draft(n)
             if n == 5:
                 rewritten = Draft({**rewritten.fields, "actor": "someone-else"})
-            append(connection, [rewritten], signer)
+            append(connection, [rewritten], log_signer)
     verify(database, key)  # signed with the real key: it verifies alone
     with pytest.raises(VerificationError) as excinfo:
         verify(database, key, held)
@@ -251,6 +268,14 @@ def drop_entry_and_recount(lines: list[str]) -> list[str]:
     return [*kept[:-1], json.dumps(trailer) + "\n"]
 
 
+def say_content_is_gone(lines: list[str]) -> list[str]:
+    return [line.replace('"content_stored":true', '"content_stored":false') for line in lines]
+
+
+def drop_content_flag(lines: list[str]) -> list[str]:
+    return [line.replace(',"content_stored":true', "") for line in lines]
+
+
 BUNDLE_CASES: dict[str, tuple[Callable[[list[str]], list[str]], int | None, str]] = {
     "edited-entry": (edit_entry, 4, "do not match the signed checkpoint"),
     "dropped-entry": (drop_entry_and_recount, 3, "missing"),
@@ -267,6 +292,8 @@ BUNDLE_CASES: dict[str, tuple[Callable[[list[str]], list[str]], int | None, str]
         "trailer",
     ),
     "empty": (lambda _lines: [], None, "empty"),
+    "content-said-gone": (say_content_is_gone, CONTENT_SEQ, "no retention-purge entry lists it"),
+    "content-flag-dropped": (drop_content_flag, CONTENT_SEQ, "does not say if its content"),
 }
 
 
@@ -284,3 +311,81 @@ def test_an_edited_or_cut_export_is_refused(
         verify_bundle(edit(lines), keys)
     assert excinfo.value.seq == seq
     assert reason in str(excinfo.value)
+
+
+def test_a_content_deleted_behind_the_log_fails_the_offline_check(
+    database: Database, key: Ed25519PrivateKey
+) -> None:
+    """An export of a log whose content was deleted outside a purge names that entry."""
+    fill(database, key)
+    with database.engine.begin() as connection:
+        delete_content(connection, database.backend)
+    keys = [Verifier.of(ORIGIN, key.public_key())]
+    with pytest.raises(VerificationError) as excinfo:
+        verify_bundle(export(database), keys)
+    assert excinfo.value.seq == CONTENT_SEQ
+    assert "no retention-purge entry lists it" in str(excinfo.value)
+
+
+def test_a_legitimate_purge_still_verifies(database: Database, key: Ed25519PrivateKey) -> None:
+    """After a retention purge the database and its export verify; the purge entry is exported."""
+    fill(database, key)
+    with database.engine.begin() as connection:
+        purge_contents(connection, [CONTENT_SEQ], {"time": "2026-12-01T08:00:00Z"}, signer(key))
+    with database.engine.connect() as connection:
+        verified, _cosignatures, contents = verify_database(
+            connection, ORIGIN, [Verifier.of(ORIGIN, key.public_key())]
+        )
+    assert (verified.size, contents) == (SIZE + 1, 0)
+    out = io.StringIO()
+    with database.engine.connect() as connection:
+        write_bundle(
+            connection, out, origin=ORIGIN, log_keys=[], since="2026-11-01", until="2026-11-02"
+        )
+    lines = out.getvalue().splitlines(keepends=True)
+    assert any('"event":"retention-purge"' in line for line in lines)  # outside the period
+    result = verify_bundle(lines, [Verifier.of(ORIGIN, key.public_key())])
+    assert (result.entries, result.leaves) == (3, SIZE - 2)
+
+
+def test_a_purge_entry_listing_a_stored_content_fails(
+    database: Database, key: Ed25519PrivateKey
+) -> None:
+    """A purge entry that lists a content still stored does not tell the truth: it is reported."""
+    fill(database, key)
+    fields = {"time": "2026-12-01T08:00:00Z", "event": "retention-purge"}
+    with database.engine.begin() as connection:
+        append(connection, [Draft({**fields, "purged": 1, "purged_seqs": ["5-7"]})], signer(key))
+    with pytest.raises(VerificationError) as excinfo:
+        verify(database, key)
+    assert excinfo.value.seq == CONTENT_SEQ
+    assert f"retention-purge entry {SIZE} lists it as purged" in str(excinfo.value)
+
+
+@pytest.mark.parametrize("listed", [["7-5"], ["10"], ["3", "2"], ["1-4", "4"], ["01"], "5", [5]])
+def test_malformed_purge_ranges_fail(
+    database: Database, key: Ed25519PrivateKey, listed: object
+) -> None:
+    """purged_seqs must be ascending, disjoint ranges of earlier entries."""
+    fill(database, key, size=2)
+    entry = canonical_entry(
+        {"v": 1, "seq": 2, "time": "2026-12-01T08:00:00Z", "event": "retention-purge"}
+    )
+    document = {**json.loads(entry), "purged_seqs": listed}
+    verifier = LogVerifier(ORIGIN, [Verifier.of(ORIGIN, key.public_key())], [])
+    with database.engine.connect() as connection:
+        for seq in range(2):
+            verifier.add_entry(seq, entry_of(connection, seq))
+    with pytest.raises(VerificationError, match="purged_seqs are not ascending ranges") as excinfo:
+        verifier.add_entry(2, canonical_json(document))
+    assert excinfo.value.seq == 2
+
+
+def test_a_first_format_bundle_still_verifies(database: Database, key: Ed25519PrivateKey) -> None:
+    """A v1 export (no content flags) verifies as before; its contents are not checked."""
+    fill(database, key)
+    lines = [
+        line.replace("bundle/v2", "bundle/v1").replace(',"content_stored":true', "")
+        for line in export(database)
+    ]
+    assert verify_bundle(lines, [Verifier.of(ORIGIN, key.public_key())]).verified.size == SIZE

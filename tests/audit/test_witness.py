@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 import socket
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +17,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit._cosignature import parse_cosigner_key, verify_cosignatures
 from audit._merkle import consistency_proof, leaf_hash, tree_root
-from audit._note import Checkpoint, format_checkpoint, sign_note
+from audit._note import (
+    Checkpoint,
+    Verifier,
+    add_signature,
+    format_checkpoint,
+    open_note,
+    parse_checkpoint,
+    sign_note,
+)
 from audit._witness import Witness, make_server
 from audit._witness_client import WitnessError, WitnessReply, submit_checkpoint
 
@@ -146,16 +158,39 @@ def test_bad_consistency_proof_gets_422(
     assert witness.latest(ORIGIN) == _checkpoint(4)
 
 
-def test_same_size_with_another_root_is_a_fork(
+def test_same_size_with_another_root_gets_422(
     at_four: str, witness: Witness, log_key: Ed25519PrivateKey
 ) -> None:
-    """The spec answers a different root at the recorded size with 409 (not a size body)."""
+    """The spec answers a different root at the recorded size with 422, and nothing changes."""
     forked = [leaf_hash(b"other"), *LEAVES[1:]]
     reply = submit_checkpoint(at_four, 4, [], _note(log_key, _checkpoint(4, forked)))
-    assert reply.status == 409
+    assert reply.status == 422
     assert reply.known_size is None
     assert "root hash differs" in reply.reason
     assert witness.latest(ORIGIN) == _checkpoint(4)
+
+
+def test_size_zero_needs_the_empty_root(
+    url: str, witness: Witness, log_key: Ed25519PrivateKey
+) -> None:
+    """Size 0 with a root other than the empty tree's is 422; the empty tree is cosigned."""
+    wrong = Checkpoint(ORIGIN, 0, LEAVES[0])
+    reply = submit_checkpoint(url, 0, [], _note(log_key, wrong))
+    assert (reply.status, reply.reason) == (
+        422,
+        "a checkpoint of size 0 must have the empty tree's root hash",
+    )
+    assert witness.latest(ORIGIN) is None
+    assert submit_checkpoint(url, 0, [], _note(log_key, _checkpoint(0))).ok
+
+
+def test_a_proof_from_size_zero_gets_422(
+    url: str, witness: Witness, log_key: Ed25519PrivateKey
+) -> None:
+    """From old size 0 the proof must be empty: a non-empty one is 422, nothing is cosigned."""
+    reply = submit_checkpoint(url, 0, [bytes(32)], _note(log_key, _checkpoint(4)))
+    assert (reply.status, reply.reason) == (422, "the consistency proof from size 0 must be empty")
+    assert witness.latest(ORIGIN) is None
 
 
 def test_checkpoint_going_backwards_is_refused(
@@ -194,6 +229,51 @@ def test_unknown_origin_gets_404_when_origins_are_configured(
         assert submit_checkpoint(url, 0, [], _note(log_key, _checkpoint(4))).ok
 
 
+def test_without_origins_the_first_cosigned_origin_is_the_only_one_known(
+    store: Path, log_key: Ed25519PrivateKey
+) -> None:
+    """Unconfigured, it knows the first origin it cosigns; others are 404, after a restart too."""
+    other = "other.example/log"
+    with _serving(Witness(store, NAME, [log_key.public_key()])) as url:
+        assert submit_checkpoint(url, 0, [], _note(log_key, _checkpoint(4))).ok
+        for key in (log_key, Ed25519PrivateKey.generate()):
+            reply = submit_checkpoint(url, 0, [], _note(key, _checkpoint(4, origin=other)))
+            assert (reply.status, reply.reason) == (404, "unknown origin")
+    with _serving(Witness(store, NAME, [log_key.public_key()])) as url:
+        other_note = _note(log_key, _checkpoint(4, origin=other))
+        assert submit_checkpoint(url, 0, [], other_note).status == 404
+        assert submit_checkpoint(url, 4, _proof(4, 6), _note(log_key, _checkpoint(6))).ok
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a test URL
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as error:
+        with error:
+            return int(error.code), error.read().decode()
+
+
+def test_monitors_get_the_latest_cosigned_checkpoint(
+    url: str, witness: Witness, log_key: Ed25519PrivateKey
+) -> None:
+    """GET /<sha256(origin)>/checkpoint serves the log's verified signature and the cosignature."""
+    origin_hash = hashlib.sha256(ORIGIN.encode()).hexdigest()
+    assert _get(f"{url}/{origin_hash}/checkpoint")[0] == 404  # nothing cosigned yet
+    stranger = Ed25519PrivateKey.generate()
+    note = add_signature(_note(log_key, _checkpoint(4)), "stranger.example", stranger)
+    assert submit_checkpoint(url, 0, [], note).ok
+    status, served = _get(f"{url}/{origin_hash}/checkpoint")
+    assert status == 200
+    text, names = open_note(served, [Verifier.of(ORIGIN, log_key.public_key())])
+    assert (parse_checkpoint(text), names) == (_checkpoint(4), (ORIGIN,))
+    assert verify_cosignatures(served, [witness.cosigner]) == {NAME: NOW}
+    assert "stranger.example" not in served  # only signatures the witness verified
+    other = hashlib.sha256(b"other.example/log").hexdigest()
+    assert _get(f"{url}/{other}/checkpoint")[0] == 404
+    assert _get(f"{url}/{origin_hash.upper()}/checkpoint")[0] == 404
+
+
 def test_oversize_body_gets_413(url: str, log_key: Ed25519PrivateKey) -> None:
     """Bodies over 64 KiB are not read."""
     body = format_checkpoint(_checkpoint(4)) + "x" * (64 * 1024) + "\n"
@@ -205,10 +285,9 @@ def test_oversize_body_gets_413(url: str, log_key: Ed25519PrivateKey) -> None:
     ("old", "proof", "note"),
     [
         (0, [], "not a note\n"),
-        (0, [bytes(32)], None),  # a proof from size 0
         (5, [], None),  # old size above the checkpoint size
     ],
-    ids=["not-a-note", "proof-from-zero", "old-above-size"],
+    ids=["not-a-note", "old-above-size"],
 )
 def test_malformed_requests_get_400(
     url: str, log_key: Ed25519PrivateKey, old: int, proof: list[bytes], note: str | None
@@ -312,3 +391,27 @@ def test_client_refuses_other_schemes() -> None:
     """Only http and https URLs are opened."""
     with pytest.raises(WitnessError, match="http"):
         submit_checkpoint("file:///etc/passwd", 0, [], "x\n")
+
+
+PERSONAL = ("3201901234", "jens.hansen@example.dk", "Jens Hansen")
+
+
+def test_no_planted_personal_data_comes_back(
+    url: str, witness: Witness, log_key: Ed25519PrivateKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Personal data planted in requests is never in an answer, the monitors' GET, or the log."""
+    caplog.set_level(logging.DEBUG)
+    cpr, email, name = PERSONAL
+    planted = add_signature(_note(log_key, _checkpoint(4)), email, Ed25519PrivateKey.generate())
+    answers = [
+        witness.add_checkpoint(f"old {cpr}\n\n{planted}".encode())[2],
+        witness.add_checkpoint(f"old 0\n{name}\n\n{planted}".encode())[2],
+        witness.add_checkpoint(b"old 0\n\n" + planted.replace(ORIGIN, cpr).encode())[2],
+        witness.add_checkpoint(f"old 0\n\n{planted}".encode())[2],  # cosigned
+    ]
+    origin_hash = hashlib.sha256(ORIGIN.encode()).hexdigest()
+    served = _get(f"{url}/{origin_hash}/checkpoint")[1]
+    for value in PERSONAL:
+        assert not any(value.encode() in answer for answer in answers)
+        assert value not in served
+        assert value not in caplog.text

@@ -217,7 +217,8 @@ def test_purge_deletes_contents_but_the_log_still_verifies(
     assert verified.returncode == 0, verified.stdout
     assert "1 stored contents" in verified.stdout
     listed = run_broker(database, tmp_path, "audit", "list", "--event", "retention-purge", "--json")
-    assert json.loads(listed.stdout)["purged"] == 2
+    purge_entry = json.loads(listed.stdout)
+    assert (purge_entry["purged"], purge_entry["purged_seqs"]) == (2, ["0-1"])
 
 
 def test_verify_names_the_first_bad_entry(database: Database, tmp_path: Path) -> None:

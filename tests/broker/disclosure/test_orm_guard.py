@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from databases import Database
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.sql.dml import Delete, Update
 
+from audit import Draft, Signer, append, purge_contents
 from audit._storage import (
     log_checkpoints,
     log_contents,
@@ -39,9 +41,12 @@ def test_session_refuses_log_mutation(database: Database, statement: Update | De
 
 
 def test_session_allows_what_the_log_needs(database: Database) -> None:
-    """Appending, advancing the head and purging contents still go through."""
+    """Appending, advancing the head and purging contents (the purge path) still go through."""
+    signer = Signer("test.example/log", (Ed25519PrivateKey.generate(),))
+    fields = {"time": "2026-11-25T08:00:00Z", "event": "release"}
     with make_session_factory(database.engine)() as session, session.begin():
-        session.execute(insert(log_contents).values(seq=0, salt=b"s" * 32, content=b"c"))
-        session.execute(delete(log_contents))
-        session.execute(update(log_head).where(log_head.c.id == 1).values(size=0))
-        assert session.scalar(select(log_head.c.size)) == 0
+        append(session.connection(), [Draft(fields, b"content")], signer)
+        purge_contents(session.connection(), [0], {"time": "2026-11-26T08:00:00Z"}, signer)
+        assert session.scalar(select(log_contents.c.seq)) is None
+        session.execute(update(log_head).where(log_head.c.id == 1).values(size=2))
+        assert session.scalar(select(log_head.c.size)) == 2

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,15 +22,18 @@ from sqlalchemy import text
 from audit import (
     Draft,
     StoredTree,
+    Witness,
     cosigner_verifier_key,
     make_receipt,
+    make_server,
     parse_cosigner_key,
+    submit_checkpoint,
     verify_receipt,
 )
 from broker.config import Settings, WitnessSettings
 from broker.db import make_session_factory, session_scope
 from broker.disclosure import record, rfc3339, verify
-from broker.disclosure.witnessing import witness_latest
+from broker.disclosure.witnessing import WitnessClients, witness_latest
 from broker.keys import init_keys, load_keys
 
 AT = dt.datetime(2026, 11, 23, 6, 0, tzinfo=dt.UTC)
@@ -179,3 +185,72 @@ def test_an_unreachable_witness_is_reported_not_fatal(database: Database, tmp_pa
     (outcome,) = witness_latest(database.engine, settings)
     assert not outcome.cosigned
     assert "unreachable" in outcome.problem
+
+
+@contextlib.contextmanager
+def _counted_witness(
+    tmp_path: Path, settings: Settings, origins: set[str] | None = None
+) -> Iterator[tuple[Settings, list[int]]]:
+    """A real witness server on 127.0.0.1 that counts the connections it accepts."""
+    ring = load_keys(settings)
+    witness = Witness(tmp_path / "counted-witness", WITNESS, ring.public_keys, origins=origins)
+    server = make_server(witness)
+    accepted = [0]
+    accept = server.get_request
+
+    def counting() -> tuple[socket.socket, Any]:
+        accepted[0] += 1
+        return accept()
+
+    server.get_request = counting  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        witnesses = (WitnessSettings(url=url, key=witness.verifier_key),)  # type: ignore[arg-type]
+        yield Settings(home=settings.home, witnesses=witnesses), accepted
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_retry_after_409_reuses_the_connection(database: Database, tmp_path: Path) -> None:
+    """The witness knows more than the broker stored: the retry after 409 uses one connection."""
+    home = Settings(home=tmp_path / "home")
+    init_keys(home)
+    with _counted_witness(tmp_path, home) as (settings, accepted):
+        append(database, settings, 3)
+        with database.engine.connect() as connection:
+            size, note = connection.execute(
+                text("SELECT size, note FROM log_checkpoints ORDER BY size DESC")
+            ).first() or (0, "")
+        assert submit_checkpoint(str(settings.witnesses[0].url), 0, [], note).ok  # not stored
+        append(database, settings, 2)
+        before = accepted[0]
+        (outcome,) = witness_latest(database.engine, settings)
+        assert (outcome.cosigned, outcome.size, size) == (True, 5, 3)
+        assert accepted[0] - before == 1  # old 0 -> 409 (size 3) -> old 3: one connection
+
+
+def test_one_connection_per_witness_across_calls(database: Database, tmp_path: Path) -> None:
+    """A long-lived WitnessClients sends every checkpoint over one kept-alive connection."""
+    home = Settings(home=tmp_path / "home")
+    init_keys(home)
+    with _counted_witness(tmp_path, home) as (settings, accepted), WitnessClients() as clients:
+        for round_ in range(3):
+            append(database, settings, 1, actor=f"round-{round_}")
+            (outcome,) = witness_latest(database.engine, settings, clients=clients)
+            assert outcome.cosigned
+        assert accepted[0] == 1
+
+
+def test_an_unknown_origin_is_reported_as_such(database: Database, tmp_path: Path) -> None:
+    """A witness configured for other origins answers 404; the broker says what that means."""
+    home = Settings(home=tmp_path / "home")
+    init_keys(home)
+    with _counted_witness(tmp_path, home, origins={"other.example/log"}) as (settings, _):
+        append(database, settings, 1)
+        (outcome,) = witness_latest(database.engine, settings)
+    assert not outcome.cosigned
+    assert outcome.problem == "the witness does not know this log's origin"
