@@ -120,15 +120,28 @@ def write_csv(path: Path, rows: Sequence[dict[str, str]], **options: Any) -> Pat
     return path
 
 
-def write_xlsx(path: Path, rows: Sequence[dict[str, str | dt.date]]) -> Path:
-    """Write rows as the first sheet of a real XLSX workbook."""
+def xlsx_bytes(
+    rows: Sequence[dict[str, str | dt.date]], *, sheet_title: str | None = None
+) -> bytes:
+    """Rows as the first sheet (titled ``sheet_title``) of a real XLSX workbook."""
     workbook = Workbook()
     sheet = workbook.active
+    if sheet_title is not None:
+        sheet.title = sheet_title
     names = list(rows[0])
     sheet.append(names)
     for row in rows:
         sheet.append([row.get(name, "") for name in names])
-    workbook.save(path)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def write_xlsx(
+    path: Path, rows: Sequence[dict[str, str | dt.date]], *, sheet_title: str | None = None
+) -> Path:
+    """Write rows as the first sheet of a real XLSX workbook."""
+    path.write_bytes(xlsx_bytes(rows, sheet_title=sheet_title))
     return path
 
 
