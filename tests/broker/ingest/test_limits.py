@@ -2,57 +2,24 @@
 
 from __future__ import annotations
 
-import io
 import threading
 import time
-import zipfile
-from collections.abc import Iterable
 
 import pytest
-from factories import csv_bytes, dwelling_rows, export_row, xlsx_bytes
+from factories import csv_bytes, dwelling_rows, export_row, sheet_row, sheet_workbook, xlsx_bytes
 from openpyxl.utils import get_column_letter
 
 from broker.errors import Cancelled, InputError
 from broker.ingest import _read as read_module
 from broker.ingest import parse_upload
 
-SHEET = "xl/worksheets/sheet1.xml"
-_HEAD = '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-
-
-def _cells(values: Iterable[str]) -> str:
-    return "".join(f'<c t="inlineStr"><is><t>{value}</t></is></c>' for value in values)
-
 
 def _heading_row() -> str:
-    return f"<row>{_cells(export_row())}</row>"
+    return sheet_row(export_row())
 
 
 def _data_row(number: int | None = None, **values: str) -> str:
-    at = f' r="{number}"' if number is not None else ""
-    return f"<row{at}>{_cells(export_row(**values).values())}</row>"
-
-
-def _workbook(rows: Iterable[str], *, dimension: str | None = None) -> bytes:
-    """A real workbook whose first sheet is the given rows, written as a stream."""
-    template = zipfile.ZipFile(io.BytesIO(xlsx_bytes([export_row()])))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
-        for member in template.infolist():
-            if member.filename != SHEET:
-                out.writestr(member, template.read(member))
-                continue
-            with out.open(SHEET, "w") as sheet:
-                declared = f'<dimension ref="{dimension}"/>' if dimension else ""
-                sheet.write(f"{_HEAD}{declared}<sheetData>".encode())
-                chunk: list[str] = []
-                for row in rows:
-                    chunk.append(row)
-                    if len(chunk) == 10_000:
-                        sheet.write("".join(chunk).encode())
-                        chunk = []
-                sheet.write("".join(chunk).encode() + b"</sheetData></worksheet>")
-    return buffer.getvalue()
+    return sheet_row(export_row(**values).values(), number)
 
 
 def _refused(data: bytes, name: str = "export.xlsx") -> list[str]:
@@ -63,14 +30,14 @@ def _refused(data: bytes, name: str = "export.xlsx") -> list[str]:
 
 def test_a_well_formed_streamed_workbook_is_read() -> None:
     """The workbook builder makes sheets openpyxl reads: the limits, not the file, refuse."""
-    parsed = parse_upload(_workbook([_heading_row(), _data_row()]), name="export.xlsx")
+    parsed = parse_upload(sheet_workbook([_heading_row(), _data_row()]), name="export.xlsx")
     assert parsed.rows == 1
 
 
 def test_zip_bomb_refused_from_the_zip_directory() -> None:
     """A small XLSX that unpacks to a hundredfold and more is refused before it is read."""
     rows = (_data_row() for _ in range(200_000))  # ~110 MB of one row repeated
-    data = _workbook([_heading_row(), *rows])
+    data = sheet_workbook([_heading_row(), *rows])
     assert len(data) < 2_000_000
     started = time.monotonic()
     assert _refused(data) == ["a part of the file is compressed more than 100:1"]
@@ -81,25 +48,27 @@ def test_unpacked_size_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """The members' declared sizes together are held to the limit, named in the error."""
     monkeypatch.setattr(read_module, "MAX_UNPACKED", 2**20)
     rows = (_data_row(Lejemålsnr=f"0412-0001-{n:04d}") for n in range(4_000))
-    assert _refused(_workbook([_heading_row(), *rows])) == ["the file unpacks to more than 1 MB"]
+    assert _refused(sheet_workbook([_heading_row(), *rows])) == [
+        "the file unpacks to more than 1 MB"
+    ]
 
 
 def test_declared_dimension_bounded() -> None:
     """A sheet declaring more rows than Excel allows is refused before a row is read."""
-    data = _workbook([_heading_row(), _data_row()], dimension="A1:M2000000")
+    data = sheet_workbook([_heading_row(), _data_row()], dimension="A1:M2000000")
     assert _refused(data) == ["the sheet declares more than 1,048,576 rows"]
 
 
 def test_rows_counted_while_reading() -> None:
     """Without a declared size, the rows are counted as they are read (gaps count too)."""
-    data = _workbook([_heading_row(), _data_row(2), _data_row(1_048_580, Lejemålsnr="2")])
+    data = sheet_workbook([_heading_row(), _data_row(2), _data_row(1_048_580, Lejemålsnr="2")])
     assert _refused(data) == ["the file has more than 1,048,576 rows"]
 
 
 def test_heading_row_width_bounded() -> None:
     """A heading row reaching beyond the column limit is refused, not padded to its width."""
     far = f'<c r="{get_column_letter(1_100)}1" t="inlineStr"><is><t>x</t></is></c>'
-    data = _workbook([f"<row>{_cells(export_row())}{far}</row>", _data_row()])
+    data = sheet_workbook([_heading_row().replace("</row>", far + "</row>"), _data_row()])
     assert _refused(data) == ["the heading row uses more than 1,024 columns"]
 
 
