@@ -128,7 +128,8 @@ def _encoding(data: bytes) -> tuple[str, str]:
     """
     if data.startswith(_BOM):
         return "utf-8-sig", "not valid UTF-8 (the file starts with a UTF-8 byte order mark)"
-    heading = data.split(b"\n", 1)[0]
+    end = data.find(b"\n")
+    heading = data if end < 0 else data[:end]
     utf8 = "not valid UTF-8 (the file's heading row is UTF-8)"
     if not heading.isascii():
         try:
@@ -181,9 +182,12 @@ def read_csv(data: bytes, *, cancel: threading.Event | None = None) -> Table:
         Cancelled: ``cancel`` was set.
     """
     encoding, rule = _encoding(data)
-    text = data.decode(encoding, errors="surrogateescape")
-    damaged = _UNDECODED.search(text) is not None
-    first_line = text.split("\n", 1)[0]
+    try:
+        text, damaged = data.decode(encoding), False
+    except UnicodeDecodeError:
+        text, damaged = data.decode(encoding, errors="surrogateescape"), True
+    end = text.find("\n")
+    first_line = text if end < 0 else text[:end]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first_line))
     try:
         headings = next(reader, None)
