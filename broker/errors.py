@@ -4,7 +4,8 @@
      ├── InputError        bad input: nothing was changed; carries every problem found
      ├── ConfigError       settings, keys or files the broker needs are missing or wrong
      ├── NotFound          no such object (or not visible to the caller)
-     └── StorageError      the database refused or could not be reached
+     ├── StorageError      the database refused or could not be reached
+     └── Cancelled         the work was stopped before it finished: nothing was changed
 
 Messages name the field and the rule and never echo a value: an input value may
 be personal data typed into the wrong place.
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 __all__ = [
     "BrokerError",
+    "Cancelled",
     "ConfigError",
     "InputError",
     "NotFound",
@@ -69,6 +71,14 @@ class NotFound(BrokerError):  # noqa: N818 - the domain's word, like httpx's nam
 
 class StorageError(BrokerError):
     """The database refused the operation or could not be reached."""
+
+
+class Cancelled(BrokerError):  # noqa: N818 - what happened, as asyncio names it
+    """The work was stopped before it finished (its caller left or is shutting down).
+
+    Raised only where nothing has been written yet, or inside the caller's
+    transaction, which then rolls back: nothing was changed.
+    """
 
 
 def validation_errors(exc: ValidationError) -> list[tuple[tuple[str, ...], str]]:

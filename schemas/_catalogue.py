@@ -64,6 +64,19 @@ class FieldCatalogue(BaseModel):
         """Return every known heading, normalised by :func:`heading_key`, to its field."""
         return {heading_key(h): field for field in self.fields for h in field.headings}
 
+    def known_heading(self, heading: str) -> str | None:
+        """Return the catalogue's spelling of ``heading`` if it is a known heading, else ``None``.
+
+        Matching is by :func:`heading_key`, so ``LEJEMAALSNR`` gives ``Lejemålsnr``. Only this
+        spelling of a heading is ever shown or stored: the text of an unknown heading may be data.
+        """
+        key = heading_key(heading)
+        for field in self.fields:
+            for known in field.headings:
+                if heading_key(known) == key:
+                    return known
+        return None
+
 
 _FOLD = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa"})
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from broker.api._auth import DbSession, Housing, ReadSession
 from broker.api._problems import UPLOAD_PROBLEMS
-from broker.api._uploads import Upload
+from broker.api._uploads import Upload, run_cancellable
 from broker.ingest import IngestReport, ingest_bytes
 from broker.schedule.repository import department_dwellings, org_departments
 from schemas import format_address
@@ -84,7 +84,10 @@ class UploadSummary(BaseModel):
     known: int = Field(description="dwellings already known")
     no_longer_affected: int = Field(description="dwellings left out of this upload")
     phases: int
-    dropped_columns: list[str] = Field(description="columns (or keys) dropped, never stored")
+    dropped_columns: list[str] = Field(
+        description="columns (or keys) dropped, never stored: by the catalogue's heading, or"
+        " by position (`column 7 (G, unknown heading)`) when the catalogue does not know it"
+    )
 
     @classmethod
     def of(cls, report: IngestReport) -> UploadSummary:
@@ -151,13 +154,20 @@ def dwellings(code: str, caller: Housing, session: ReadSession) -> list[Dwelling
     responses=UPLOAD_PROBLEMS,
     openapi_extra=_UPLOAD_BODY,
 )
-def upload_schedule(caller: Housing, upload: Upload, session: DbSession) -> UploadSummary:
+async def upload_schedule(
+    caller: Housing, upload: Upload, session: DbSession, request: Request
+) -> UploadSummary:
     """Replace the schedules of the departments in the upload, for the caller's organisation.
 
     A JSON schedule document, or a CSV, XLSX or JSON export in the multipart field `file`;
     the same rules as `broker ingest`. A bad row rejects the whole upload and changes nothing.
+    The work stops if the client leaves or the server shuts down (503, nothing changed).
     """
-    report = ingest_bytes(
-        session, upload.data, name=upload.name, org=caller.org, now=dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.UTC)
+    report = await run_cancellable(
+        request,
+        lambda cancel: ingest_bytes(
+            session, upload.data, name=upload.name, org=caller.org, now=now, cancel=cancel
+        ),
     )
     return UploadSummary.of(report)

@@ -84,6 +84,7 @@ BODY_PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 UPLOAD_PROBLEMS: dict[int | str, dict[str, Any]] = {
     415: _documented("the body is neither application/json nor multipart/form-data"),
+    503: _documented("the upload was stopped: the server is shutting down; nothing was changed"),
 }
 """The further problem of the schedule upload, which reads its body itself."""
 

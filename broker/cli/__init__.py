@@ -430,7 +430,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the broker over HTTP."""
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
-    from broker.api import create_app  # noqa: PLC0415
+    from broker.api import create_app, stop_uploads  # noqa: PLC0415
+    from broker.cli._serve import StoppingServer  # noqa: PLC0415
 
     overrides: dict[str, Any] = {}
     if host is not None:
@@ -446,8 +447,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     signal.signal(signal.SIGHUP, lambda _signum, _frame: registry.reload())
     settings.home.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(f"{os.getpid()}\n", encoding="ascii")
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False
+    )
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+        StoppingServer(config, on_exit=lambda: stop_uploads(app)).run()
     finally:
         pid_file.unlink(missing_ok=True)
 

@@ -1,8 +1,10 @@
 """Read a JSON schedule upload (the ``schedule-upload`` JSON Schema in ``schemas/json``).
 
-Keys the contract does not know are dropped before validation and reported by
-name, exactly like unknown CSV columns; every kept text value is checked for
-personal identifiers.
+Keys the contract does not know are dropped before validation, exactly like
+unknown CSV columns: a key the field catalogue knows (``lejer_navn``, ``CPR``) is
+reported by its catalogue field name, any other by its position only
+(``key 10 of departments[0].dwellings[0] (unknown key)``), since a key may itself
+be data. Every kept text value is checked for personal identifiers.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from broker.errors import InputError, Problem, validation_errors
-from schemas import DepartmentSchedule, DwellingSchedule, Phase, ScheduleUpload, looks_personal
+from schemas import (
+    CATALOGUE,
+    DepartmentSchedule,
+    DwellingSchedule,
+    Phase,
+    ScheduleUpload,
+    heading_key,
+    looks_personal,
+)
 
 __all__ = ["parse_json_upload", "validation_problems"]
 
@@ -33,10 +43,19 @@ def validation_problems(exc: ValidationError) -> tuple[Problem, ...]:
     )
 
 
+def _dropped_label(key: str, position: int, path: str) -> str:
+    """Name a dropped key by its catalogue field, or by where it is when the catalogue lacks it."""
+    field = CATALOGUE.get(key) or CATALOGUE.by_heading().get(heading_key(key))
+    if field is not None:
+        return field.name
+    return f"key {position} of {path or 'the document'} (unknown key)"
+
+
 class _Cleaner:
     def __init__(self) -> None:
         self.dropped: list[str] = []
         self.problems: list[Problem] = []
+        self._seen: set[str] = set()
 
     def clean(self, value: Any, depth: int, path: str) -> Any:
         if isinstance(value, list):
@@ -44,10 +63,14 @@ class _Cleaner:
         if isinstance(value, dict) and depth < len(_LEVELS):
             known = _LEVELS[depth]
             kept: dict[str, Any] = {}
-            for key, item in value.items():
+            for position, (key, item) in enumerate(value.items(), start=1):
                 if key not in known:
-                    if key not in self.dropped:
-                        self.dropped.append(str(key))
+                    # The key's text is held only to report each distinct key once.
+                    if key not in self._seen:
+                        self._seen.add(key)
+                        label = _dropped_label(key, position, path)
+                        if label not in self.dropped:
+                            self.dropped.append(label)
                     continue
                 child = f"{path}.{key}" if path else key
                 nested = key in {"departments", "dwellings", "phases"}
@@ -63,7 +86,7 @@ class _Cleaner:
 
 
 def parse_json_upload(data: bytes) -> tuple[ScheduleUpload, tuple[str, ...]]:
-    """Return the upload and the names of the keys dropped from it.
+    """Return the upload and the dropped keys, named as the module docstring says.
 
     Raises:
         InputError: not JSON, a personal-looking value, or a rule of the contract broken.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from broker.errors import InputError, Problem
 from broker.ingest._json import validation_problems
 from broker.ingest._mapping import ResolvedColumns
-from broker.ingest._read import Table
+from broker.ingest._read import Table, check_cancel
 from schemas import (
     ADDRESS_FIELDS,
     ScheduleUpload,
@@ -45,6 +46,7 @@ Progress = Callable[[int, int], None]
 """Called with (rows done, rows in all) while a long upload is parsed."""
 
 _PROGRESS_EVERY = 20_000
+_CANCEL_EVERY = 4096
 _DMY = re.compile(r"^([0-9]{1,2})[-.]([0-9]{1,2})[-.]([0-9]{4})$")
 _ISO = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
 _LIST_SPLIT = re.compile(r"[\s,;]+")
@@ -257,24 +259,44 @@ class _RowParser:
 
 
 def parse_rows(
-    table: Table, columns: ResolvedColumns, *, progress: Progress | None = None
+    table: Table,
+    columns: ResolvedColumns,
+    *,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
 ) -> ScheduleUpload:
     """Validate every row and return the upload they describe.
 
     Raises:
         InputError: any row breaks a rule; every problem is listed by row and column.
+        Cancelled: ``cancel`` was set.
     """
     if not table.rows:
         raise InputError("empty upload", (Problem("the file has no data rows"),))
     parser = _RowParser(columns)
+    # A byte the file's encoding does not allow, in a column that is kept; the values of
+    # dropped columns are never looked at.
+    kept = {position: name for name, position in columns.index.items()}
+    undecodable = [
+        parser.problem(table.undecodable_rule, row, kept[position])
+        for row, position in table.undecodable
+        if position in kept
+    ]
     total = len(table.rows)
     for done, (row, cells) in enumerate(table.rows, start=1):
         parser.add(row, cells)
+        if done % _CANCEL_EVERY == 0:
+            check_cancel(cancel)
         if progress is not None and done % _PROGRESS_EVERY == 0:
             progress(done, total)
     if progress is not None:
         progress(total, total)
     parser.check_replacements()
+    if undecodable:
+        # The bytes are the problem: what a field rule says about their decoding is noise.
+        damaged = {(p.row, p.column) for p in undecodable}
+        kept_problems = [p for p in parser.problems if (p.row, p.column) not in damaged]
+        parser.problems = kept_problems + undecodable
     if parser.problems:
         problems = sorted(set(parser.problems), key=lambda p: (p.row or 0, p.column or ""))
         raise InputError(f"upload rejected: {len(problems)} problem(s)", tuple(problems))

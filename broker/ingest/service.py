@@ -1,7 +1,9 @@
 """Ingest a housing company's schedule export: read, map, validate, drop, store.
 
-Personal columns are dropped before anything is stored, and reported by name
-only. A bad row rejects the whole upload and nothing is written.
+Personal columns are dropped before anything is stored, and reported by the
+catalogue's name for them, or by position when the catalogue does not know the
+heading (:mod:`broker.ingest._mapping`). A bad row rejects the whole upload and
+nothing is written.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import datetime as dt
 import gc
 import io
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -17,10 +20,10 @@ from typing import IO
 import structlog
 from sqlalchemy.orm import Session
 
-from broker.errors import InputError, Problem
+from broker.errors import Cancelled, InputError, Problem
 from broker.ingest._json import parse_json_upload
 from broker.ingest._mapping import ColumnMapping, resolve_columns
-from broker.ingest._read import Table, detect_format, read_csv, read_xlsx
+from broker.ingest._read import Table, check_cancel, detect_format, read_csv, read_xlsx
 from broker.ingest._rows import Progress, parse_rows
 from broker.schedule.service import ReplaceStats, replace_schedule
 from schemas import ScheduleUpload
@@ -67,7 +70,7 @@ class ParsedUpload:
 
 @dataclass(frozen=True, slots=True)
 class IngestReport:
-    """What an accepted upload did: counts and the names of the dropped columns."""
+    """What an accepted upload did: counts and the dropped columns (never a heading's own text)."""
 
     org: str
     source_format: str
@@ -78,25 +81,31 @@ class IngestReport:
 
 
 def parse_table(
-    table: Table, *, mapping: ColumnMapping | None = None, progress: Progress | None = None
+    table: Table,
+    *,
+    mapping: ColumnMapping | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
 ) -> ParsedUpload:
     """Validate a table read from CSV or XLSX.
 
     Raises:
         InputError: the columns do not fit or any row breaks a rule.
+        Cancelled: ``cancel`` was set.
     """
     columns = resolve_columns(table.headings, mapping)
-    upload = parse_rows(table, columns, progress=progress)
+    upload = parse_rows(table, columns, progress=progress, cancel=cancel)
     return ParsedUpload(upload, table.source_format, len(table.rows), columns.dropped)
 
 
-def _parse(
+def _parse(  # noqa: PLR0913 - keyword-only options of one operation
     source_format: str,
     data: bytes,
     workbook: Path | IO[bytes],
     *,
     mapping: ColumnMapping | None,
     progress: Progress | None,
+    cancel: threading.Event | None = None,
 ) -> ParsedUpload:
     if source_format == "json":
         upload, dropped = parse_json_upload(data)
@@ -108,8 +117,11 @@ def _parse(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        table = read_xlsx(workbook) if source_format == "xlsx" else read_csv(data)
-        return parse_table(table, mapping=mapping, progress=progress)
+        if source_format == "xlsx":
+            table = read_xlsx(workbook, cancel=cancel)
+        else:
+            table = read_csv(data, cancel=cancel)
+        return parse_table(table, mapping=mapping, progress=progress, cancel=cancel)
     finally:
         if collecting:
             gc.enable()
@@ -131,17 +143,27 @@ def read_upload(
     return _parse(source_format, data, path, mapping=mapping, progress=progress)
 
 
-def parse_upload(data: bytes, *, name: str, mapping: ColumnMapping | None = None) -> ParsedUpload:
+def parse_upload(
+    data: bytes,
+    *,
+    name: str,
+    mapping: ColumnMapping | None = None,
+    cancel: threading.Event | None = None,
+) -> ParsedUpload:
     """Validate an export received as bytes; ``name``'s extension gives its format.
 
     The same rules as :func:`read_upload`; nothing is written anywhere, not even a
-    temporary file.
+    temporary file. Setting ``cancel`` from another thread stops the work within a few
+    thousand rows.
 
     Raises:
         InputError: an unsupported type, columns that do not fit, or any bad row.
+        Cancelled: ``cancel`` was set.
     """
     source_format = detect_format(Path(name))
-    return _parse(source_format, data, io.BytesIO(data), mapping=mapping, progress=None)
+    return _parse(
+        source_format, data, io.BytesIO(data), mapping=mapping, progress=None, cancel=cancel
+    )
 
 
 def store_upload(
@@ -202,20 +224,33 @@ def ingest_file(  # noqa: PLR0913 - keyword-only options of one operation
     return store_upload(session, parsed, org=org, now=now)
 
 
-def ingest_bytes(
-    session: Session, data: bytes, *, name: str, org: str, now: dt.datetime
+def ingest_bytes(  # noqa: PLR0913 - keyword-only options of one operation
+    session: Session,
+    data: bytes,
+    *,
+    name: str,
+    org: str,
+    now: dt.datetime,
+    cancel: threading.Event | None = None,
 ) -> IngestReport:
     """Validate and store an export received as bytes (an API upload) in the caller's transaction.
 
     ``name``'s extension gives the format, as a file's does for :func:`ingest_file`.
+    ``cancel``, set from another thread (the client left, the server is stopping), stops
+    the work before anything is stored.
 
     Raises:
         InputError: bad organisation, file type, columns or rows; nothing is stored.
+        Cancelled: ``cancel`` was set; nothing is stored.
     """
     org = parse_org(org)
     try:
-        parsed = parse_upload(data, name=name)
+        parsed = parse_upload(data, name=name, cancel=cancel)
+        check_cancel(cancel)
     except InputError as exc:
         log.warning("ingest.rejected", org=org, problems=len(exc.problems))
+        raise
+    except Cancelled:
+        log.warning("ingest.cancelled", org=org)
         raise
     return store_upload(session, parsed, org=org, now=now)

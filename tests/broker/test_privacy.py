@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 from clirun import run_broker
 from databases import Database, postgres_url
-from factories import dwelling_rows, export_row, with_personal, write_csv
+from factories import (
+    dwelling_rows,
+    export_row,
+    upload_document,
+    with_personal,
+    write_csv,
+    write_json,
+    write_xlsx,
+)
+from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -28,6 +37,11 @@ PLANTED = {
     "Særlige behov": "PLANTED-behov-Yjlm",
     "Genhusningsadresse": "PLANTED-Genhusvej 77, 2620 Albertslund",
 }
+# Personal values where an export puts no value: as column headings, JSON keys, the
+# sheet's name and a mapping file's entries.
+PLANTED_HEADINGS = ("Bodil Qzxvsen 3201901234", "planted.heading@example.org", "Jens Wkrpsen")
+# What must never appear of them, whole or in part (a half-redacted log keeps the name).
+HEADING_NEEDLES = ("Qzxvsen", "3201901234", "planted.heading", "Wkrpsen")
 # A kept value, to prove the scan sees what is stored.
 KEPT_STREET = "Kontrolvej"
 
@@ -62,6 +76,90 @@ def _assert_absent(haystack: bytes, where: str) -> None:
     for heading, value in PLANTED.items():
         for needle in {value, value.replace(" ", ""), value.lower()}:
             assert needle.encode() not in haystack, f"{heading} value found in {where}"
+    for needle in HEADING_NEEDLES:
+        for variant in {needle, needle.lower()}:
+            assert variant.encode() not in haystack, f"a planted heading found in {where}"
+
+
+def personal_heading_rows(count: int = 6) -> list[dict[str, str]]:
+    """Rows with the planted personal columns and the planted headings (holding values too)."""
+    rows = [{**row, "Vejnavn": KEPT_STREET} for row in dwelling_rows(count)]
+    return with_personal(with_personal(rows, PLANTED), dict.fromkeys(PLANTED_HEADINGS, "x"))
+
+
+# How ingest names those columns: the catalogue's headings, the others by position.
+DROPPED = [
+    *PLANTED,
+    "column 21 (U, unknown heading)",
+    "column 22 (V, unknown heading)",
+    "column 23 (W, unknown heading)",
+]
+
+
+def test_planted_headings_keys_sheet_names_and_mappings_never_shown(
+    database: Database, tmp_path: Path
+) -> None:
+    """Personal text as headings, keys, a sheet name or mapping entries is never printed or kept."""
+    rows = personal_heading_rows()
+    csv_path = write_csv(tmp_path / "export.csv", rows)
+    xlsx_path = write_xlsx(tmp_path / "export.xlsx", list(rows), sheet_title=PLANTED_HEADINGS[0])
+    keyed = upload_document(3, **dict.fromkeys(PLANTED_HEADINGS, "x"))
+    keyed[PLANTED_HEADINGS[1]] = "x"
+    json_path = write_json(tmp_path / "upload.json", keyed)
+    # A mapping names the export's street column by a planted heading, another by a CPR one.
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        f"columns:\n  {PLANTED_HEADINGS[2]}: vejnavn\n  {PLANTED_HEADINGS[0]}: cpr\n",
+        encoding="utf-8",
+    )
+    mapped_rows = [
+        {
+            **{k: v for k, v in row.items() if k != "Vejnavn"},
+            PLANTED_HEADINGS[2]: street,
+            PLANTED_HEADINGS[0]: PLANTED["CPR"],
+        }
+        for row, street in (
+            (export_row(), KEPT_STREET),
+            (export_row(Lejemålsnr="0412-0001-002", Etage="2"), PLANTED["E-mail"]),
+        )
+    ]
+    mapped_bad = write_csv(tmp_path / "mapped-bad.csv", mapped_rows)
+    mapped_good = write_csv(tmp_path / "mapped.csv", [mapped_rows[0]])
+    bad_mapping = tmp_path / "bad-mapping.yaml"
+    bad_mapping.write_text(
+        f"columns:\n  {PLANTED_HEADINGS[0]}: {PLANTED_HEADINGS[1]}\n"
+        f"  {PLANTED_HEADINGS[2]}: [{PLANTED_HEADINGS[1]}]\n",
+        encoding="utf-8",
+    )
+    for path in (csv_path, json_path, mapping, bad_mapping):
+        assert b"3201901234" in path.read_bytes()  # the input really holds them
+    assert load_workbook(xlsx_path, read_only=True).sheetnames == [PLANTED_HEADINGS[0]]
+
+    ingest = ("ingest", "--org", "bo-vest")
+    results = [
+        run_broker(database, tmp_path, *ingest, str(csv_path)),
+        run_broker(database, tmp_path, *ingest, str(xlsx_path)),
+        run_broker(database, tmp_path, *ingest, str(json_path)),
+        run_broker(database, tmp_path, *ingest, str(mapped_bad), "--mapping", str(mapping)),
+        run_broker(database, tmp_path, *ingest, str(mapped_good), "--mapping", str(mapping)),
+        run_broker(database, tmp_path, *ingest, str(csv_path), "--mapping", str(bad_mapping)),
+    ]
+    assert [r.returncode for r in results] == [0, 0, 0, 1, 0, 1], [r.stderr for r in results]
+    dropped = "  dropped columns (never stored): "
+    assert f"{dropped}{', '.join(DROPPED)}\n" in results[0].stdout
+    assert f"{dropped}{', '.join(DROPPED)}\n" in results[1].stdout
+    unknown_keys = [f"key {n} of departments[0].dwellings[0] (unknown key)" for n in (10, 11, 12)]
+    assert f"{dropped}{', '.join(unknown_keys)}\n" in results[2].stdout
+    assert "row 3, column 13 (M, mapped to vejnavn): looks like an e-mail" in results[3].stderr
+    assert f"{dropped}column 14 (N, mapped to cpr)\n" in results[4].stdout
+    assert "  column --mapping entry 2: Input should be a valid string\n" in results[5].stderr
+    for result in results:
+        where = f"broker {' '.join(result.args[3:])}"
+        _assert_absent((result.stdout + result.stderr).encode(), where)
+    database.dispose()
+    stored = _stored_bytes(database)
+    assert KEPT_STREET.encode() in stored  # the scan does see stored data
+    _assert_absent(stored, f"the {database.backend} database")
 
 
 def test_planted_values_never_stored_or_logged(database: Database, tmp_path: Path) -> None:

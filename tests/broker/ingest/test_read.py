@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from factories import (
     PERSONAL_HEADINGS,
+    csv_bytes,
     dwelling_rows,
     export_row,
     upload_document,
@@ -35,6 +36,71 @@ def test_csv_encodings_and_delimiters(tmp_path: Path, encoding: str, delimiter: 
     assert [d.vejnavn for d in dwellings] == ["Prøvevej", "Prøvevej"]
     assert parsed.rows == 4
     assert parsed.source_format == "csv"
+
+
+def _rejected(tmp_path: Path, data: bytes) -> list[str]:
+    path = tmp_path / "export.csv"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as excinfo:
+        read_upload(path)
+    return [str(problem) for problem in excinfo.value.problems]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "why"),
+    [
+        ("utf-8", "file's heading row is UTF-8"),
+        ("utf-8-sig", "file starts with a UTF-8 byte order mark"),
+    ],
+)
+def test_one_windows_1252_byte_in_a_utf8_file(tmp_path: Path, encoding: str, why: str) -> None:
+    """The heading row decides the encoding; a stray byte is reported by row and column."""
+    rows = dwelling_rows(3)
+    rows[3]["Vejnavn"] = "Skovvej"
+    data = csv_bytes(rows, encoding=encoding).replace(b"Skovvej", "Skøvvej".encode("cp1252"))
+    assert _rejected(tmp_path, data) == [f"row 5, column Vejnavn: not valid UTF-8 (the {why})"]
+
+
+def test_stray_byte_in_a_dropped_column_is_never_looked_at(tmp_path: Path) -> None:
+    """A dropped column's value is not read, whatever its bytes: the upload is accepted."""
+    rows = with_personal(dwelling_rows(2), {"Bemærkning": "Skovvej"})
+    data = csv_bytes(rows, encoding="utf-8").replace(b"Skovvej", "Skøvvej".encode("cp1252"))
+    path = tmp_path / "export.csv"
+    path.write_bytes(data)
+    parsed = read_upload(path)
+    assert [d.vejnavn for d in parsed.upload.departments[0].dwellings] == ["Prøvevej"] * 2
+    assert parsed.dropped_columns == ("Bemærkning",)
+
+
+def test_windows_1252_heading_row_in_a_file_marked_utf8(tmp_path: Path) -> None:
+    """A BOM before a Windows-1252 heading row names the heading cell, not a missing column."""
+    data = b"\xef\xbb\xbf" + csv_bytes(dwelling_rows(1), encoding="cp1252")
+    why = "not valid UTF-8 (the file starts with a UTF-8 byte order mark)"
+    assert _rejected(tmp_path, data) == [
+        f"row 1, column 2 (B): {why}",
+        f"row 1, column 7 (G): {why}",
+    ]
+
+
+def test_plain_ascii_headings_leave_the_encoding_to_the_rows(tmp_path: Path) -> None:
+    """With ASCII headings, a Windows-1252 file is read as one, and a UTF-8 file as UTF-8."""
+    rows = [
+        {
+            ("Lejemaalsnr" if k == "Lejemålsnr" else "Doer" if k == "Dør" else k): v
+            for k, v in row.items()
+        }
+        for row in dwelling_rows(2)
+    ]
+    for encoding in ("cp1252", "utf-8"):
+        path = tmp_path / f"{encoding}.csv"
+        path.write_bytes(csv_bytes(rows, encoding=encoding))
+        parsed = read_upload(path)
+        assert [d.vejnavn for d in parsed.upload.departments[0].dwellings] == ["Prøvevej"] * 2
+    rows[1]["Vejnavn"] = "Skovvej"
+    data = csv_bytes(rows, encoding="utf-8").replace(b"Skovvej", "Skøvvej".encode("cp1252"))
+    assert _rejected(tmp_path, data) == [
+        "row 3, column Vejnavn: not valid UTF-8 (the file holds UTF-8 letters elsewhere)"
+    ]
 
 
 def test_xlsx_with_date_cells(tmp_path: Path) -> None:

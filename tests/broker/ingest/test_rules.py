@@ -142,7 +142,7 @@ def test_mapping_to_unknown_field(tmp_path: Path) -> None:
     with pytest.raises(InputError) as excinfo:
         load_mapping(mapping_path)
     assert [str(p) for p in excinfo.value.problems] == [
-        "column Gade: maps to unknown field 'street'"
+        "column --mapping entry 1: maps to a field the catalogue does not know"
     ]
 
 
