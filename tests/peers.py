@@ -3,7 +3,8 @@
 The proxy is a small stdlib HTTP server on 127.0.0.1 placed between the broker and
 the receiver. For its first requests it misbehaves as told (answers 500, answers too
 late, hangs up, flips a byte, holds the request), then forwards each request
-unchanged: same method, path, headers (in order) and body. It keeps every exchange,
+unchanged: same method, path, headers (in order) and body. A fault may also be an HTTP
+status (413, 400, 429, ...), answered without passing the request on. It keeps every exchange,
 so a test can replay a captured request or scan what crossed the wire.
 """
 
@@ -38,15 +39,19 @@ from broker.db import make_session_factory, session_scope
 from broker.ingest.service import ingest_file
 from broker.release import Release
 
-# What the proxy does with one request.
-Fault = Literal[
-    "forward",  # pass it on unchanged and relay the answer
-    "error",  # answer 500 without passing it on
-    "slow",  # pass it on, then answer only after the client has given up
-    "hangup",  # close the connection without answering
-    "flip",  # pass it on with one byte of the body flipped, relay the answer
-    "hold",  # keep it open until `Proxy.let_go`, then pass it on
-]
+# What the proxy does with one request; a number is an HTTP status answered without
+# passing the request on (with `Proxy.retry_after`, if set, as its Retry-After header).
+Fault = (
+    Literal[
+        "forward",  # pass it on unchanged and relay the answer
+        "error",  # answer 500 without passing it on
+        "slow",  # pass it on, then answer only after the client has given up
+        "hangup",  # close the connection without answering
+        "flip",  # pass it on with one byte of the body flipped, relay the answer
+        "hold",  # keep it open until `Proxy.let_go`, then pass it on
+    ]
+    | int
+)
 
 POLICY = "albertslund-visitation-weekly"
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
@@ -240,6 +245,7 @@ class Proxy:
         self.then: Fault = then
         self.exchanges: list[Exchange] = []
         self.slow_seconds = 3.0
+        self.retry_after: str | None = None
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._let_go = threading.Event()
@@ -301,7 +307,10 @@ class Proxy:
             exchange.settled.set()
 
     def _act(self, handler: BaseHTTPRequestHandler, exchange: Exchange) -> None:
-        if exchange.fault == "error":
+        if isinstance(exchange.fault, int):
+            answer = json.dumps({"error": "injected", "status": exchange.fault}).encode()
+            self._answer(handler, exchange, exchange.fault, answer, self.retry_after)
+        elif exchange.fault == "error":
             self._answer(handler, exchange, 500, b'{"error":"injected"}')
         elif exchange.fault == "hangup":
             handler.close_connection = True
@@ -331,13 +340,19 @@ class Proxy:
 
     @staticmethod
     def _answer(
-        handler: BaseHTTPRequestHandler, exchange: Exchange, status: int, answer: bytes
+        handler: BaseHTTPRequestHandler,
+        exchange: Exchange,
+        status: int,
+        answer: bytes,
+        retry_after: str | None = None,
     ) -> None:
         exchange.status = status
         with contextlib.suppress(OSError):  # the client may have given up already
             handler.send_response(status)
             handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(answer)))
+            if retry_after is not None:
+                handler.send_header("Retry-After", retry_after)
             handler.end_headers()
             handler.wfile.write(answer)
 

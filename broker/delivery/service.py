@@ -4,6 +4,13 @@ Delivery is at least once; the receiver stores each release id once, so each
 release is held exactly once. No network call happens inside a database
 transaction: a due release is read, sent, then its outcome is recorded (with a
 ``delivery`` or ``delivery-failed`` entry in the disclosure log) in a new one.
+
+An answer is classified once: 2xx arrived; any other 4xx than 408, 425 and 429
+is final at once (the receiver refuses this request, and would refuse it again);
+408, 425, 429, 5xx, timeouts and connection errors are tried again after a
+backoff. Retries are not a sleeping loop: each attempt's outcome schedules the
+next one in the database (``next_attempt_at``), so a retry survives a restart
+and any replica can make it.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 
 import httpx
 import structlog
@@ -41,6 +49,10 @@ __all__ = ["Attempt", "deliver_due", "key_id", "retry_failed"]
 log = structlog.get_logger(__name__)
 
 _MAX_JITTER = 0.25
+_MAX_DELAY = 3600.0
+_TRANSIENT_4XX = frozenset({408, 425, 429})
+"""Request Timeout, Too Early, Too Many Requests: the one 4xx answers worth repeating."""
+_RETRY_AFTER = frozenset({429, 503})
 
 
 def key_id(key: Ed25519PublicKey) -> str:
@@ -70,10 +82,52 @@ def _body(recipient: RecipientSettings, release: Release) -> bytes:
     return seal(release.payload, key)
 
 
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """What one attempt came to: no problem when it arrived, else why, and whether to retry."""
+
+    problem: str = ""
+    permanent: bool = False
+    retry_after: float | None = None
+
+
+def _retry_after(value: str | None, now: dt.datetime) -> float | None:
+    """Return the seconds a ``Retry-After`` header asks for (delay or HTTP date), if it says."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None  # an HTTP date is always GMT; one without a zone is not one
+    return max((moment - now).total_seconds(), 0.0)
+
+
+def _classify(response: httpx.Response, now: dt.datetime) -> _Sent:
+    """Return what an answer means: arrived, refused for good, or worth another attempt."""
+    if response.is_success:
+        return _Sent()
+    status = response.status_code
+    problem = f"HTTP {status}"
+    if 400 <= status < 500 and status not in _TRANSIENT_4XX:  # noqa: PLR2004 - the 4xx class
+        return _Sent(problem, permanent=True)
+    if status in _RETRY_AFTER:
+        return _Sent(problem, retry_after=_retry_after(response.headers.get("retry-after"), now))
+    return _Sent(problem)
+
+
 def _post(
-    client: httpx.Client, recipient: RecipientSettings, release: Release, ring: KeyRing, now: int
-) -> str:
-    """POST the release; return "" when the receiver accepted it, else a short reason."""
+    client: httpx.Client,
+    recipient: RecipientSettings,
+    release: Release,
+    ring: KeyRing,
+    now: dt.datetime,
+) -> _Sent:
+    """POST the release; return what the answer (or its absence) means."""
     url = str(recipient.webhook)
     body = _body(recipient, release)
     headers = {
@@ -84,19 +138,24 @@ def _post(
     signing = ring.signing
     nonce = secrets.token_urlsafe(16)
     signed = sign_request(
-        "POST", url, headers, signing, key_id(signing.public_key()), now, nonce=nonce
+        "POST",
+        url,
+        headers,
+        signing,
+        key_id(signing.public_key()),
+        int(now.timestamp()),
+        nonce=nonce,
     )
     headers.update(signed)
     try:
         response = client.post(url, content=body, headers=headers)
     except httpx.HTTPError as error:
-        return f"unreachable: {type(error).__name__}"
-    if response.is_success:
-        return ""
-    return f"HTTP {response.status_code}"
+        # A timeout or a broken connection: the receiver may never have seen it. Retry.
+        return _Sent(f"unreachable: {type(error).__name__}")
+    return _classify(response, now)
 
 
-def _drop(recipient: RecipientSettings, release: Release, ring: KeyRing) -> str:
+def _drop(recipient: RecipientSettings, release: Release, ring: KeyRing) -> _Sent:
     """Write the release and its detached signature atomically into the recipient's directory."""
     directory = recipient.directory
     assert directory is not None  # noqa: S101 - RecipientSettings guarantees one target
@@ -110,15 +169,22 @@ def _drop(recipient: RecipientSettings, release: Release, ring: KeyRing) -> str:
         write_atomic(directory / f"{release.id}.json", body)
         write_atomic(directory / f"{release.id}.json.sig", detached.encode())
     except OSError as error:
-        return f"cannot write: {error.strerror}"
-    return ""
+        return _Sent(f"cannot write: {error.strerror}")
+    return _Sent()
 
 
-def _backoff(settings: Settings, attempts: int) -> dt.timedelta:
-    """Exponential backoff with jitter: base x 2^(attempts-1), +-25 %, at most an hour."""
-    delay = min(settings.delivery_backoff * 2 ** (attempts - 1), 3600.0)
+def _backoff(settings: Settings, attempts: int, retry_after: float | None = None) -> dt.timedelta:
+    """Exponential backoff with jitter: base x 2^(attempts-1), +-25 %, at most an hour.
+
+    A ``Retry-After`` the receiver sent is honoured (up to the same hour) when it asks
+    for longer.
+    """
+    delay = min(settings.delivery_backoff * 2 ** (attempts - 1), _MAX_DELAY)
     jitter = random.uniform(-_MAX_JITTER, _MAX_JITTER)  # noqa: S311 - spreads retries, not a secret
-    return dt.timedelta(seconds=delay * (1 + jitter))
+    delay *= 1 + jitter
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, _MAX_DELAY))
+    return dt.timedelta(seconds=delay)
 
 
 def _record_outcome(  # noqa: PLR0913 - the outcome's facts, all named
@@ -180,16 +246,17 @@ def deliver_due(
         # 1. Send, outside any transaction.
         now = clock()
         if recipient.webhook is not None:
-            problem = _post(client, recipient, release, ring, int(now.timestamp()))
+            sent = _post(client, recipient, release, ring, now)
         else:
-            problem = _drop(recipient, release, ring)
+            sent = _drop(recipient, release, ring)
+        problem = sent.problem
         # 2. Record the outcome, and the entry for a delivery or a final failure.
         with session_scope(factory) as session:
             stored = session.get(Release, release.id, with_for_update=True)
             if stored is None or stored.status != "pending":
                 continue  # another worker settled it meanwhile
             stored.attempts += 1
-            final = not problem or stored.attempts >= settings.delivery_attempts
+            final = not problem or sent.permanent or stored.attempts >= settings.delivery_attempts
             if not problem:
                 stored.status, stored.delivered_at, stored.last_error = "delivered", now, None
                 on_delivered(session, ring, stored.id, now=now)
@@ -197,15 +264,22 @@ def deliver_due(
                 stored.status, stored.last_error = "failed", problem
             else:
                 stored.last_error = problem
-                stored.next_attempt_at = now + _backoff(settings, stored.attempts)
+                stored.next_attempt_at = now + _backoff(settings, stored.attempts, sent.retry_after)
             _record_outcome(session, ring, stored, problem, final=final, now=now)
         attempts.append(Attempt(release.id, release.recipient, not problem, final, problem))
-        if problem:
-            blocked.add(release.recipient)
-            event = "delivery.failed" if final else "delivery.retry"
-            log.error(event, release_id=release.id, recipient=release.recipient, problem=problem)
-        else:
+        if not problem:
             log.info("delivery.delivered", release_id=release.id, recipient=release.recipient)
+            continue
+        # Later releases to this recipient wait for the next round: a retry is due first, and
+        # one failed for good may be put back (`retry_failed`) while still in order.
+        blocked.add(release.recipient)
+        log.error(
+            "delivery.failed" if final else "delivery.retry",
+            release_id=release.id,
+            recipient=release.recipient,
+            problem=problem,
+            permanent=sent.permanent,
+        )
     return attempts
 
 
