@@ -35,9 +35,10 @@ from databases import Database
 from factories import write_csv
 from sqlalchemy import select
 
+from broker.config import Settings
 from broker.db import make_session_factory, session_scope
 from broker.ingest.service import ingest_file
-from broker.release import Release
+from broker.release import Release, release_body
 
 # What the proxy does with one request; a number is an HTTP status answered without
 # passing the request on (with `Proxy.retry_after`, if set, as its Retry-After header).
@@ -107,7 +108,7 @@ def post_exactly(
 class ReceiverProcess:
     """A real `broker receiver` on 127.0.0.1; its output goes to files under its store's parent."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - its options, keyword-only
         self,
         public_key: Path,
         store: Path,
@@ -115,9 +116,11 @@ class ReceiverProcess:
         port: int | None = None,
         public_url: str = "",
         max_body_mib: int | None = None,
+        witness: bool = False,
     ) -> None:
-        """Remember how to start it; `start` starts it."""
+        """Remember how to start it; `start` starts it (with `witness`, as a witness too)."""
         self.max_body_mib = max_body_mib
+        self.witness = witness
         self.public_key = public_key
         self.store = store
         self.port = port or free_port()
@@ -145,6 +148,8 @@ class ReceiverProcess:
             command += ["--public-url", self.public_url]
         if self.max_body_mib is not None:
             command += ["--max-body-mib", str(self.max_body_mib)]
+        if self.witness:
+            command.append("--witness")
         env = {**os.environ, "BROKER_LOG_FORMAT": "json"}
         with self.stdout.open("ab") as out, self.stderr.open("ab") as err:
             self._process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
@@ -173,6 +178,13 @@ class ReceiverProcess:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait(timeout=10)
+
+    def witness_key(self) -> str:
+        """Return the cosignature key it printed as a witness (once it listens)."""
+        for line in self.stdout.read_text().splitlines():
+            if line.startswith("witness key: "):
+                return line.removeprefix("witness key: ")
+        raise AssertionError("the receiver printed no witness key")
 
     def releases(self) -> list[Path]:
         """Return the stored release files, by name."""
@@ -401,12 +413,22 @@ class Site:
         )
 
     def receiver(
-        self, *, port: int | None = None, public_url: str = "", max_body_mib: int | None = None
+        self,
+        *,
+        port: int | None = None,
+        public_url: str = "",
+        max_body_mib: int | None = None,
+        witness: bool = False,
     ) -> ReceiverProcess:
         """Return a `broker receiver` that trusts this site's key (not started yet)."""
         store = self.tmp / "municipality"
         return ReceiverProcess(
-            self.public_key, store, port=port, public_url=public_url, max_body_mib=max_body_mib
+            self.public_key,
+            store,
+            port=port,
+            public_url=public_url,
+            max_body_mib=max_body_mib,
+            witness=witness,
         )
 
     @contextmanager
@@ -434,6 +456,11 @@ class Site:
             session.expunge_all()
         return rows
 
+    def body(self, row: Release) -> bytes:
+        """Return a release's body as delivered (or as it would be delivered now)."""
+        with session_scope(make_session_factory(self.database.engine)) as session:
+            return release_body(session, Settings(home=self.home), row)
+
     def entries(self, event: str) -> list[dict[str, Any]]:
         """Return the disclosure-log entries of one event, as `broker audit list` shows them."""
         listed = self.broker("audit", "list", "--event", event, "--json")
@@ -446,7 +473,8 @@ class Site:
         assert [path.name for path in receiver.receipts()] == [f"{release_id}.tlog-proof"]
         (row,) = self.outbox()
         assert (row.id, row.status, row.last_error) == (release_id, "delivered", None)
-        assert receiver.releases()[0].read_bytes() == row.payload
+        assert receiver.releases()[0].read_bytes() == self.body(row)
+        assert receiver.receipts()[0].read_text() == row.receipt  # the receipt as delivered
         deliveries = self.entries("delivery")
         assert [entry["release_id"] for entry in deliveries] == [release_id]
         self.assert_log_verifies()

@@ -29,7 +29,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit import Draft, EntryValue
@@ -39,9 +39,11 @@ from broker.db import session_scope
 from broker.delivery._sealing import seal
 from broker.delivery._signature import content_digest, sign_request
 from broker.disclosure import record, rfc3339
+from broker.disclosure.witnessing import CutReceipt, ReceiptCutter
 from broker.errors import ConfigError, InputError, NotFound, Problem
 from broker.files import write_atomic
 from broker.keys import KeyRing
+from broker.release import _payload
 from broker.release.models import Release, ReleaseState
 
 __all__ = ["Attempt", "deliver_due", "key_id", "retry_failed"]
@@ -72,14 +74,14 @@ class Attempt:
     problem: str = ""
 
 
-def _body(recipient: RecipientSettings, release: Release) -> bytes:
-    """Return the bytes to deliver: the payload, sealed when the recipient has a key."""
+def _sealed(recipient: RecipientSettings, body: bytes) -> bytes:
+    """Return the bytes to deliver: the body, sealed when the recipient has a key."""
     if recipient.public_key is None:
-        return release.payload
+        return body
     key = load_pem_public_key(recipient.public_key.read_bytes())
     if not isinstance(key, X25519PublicKey):
         raise ConfigError(f"recipient {recipient.id}: public_key is not an X25519 key")
-    return seal(release.payload, key)
+    return seal(body, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,16 +122,18 @@ def _classify(response: httpx.Response, now: dt.datetime) -> _Sent:
     return _Sent(problem)
 
 
-def _post(
+def _post(  # noqa: PLR0913 - what one POST needs, all named
     client: httpx.Client,
     recipient: RecipientSettings,
     release: Release,
+    body: bytes,
+    *,
     ring: KeyRing,
     now: dt.datetime,
 ) -> _Sent:
-    """POST the release; return what the answer (or its absence) means."""
+    """POST the release's body; return what the answer (or its absence) means."""
     url = str(recipient.webhook)
-    body = _body(recipient, release)
+    body = _sealed(recipient, body)
     headers = {
         "content-type": "application/json",
         "content-digest": content_digest(body),
@@ -155,11 +159,11 @@ def _post(
     return _classify(response, now)
 
 
-def _drop(recipient: RecipientSettings, release: Release, ring: KeyRing) -> _Sent:
+def _drop(recipient: RecipientSettings, release: Release, body: bytes, ring: KeyRing) -> _Sent:
     """Write the release and its detached signature atomically into the recipient's directory."""
     directory = recipient.directory
     assert directory is not None  # noqa: S101 - RecipientSettings guarantees one target
-    body = _body(recipient, release)
+    body = _sealed(recipient, body)
     signature = ring.signing.sign(body)
     detached = (
         f"ed25519 {key_id(ring.signing.public_key())} {base64.b64encode(signature).decode()}\n"
@@ -195,6 +199,7 @@ def _record_outcome(  # noqa: PLR0913 - the outcome's facts, all named
     *,
     final: bool,
     now: dt.datetime,
+    receipt: CutReceipt | None = None,
 ) -> None:
     fields: dict[str, EntryValue] = {
         "time": rfc3339(now),
@@ -205,6 +210,12 @@ def _record_outcome(  # noqa: PLR0913 - the outcome's facts, all named
         "attempts": release.attempts,
     }
     if not problem:
+        if receipt is not None:
+            # Which checkpoint the recipient's receipt is under, and who vouched for it.
+            fields["receipt_size"] = receipt.size
+            fields["receipt_cosigned_by"] = list(receipt.cosigned_by)
+            if receipt.uncosigned is not None:
+                fields["receipt_uncosigned"] = receipt.uncosigned
         record(session, ring, [Draft({**fields, "event": "delivery"})])
     elif final:
         record(session, ring, [Draft({**fields, "event": "delivery-failed", "reason": problem})])
@@ -217,6 +228,13 @@ def _record_outcome(  # noqa: PLR0913 - the outcome's facts, all named
         )
 
 
+def _engine_of(factory: sessionmaker[Session]) -> Engine:
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, Engine):
+        raise TypeError("deliver_due needs a session factory bound to an engine")
+    return bind
+
+
 def deliver_due(
     factory: sessionmaker[Session],
     settings: Settings,
@@ -224,7 +242,12 @@ def deliver_due(
     client: httpx.Client,
     clock: Callable[[], dt.datetime],
 ) -> list[Attempt]:
-    """Try every due release once, oldest first; return what happened to each."""
+    """Try every due release once, oldest first; return what happened to each.
+
+    Each body is assembled now, around a receipt cut now: under the newest checkpoint
+    that covers the entry and that the configured witnesses cosigned (they are asked
+    once per call if none has), else under the newest one, saying why it is not.
+    """
     recipients = {r.id: r for r in settings.recipients}
     with session_scope(factory) as session:
         due = list(
@@ -236,6 +259,7 @@ def deliver_due(
         )
     attempts: list[Attempt] = []
     blocked: set[str] = set()
+    receipts = ReceiptCutter(_engine_of(factory), settings)
     for release in due:
         recipient = recipients.get(release.recipient)
         if recipient is None:
@@ -243,14 +267,25 @@ def deliver_due(
             continue
         if release.recipient in blocked:
             continue  # keep the order: a later release waits for an earlier one
-        # 1. Send, outside any transaction.
+        # 1. Cut the receipt now, after the witnesses have seen the entry (asked if need be).
+        receipt = receipts.cut(release.log_seq)
+        if receipt.uncosigned is not None:
+            log.warning(
+                "delivery.receipt_uncosigned",
+                release_id=release.id,
+                recipient=release.recipient,
+                reason=receipt.uncosigned,
+            )
+        body = _payload.body(release.content, release.salt, receipt.text, receipt.uncosigned)
+        # 2. Send, outside any transaction.
         now = clock()
         if recipient.webhook is not None:
-            sent = _post(client, recipient, release, ring, now)
+            sent = _post(client, recipient, release, body, ring=ring, now=now)
         else:
-            sent = _drop(recipient, release, ring)
+            sent = _drop(recipient, release, body, ring)
         problem = sent.problem
-        # 2. Record the outcome, and the entry for a delivery or a final failure.
+        # 3. Record the outcome (the receipt as delivered), and the entry for a delivery or a
+        #    final failure.
         with session_scope(factory) as session:
             stored = session.get(Release, release.id, with_for_update=True)
             if stored is None or stored.status != "pending":
@@ -259,13 +294,14 @@ def deliver_due(
             final = not problem or sent.permanent or stored.attempts >= settings.delivery_attempts
             if not problem:
                 stored.status, stored.delivered_at, stored.last_error = "delivered", now, None
+                stored.receipt, stored.receipt_uncosigned = receipt.text, receipt.uncosigned
                 on_delivered(session, ring, stored.id, now=now)
             elif final:
                 stored.status, stored.last_error = "failed", problem
             else:
                 stored.last_error = problem
                 stored.next_attempt_at = now + _backoff(settings, stored.attempts, sent.retry_after)
-            _record_outcome(session, ring, stored, problem, final=final, now=now)
+            _record_outcome(session, ring, stored, problem, final=final, now=now, receipt=receipt)
         attempts.append(Attempt(release.id, release.recipient, not problem, final, problem))
         if not problem:
             log.info("delivery.delivered", release_id=release.id, recipient=release.recipient)
