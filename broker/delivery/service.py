@@ -269,13 +269,6 @@ def deliver_due(
             continue  # keep the order: a later release waits for an earlier one
         # 1. Cut the receipt now, after the witnesses have seen the entry (asked if need be).
         receipt = receipts.cut(release.log_seq)
-        if receipt.uncosigned is not None:
-            log.warning(
-                "delivery.receipt_uncosigned",
-                release_id=release.id,
-                recipient=release.recipient,
-                reason=receipt.uncosigned,
-            )
         body = _payload.body(release.content, release.salt, receipt.text, receipt.uncosigned)
         # 2. Send, outside any transaction.
         now = clock()
@@ -305,6 +298,13 @@ def deliver_due(
         attempts.append(Attempt(release.id, release.recipient, not problem, final, problem))
         if not problem:
             log.info("delivery.delivered", release_id=release.id, recipient=release.recipient)
+            if receipt.uncosigned is not None:
+                log.warning(
+                    "delivery.receipt_uncosigned",
+                    release_id=release.id,
+                    recipient=release.recipient,
+                    reason=receipt.uncosigned,
+                )
             continue
         # Later releases to this recipient wait for the next round: a retry is due first, and
         # one failed for good may be put back (`retry_failed`) while still in order.
