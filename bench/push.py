@@ -15,7 +15,8 @@ scope kind). Then, in the same run:
    write the outbox row and what the recipient now holds.
 2. Deliver: ``broker.delivery.service.deliver_due`` to the reference receiver
    (``broker.receiver``, in a process of its own so the two do not share the
-   GIL): read the outbox row, sign (RFC 9421, RFC 9530), POST, the receiver's
+   GIL): read the outbox row, cut the receipt (no witness is configured), build
+   the JSON body, sign (RFC 9421, RFC 9530), POST, the receiver's
    checks of digest, signature, receipt and commitment and its storage, then the
    ``delivery`` entry in the log.
 3. The baseline: the same payload bytes POSTed unsigned with the same kind of
@@ -80,12 +81,13 @@ from audit import public_keys_from_pem, verify_receipt
 from broker.config import RecipientSettings, Settings
 from broker.db import Base, make_session_factory
 from broker.delivery.service import deliver_due
+from broker.disclosure import witnessing
 from broker.keys import KeyRing, init_keys, load_keys
 from broker.logging import configure_logging
 from broker.policy import MIN_DWELLINGS, Policy, load_policy_file
 from broker.receiver import MAX_BODY as RECEIVER_MAX_BODY
 from broker.receiver import Receiver, make_receiver_server
-from broker.release import Outcome, _payload, release
+from broker.release import Outcome, _payload, release, release_body
 
 T = TypeVar("T")
 
@@ -403,10 +405,10 @@ COMMIT_PARTS = (
     Part("canonical bytes of the content (RFC 8785)", _payload, "canonical"),
     Part("log append: entry, content, tree, signed checkpoint", release_service, "record"),
     Part("of which the entry's canonical bytes", log_storage, "canonical_entry", nested=True),
-    Part("the entry's receipt", release_service, "make_receipt"),
-    Part("the JSON body (json.dumps)", _payload, "body"),
 )
 DELIVERY_PARTS = (
+    Part("the entry's receipt, cut at delivery", witnessing, "make_receipt"),
+    Part("the JSON body around the content's bytes", _payload, "body"),
     Part("Content-Digest of the body (SHA-256)", delivery_service, "content_digest"),
     Part("signature (RFC 9421, Ed25519)", delivery_service, "sign_request"),
     Part("the outcome: delivery entry, signed checkpoint", delivery_service, "_record_outcome"),
@@ -630,7 +632,8 @@ def measure(run: Run, engine: Engine) -> None:
     made = committed.outcome.release
     if made is None:
         raise SystemExit(f"nothing was released: {committed.outcome.reason}")
-    payload = made.payload
+    with make_session_factory(engine)() as session:
+        payload = release_body(session, Settings(home=run.directory), made)
     store = run.directory / f"received-{run.database.lower()}-{run.dwellings}"
     pem = run.ring.public_pem()
     # As `broker receiver --max-body-mib` would be set for a release over the default.

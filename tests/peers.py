@@ -3,7 +3,8 @@
 The proxy is a small stdlib HTTP server on 127.0.0.1 placed between the broker and
 the receiver. For its first requests it misbehaves as told (answers 500, answers too
 late, hangs up, flips a byte, holds the request), then forwards each request
-unchanged: same method, path, headers (in order) and body. It keeps every exchange,
+unchanged: same method, path, headers (in order) and body. A fault may also be an HTTP
+status (413, 400, 429, ...), answered without passing the request on. It keeps every exchange,
 so a test can replay a captured request or scan what crossed the wire.
 """
 
@@ -40,17 +41,21 @@ from broker.ingest.service import ingest_file
 from broker.keys import load_keys
 from broker.policy import Policy, load_policy_file
 from broker.policy.service import explain
-from broker.release import Release, _payload
+from broker.release import Release, _payload, release_body
 
-# What the proxy does with one request.
-Fault = Literal[
-    "forward",  # pass it on unchanged and relay the answer
-    "error",  # answer 500 without passing it on
-    "slow",  # pass it on, then answer only after the client has given up
-    "hangup",  # close the connection without answering
-    "flip",  # pass it on with one byte of the body flipped, relay the answer
-    "hold",  # keep it open until `Proxy.let_go`, then pass it on
-]
+# What the proxy does with one request; a number is an HTTP status answered without
+# passing the request on (with `Proxy.retry_after`, if set, as its Retry-After header).
+Fault = (
+    Literal[
+        "forward",  # pass it on unchanged and relay the answer
+        "error",  # answer 500 without passing it on
+        "slow",  # pass it on, then answer only after the client has given up
+        "hangup",  # close the connection without answering
+        "flip",  # pass it on with one byte of the body flipped, relay the answer
+        "hold",  # keep it open until `Proxy.let_go`, then pass it on
+    ]
+    | int
+)
 
 POLICY = "albertslund-visitation-weekly"
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
@@ -127,7 +132,7 @@ def post_exactly(
 class ReceiverProcess:
     """A real `broker receiver` on 127.0.0.1; its output goes to files under its store's parent."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - its options, keyword-only
         self,
         public_key: Path,
         store: Path,
@@ -135,9 +140,11 @@ class ReceiverProcess:
         port: int | None = None,
         public_url: str = "",
         max_body_mib: int | None = None,
+        witness: bool = False,
     ) -> None:
-        """Remember how to start it; `start` starts it."""
+        """Remember how to start it; `start` starts it (with `witness`, as a witness too)."""
         self.max_body_mib = max_body_mib
+        self.witness = witness
         self.public_key = public_key
         self.store = store
         self.port = port or free_port()
@@ -165,6 +172,8 @@ class ReceiverProcess:
             command += ["--public-url", self.public_url]
         if self.max_body_mib is not None:
             command += ["--max-body-mib", str(self.max_body_mib)]
+        if self.witness:
+            command.append("--witness")
         env = {**os.environ, "BROKER_LOG_FORMAT": "json"}
         with self.stdout.open("ab") as out, self.stderr.open("ab") as err:
             self._process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
@@ -193,6 +202,13 @@ class ReceiverProcess:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait(timeout=10)
+
+    def witness_key(self) -> str:
+        """Return the cosignature key it printed as a witness (once it listens)."""
+        for line in self.stdout.read_text().splitlines():
+            if line.startswith("witness key: "):
+                return line.removeprefix("witness key: ")
+        raise AssertionError("the receiver printed no witness key")
 
     def releases(self) -> list[Path]:
         """Return the stored release files, by name."""
@@ -272,6 +288,7 @@ class Proxy:
         self.then: Fault = then
         self.exchanges: list[Exchange] = []
         self.slow_seconds = 3.0
+        self.retry_after: str | None = None
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._let_go = threading.Event()
@@ -336,7 +353,10 @@ class Proxy:
             exchange.settled.set()
 
     def _act(self, handler: BaseHTTPRequestHandler, exchange: Exchange) -> None:
-        if exchange.fault == "error":
+        if isinstance(exchange.fault, int):
+            answer = json.dumps({"error": "injected", "status": exchange.fault}).encode()
+            self._answer(handler, exchange, exchange.fault, answer, self.retry_after)
+        elif exchange.fault == "error":
             self._answer(handler, exchange, 500, b'{"error":"injected"}')
         elif exchange.fault == "hangup":
             handler.close_connection = True
@@ -366,13 +386,19 @@ class Proxy:
 
     @staticmethod
     def _answer(
-        handler: BaseHTTPRequestHandler, exchange: Exchange, status: int, answer: bytes
+        handler: BaseHTTPRequestHandler,
+        exchange: Exchange,
+        status: int,
+        answer: bytes,
+        retry_after: str | None = None,
     ) -> None:
         exchange.status = status
         with contextlib.suppress(OSError):  # the client may have given up already
             handler.send_response(status)
             handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(answer)))
+            if retry_after is not None:
+                handler.send_header("Retry-After", retry_after)
             handler.end_headers()
             handler.wfile.write(answer)
 
@@ -421,12 +447,22 @@ class Site:
         )
 
     def receiver(
-        self, *, port: int | None = None, public_url: str = "", max_body_mib: int | None = None
+        self,
+        *,
+        port: int | None = None,
+        public_url: str = "",
+        max_body_mib: int | None = None,
+        witness: bool = False,
     ) -> ReceiverProcess:
         """Return a `broker receiver` that trusts this site's key (not started yet)."""
         store = self.tmp / "municipality"
         return ReceiverProcess(
-            self.public_key, store, port=port, public_url=public_url, max_body_mib=max_body_mib
+            self.public_key,
+            store,
+            port=port,
+            public_url=public_url,
+            max_body_mib=max_body_mib,
+            witness=witness,
         )
 
     @contextmanager
@@ -480,6 +516,11 @@ class Site:
             session.expunge_all()
         return rows
 
+    def body(self, row: Release) -> bytes:
+        """Return a release's body as delivered (or as it would be delivered now)."""
+        with session_scope(make_session_factory(self.database.engine)) as session:
+            return release_body(session, Settings(home=self.home), row)
+
     def entries(self, event: str) -> list[dict[str, Any]]:
         """Return the disclosure-log entries of one event, as `broker audit list` shows them."""
         listed = self.broker("audit", "list", "--event", event, "--json")
@@ -492,7 +533,8 @@ class Site:
         assert [path.name for path in receiver.receipts()] == [f"{release_id}.tlog-proof"]
         (row,) = self.outbox()
         assert (row.id, row.status, row.last_error) == (release_id, "delivered", None)
-        assert receiver.releases()[0].read_bytes() == row.payload
+        assert receiver.releases()[0].read_bytes() == self.body(row)
+        assert receiver.receipts()[0].read_text() == row.receipt  # the receipt as delivered
         deliveries = self.entries("delivery")
         assert [entry["release_id"] for entry in deliveries] == [release_id]
         self.assert_log_verifies()

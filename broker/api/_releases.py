@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from broker.api._auth import ReadSession, Visitator
-from broker.release.repository import municipality_release, municipality_releases
+from broker.release.repository import municipality_release, municipality_releases, release_body
 
 __all__ = ["router"]
 
@@ -54,9 +54,20 @@ def list_releases(
 @router.get(
     "/{release_id}",
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}, "description": "the delivered body"}},
+    responses={
+        200: {
+            "content": {"application/json": {}},
+            "description": "the body as delivered, or as it would be delivered now",
+        }
+    },
 )
-def get_release(release_id: str, caller: Visitator, session: ReadSession) -> Response:
-    """The release's delivered JSON body: content, salt and receipt, byte for byte."""
+def get_release(
+    release_id: str, caller: Visitator, session: ReadSession, request: Request
+) -> Response:
+    """The release's JSON body, byte for byte as delivered: content, salt and receipt.
+
+    A release not delivered yet is answered as it would be delivered now.
+    """
     found = municipality_release(session, caller.org, release_id)
-    return Response(found.payload, media_type="application/json")
+    body = release_body(session, request.app.state.settings, found)
+    return Response(body, media_type="application/json")

@@ -4,6 +4,13 @@ Delivery is at least once; the receiver stores each release id once, so each
 release is held exactly once. No network call happens inside a database
 transaction: a due release is read, sent, then its outcome is recorded (with a
 ``delivery`` or ``delivery-failed`` entry in the disclosure log) in a new one.
+
+An answer is classified once: 2xx arrived; any other 4xx than 408, 425 and 429
+is final at once (the receiver refuses this request, and would refuse it again);
+408, 425, 429, 5xx, timeouts and connection errors are tried again after a
+backoff. Retries are not a sleeping loop: each attempt's outcome schedules the
+next one in the database (``next_attempt_at``), so a retry survives a restart
+and any replica can make it.
 """
 
 from __future__ import annotations
@@ -15,13 +22,14 @@ import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 
 import httpx
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit import Draft, EntryValue
@@ -31,9 +39,11 @@ from broker.db import session_scope
 from broker.delivery._sealing import seal
 from broker.delivery._signature import content_digest, sign_request
 from broker.disclosure import record, rfc3339
+from broker.disclosure.witnessing import CutReceipt, ReceiptCutter
 from broker.errors import ConfigError, InputError, NotFound, Problem
 from broker.files import write_atomic
 from broker.keys import KeyRing
+from broker.release import _payload
 from broker.release.models import Release
 
 __all__ = ["Attempt", "deliver_due", "key_id", "retry_failed"]
@@ -41,6 +51,10 @@ __all__ = ["Attempt", "deliver_due", "key_id", "retry_failed"]
 log = structlog.get_logger(__name__)
 
 _MAX_JITTER = 0.25
+_MAX_DELAY = 3600.0
+_TRANSIENT_4XX = frozenset({408, 425, 429})
+"""Request Timeout, Too Early, Too Many Requests: the one 4xx answers worth repeating."""
+_RETRY_AFTER = frozenset({429, 503})
 
 
 def key_id(key: Ed25519PublicKey) -> str:
@@ -60,22 +74,66 @@ class Attempt:
     problem: str = ""
 
 
-def _body(recipient: RecipientSettings, release: Release) -> bytes:
-    """Return the bytes to deliver: the payload, sealed when the recipient has a key."""
+def _sealed(recipient: RecipientSettings, body: bytes) -> bytes:
+    """Return the bytes to deliver: the body, sealed when the recipient has a key."""
     if recipient.public_key is None:
-        return release.payload
+        return body
     key = load_pem_public_key(recipient.public_key.read_bytes())
     if not isinstance(key, X25519PublicKey):
         raise ConfigError(f"recipient {recipient.id}: public_key is not an X25519 key")
-    return seal(release.payload, key)
+    return seal(body, key)
 
 
-def _post(
-    client: httpx.Client, recipient: RecipientSettings, release: Release, ring: KeyRing, now: int
-) -> str:
-    """POST the release; return "" when the receiver accepted it, else a short reason."""
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """What one attempt came to: no problem when it arrived, else why, and whether to retry."""
+
+    problem: str = ""
+    permanent: bool = False
+    retry_after: float | None = None
+
+
+def _retry_after(value: str | None, now: dt.datetime) -> float | None:
+    """Return the seconds a ``Retry-After`` header asks for (delay or HTTP date), if it says."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None  # an HTTP date is always GMT; one without a zone is not one
+    return max((moment - now).total_seconds(), 0.0)
+
+
+def _classify(response: httpx.Response, now: dt.datetime) -> _Sent:
+    """Return what an answer means: arrived, refused for good, or worth another attempt."""
+    if response.is_success:
+        return _Sent()
+    status = response.status_code
+    problem = f"HTTP {status}"
+    if 400 <= status < 500 and status not in _TRANSIENT_4XX:  # noqa: PLR2004 - the 4xx class
+        return _Sent(problem, permanent=True)
+    if status in _RETRY_AFTER:
+        return _Sent(problem, retry_after=_retry_after(response.headers.get("retry-after"), now))
+    return _Sent(problem)
+
+
+def _post(  # noqa: PLR0913 - what one POST needs, all named
+    client: httpx.Client,
+    recipient: RecipientSettings,
+    release: Release,
+    body: bytes,
+    *,
+    ring: KeyRing,
+    now: dt.datetime,
+) -> _Sent:
+    """POST the release's body; return what the answer (or its absence) means."""
     url = str(recipient.webhook)
-    body = _body(recipient, release)
+    body = _sealed(recipient, body)
     headers = {
         "content-type": "application/json",
         "content-digest": content_digest(body),
@@ -84,23 +142,28 @@ def _post(
     signing = ring.signing
     nonce = secrets.token_urlsafe(16)
     signed = sign_request(
-        "POST", url, headers, signing, key_id(signing.public_key()), now, nonce=nonce
+        "POST",
+        url,
+        headers,
+        signing,
+        key_id(signing.public_key()),
+        int(now.timestamp()),
+        nonce=nonce,
     )
     headers.update(signed)
     try:
         response = client.post(url, content=body, headers=headers)
     except httpx.HTTPError as error:
-        return f"unreachable: {type(error).__name__}"
-    if response.is_success:
-        return ""
-    return f"HTTP {response.status_code}"
+        # A timeout or a broken connection: the receiver may never have seen it. Retry.
+        return _Sent(f"unreachable: {type(error).__name__}")
+    return _classify(response, now)
 
 
-def _drop(recipient: RecipientSettings, release: Release, ring: KeyRing) -> str:
+def _drop(recipient: RecipientSettings, release: Release, body: bytes, ring: KeyRing) -> _Sent:
     """Write the release and its detached signature atomically into the recipient's directory."""
     directory = recipient.directory
     assert directory is not None  # noqa: S101 - RecipientSettings guarantees one target
-    body = _body(recipient, release)
+    body = _sealed(recipient, body)
     signature = ring.signing.sign(body)
     detached = (
         f"ed25519 {key_id(ring.signing.public_key())} {base64.b64encode(signature).decode()}\n"
@@ -110,15 +173,22 @@ def _drop(recipient: RecipientSettings, release: Release, ring: KeyRing) -> str:
         write_atomic(directory / f"{release.id}.json", body)
         write_atomic(directory / f"{release.id}.json.sig", detached.encode())
     except OSError as error:
-        return f"cannot write: {error.strerror}"
-    return ""
+        return _Sent(f"cannot write: {error.strerror}")
+    return _Sent()
 
 
-def _backoff(settings: Settings, attempts: int) -> dt.timedelta:
-    """Exponential backoff with jitter: base x 2^(attempts-1), +-25 %, at most an hour."""
-    delay = min(settings.delivery_backoff * 2 ** (attempts - 1), 3600.0)
+def _backoff(settings: Settings, attempts: int, retry_after: float | None = None) -> dt.timedelta:
+    """Exponential backoff with jitter: base x 2^(attempts-1), +-25 %, at most an hour.
+
+    A ``Retry-After`` the receiver sent is honoured (up to the same hour) when it asks
+    for longer.
+    """
+    delay = min(settings.delivery_backoff * 2 ** (attempts - 1), _MAX_DELAY)
     jitter = random.uniform(-_MAX_JITTER, _MAX_JITTER)  # noqa: S311 - spreads retries, not a secret
-    return dt.timedelta(seconds=delay * (1 + jitter))
+    delay *= 1 + jitter
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, _MAX_DELAY))
+    return dt.timedelta(seconds=delay)
 
 
 def _record_outcome(  # noqa: PLR0913 - the outcome's facts, all named
@@ -129,6 +199,7 @@ def _record_outcome(  # noqa: PLR0913 - the outcome's facts, all named
     *,
     final: bool,
     now: dt.datetime,
+    receipt: CutReceipt | None = None,
 ) -> None:
     fields: dict[str, EntryValue] = {
         "time": rfc3339(now),
@@ -139,10 +210,23 @@ def _record_outcome(  # noqa: PLR0913 - the outcome's facts, all named
         "attempts": release.attempts,
     }
     if not problem:
+        if receipt is not None:
+            # Which checkpoint the recipient's receipt is under, and who vouched for it.
+            fields["receipt_size"] = receipt.size
+            fields["receipt_cosigned_by"] = list(receipt.cosigned_by)
+            if receipt.uncosigned is not None:
+                fields["receipt_uncosigned"] = receipt.uncosigned
         record(session, ring, [Draft({**fields, "event": "delivery"})])
     elif final:
         # The next ``changes`` release sees this one undelivered and resends everything.
         record(session, ring, [Draft({**fields, "event": "delivery-failed", "reason": problem})])
+
+
+def _engine_of(factory: sessionmaker[Session]) -> Engine:
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, Engine):
+        raise TypeError("deliver_due needs a session factory bound to an engine")
+    return bind
 
 
 def deliver_due(
@@ -152,7 +236,12 @@ def deliver_due(
     client: httpx.Client,
     clock: Callable[[], dt.datetime],
 ) -> list[Attempt]:
-    """Try every due release once, oldest first; return what happened to each."""
+    """Try every due release once, oldest first; return what happened to each.
+
+    Each body is assembled now, around a receipt cut now: under the newest checkpoint
+    that covers the entry and that the configured witnesses cosigned (they are asked
+    once per call if none has), else under the newest one, saying why it is not.
+    """
     recipients = {r.id: r for r in settings.recipients}
     with session_scope(factory) as session:
         due = list(
@@ -164,6 +253,7 @@ def deliver_due(
         )
     attempts: list[Attempt] = []
     blocked: set[str] = set()
+    receipts = ReceiptCutter(_engine_of(factory), settings)
     for release in due:
         recipient = recipients.get(release.recipient)
         if recipient is None:
@@ -171,35 +261,55 @@ def deliver_due(
             continue
         if release.recipient in blocked:
             continue  # keep the order: a later release waits for an earlier one
-        # 1. Send, outside any transaction.
+        # 1. Cut the receipt now, after the witnesses have seen the entry (asked if need be).
+        receipt = receipts.cut(release.log_seq)
+        body = _payload.body(release.content, release.salt, receipt.text, receipt.uncosigned)
+        # 2. Send, outside any transaction.
         now = clock()
         if recipient.webhook is not None:
-            problem = _post(client, recipient, release, ring, int(now.timestamp()))
+            sent = _post(client, recipient, release, body, ring=ring, now=now)
         else:
-            problem = _drop(recipient, release, ring)
-        # 2. Record the outcome, and the entry for a delivery or a final failure.
+            sent = _drop(recipient, release, body, ring)
+        problem = sent.problem
+        # 3. Record the outcome (the receipt as delivered), and the entry for a delivery or a
+        #    final failure.
         with session_scope(factory) as session:
             stored = session.get(Release, release.id, with_for_update=True)
             if stored is None or stored.status != "pending":
                 continue  # another worker settled it meanwhile
             stored.attempts += 1
-            final = not problem or stored.attempts >= settings.delivery_attempts
+            final = not problem or sent.permanent or stored.attempts >= settings.delivery_attempts
             if not problem:
                 stored.status, stored.delivered_at, stored.last_error = "delivered", now, None
+                stored.receipt, stored.receipt_uncosigned = receipt.text, receipt.uncosigned
                 on_delivered(session, ring, stored.id, now=now)
             elif final:
                 stored.status, stored.last_error = "failed", problem
             else:
                 stored.last_error = problem
-                stored.next_attempt_at = now + _backoff(settings, stored.attempts)
-            _record_outcome(session, ring, stored, problem, final=final, now=now)
+                stored.next_attempt_at = now + _backoff(settings, stored.attempts, sent.retry_after)
+            _record_outcome(session, ring, stored, problem, final=final, now=now, receipt=receipt)
         attempts.append(Attempt(release.id, release.recipient, not problem, final, problem))
-        if problem:
-            blocked.add(release.recipient)
-            event = "delivery.failed" if final else "delivery.retry"
-            log.error(event, release_id=release.id, recipient=release.recipient, problem=problem)
-        else:
+        if not problem:
             log.info("delivery.delivered", release_id=release.id, recipient=release.recipient)
+            if receipt.uncosigned is not None:
+                log.warning(
+                    "delivery.receipt_uncosigned",
+                    release_id=release.id,
+                    recipient=release.recipient,
+                    reason=receipt.uncosigned,
+                )
+            continue
+        # Later releases to this recipient wait for the next round: a retry is due first, and
+        # one failed for good may be put back (`retry_failed`) while still in order.
+        blocked.add(release.recipient)
+        log.error(
+            "delivery.failed" if final else "delivery.retry",
+            release_id=release.id,
+            recipient=release.recipient,
+            problem=problem,
+            permanent=sent.permanent,
+        )
     return attempts
 
 

@@ -1,4 +1,4 @@
-"""Sending each new checkpoint to the configured witnesses and keeping their cosignatures.
+"""Sending each new checkpoint to the configured witnesses, keeping their cosignatures.
 
 Runs after an append has committed (never inside the transaction: a witness is
 a network peer). A witness that cannot be reached is retried with the next
@@ -7,6 +7,12 @@ reported loudly, because that means this log was rolled back or rewritten.
 
 Requests go over one kept-alive ``httpx`` client per witness (``WitnessClients``),
 as tlog-witness recommends: a long-running process keeps one set for its life.
+
+A receipt that goes out with a release is cut here, at delivery time, from the
+newest checkpoint that covers the entry and that the configured witnesses
+cosigned. Only when no witness is configured, or none has cosigned a covering
+checkpoint even when asked, is it cut from the newest checkpoint without a
+cosignature, and it says so.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Self
 
 import httpx
 import structlog
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from audit import (
     ADD_CHECKPOINT_TYPE,
@@ -29,6 +35,7 @@ from audit import (
     WitnessReply,
     add_checkpoint_body,
     add_cosignature,
+    make_receipt,
     parse_cosigner_key,
     read_witness_reply,
     verify_cosignatures,
@@ -36,7 +43,19 @@ from audit import (
 from audit._storage import log_checkpoints, log_cosignatures
 from broker.config import Settings, WitnessSettings
 
-__all__ = ["WitnessClients", "WitnessOutcome", "witness_latest"]
+__all__ = [
+    "NOT_WITNESSED",
+    "NO_WITNESS",
+    "CutReceipt",
+    "ReceiptCutter",
+    "WitnessClients",
+    "WitnessOutcome",
+    "receipt_now",
+    "witness_latest",
+]
+
+NO_WITNESS = "no witness is configured"
+NOT_WITNESSED = "no configured witness has cosigned a checkpoint that covers the entry"
 
 log = structlog.get_logger(__name__)
 
@@ -218,3 +237,79 @@ def _send_all(
             log.info("witness.cosigned", witness=outcome.witness, size=size)
         outcomes.append(outcome)
     return outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class CutReceipt:
+    """An entry's receipt: its text, its checkpoint's size, who cosigned that, or why none did."""
+
+    text: str
+    size: int
+    cosigned_by: tuple[str, ...]
+    uncosigned: str | None = None
+
+
+def _witness_names(settings: Settings) -> list[str]:
+    return [parse_cosigner_key(w.key).name for w in settings.witnesses]
+
+
+def receipt_now(connection: Connection, settings: Settings, seq: int) -> CutReceipt:
+    """Return entry ``seq``'s receipt as it would go out now, asking no witness.
+
+    The checkpoint is the one, of those covering the entry, cosigned by the most
+    configured witnesses (the newest of those); with none, the newest checkpoint,
+    and ``uncosigned`` says why.
+
+    Raises:
+        ReceiptError: no checkpoint covers the entry.
+    """
+    names = _witness_names(settings)
+    count = func.count(log_cosignatures.c.witness)
+    best = connection.execute(
+        select(log_cosignatures.c.size)
+        .where(log_cosignatures.c.size > seq, log_cosignatures.c.witness.in_(names))
+        .group_by(log_cosignatures.c.size)
+        .order_by(count.desc(), log_cosignatures.c.size.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if best is None:
+        newest = int(connection.scalar(select(func.max(log_checkpoints.c.size))) or 0)
+        text = make_receipt(connection, seq, newest)
+        return CutReceipt(text, newest, (), NOT_WITNESSED if names else NO_WITNESS)
+    signed = connection.scalars(
+        select(log_cosignatures.c.witness)
+        .where(log_cosignatures.c.size == best, log_cosignatures.c.witness.in_(names))
+        .order_by(log_cosignatures.c.witness)
+    )
+    return CutReceipt(make_receipt(connection, seq, int(best)), int(best), tuple(signed))
+
+
+class ReceiptCutter:
+    """Cuts receipts at delivery time, asking the witnesses at most once (per cutter).
+
+    One cutter serves one delivery round: when a release's entry has no cosigned
+    checkpoint yet, the witnesses are sent the newest one (which covers every entry
+    committed so far) and the receipt is cut again; a witness that is down or
+    refuses costs the round one wait, not one per release.
+    """
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        """Cut from ``engine``'s log, trusting the witnesses in ``settings``."""
+        self._engine = engine
+        self._settings = settings
+        self._asked = False
+
+    def cut(self, seq: int) -> CutReceipt:
+        """Return entry ``seq``'s receipt, cosigned unless no witness is configured or answers.
+
+        Raises:
+            ReceiptError: no checkpoint covers the entry.
+        """
+        with self._engine.connect() as connection:
+            found = receipt_now(connection, self._settings, seq)
+        if found.uncosigned != NOT_WITNESSED or self._asked:
+            return found
+        self._asked = True
+        witness_latest(self._engine, self._settings)
+        with self._engine.connect() as connection:
+            return receipt_now(connection, self._settings, seq)

@@ -1,6 +1,7 @@
 """Releases: the one path by which anything leaves the broker, and its outbox."""
 
 from broker.release.models import Release, ReleaseState
+from broker.release.repository import release_body
 from broker.release.service import Outcome, Queued, queue, release
 
-__all__ = ["Outcome", "Queued", "Release", "ReleaseState", "queue", "release"]
+__all__ = ["Outcome", "Queued", "Release", "ReleaseState", "queue", "release", "release_body"]

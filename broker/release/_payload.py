@@ -1,7 +1,8 @@
 """The released document: what a recipient receives, in canonical bytes it can check.
 
-The delivered body is ``{"release": CONTENT, "salt": HEX, "receipt": TLOG-PROOF}``.
-CONTENT's RFC 8785 bytes are what the disclosure-log entry commits to:
+The delivered body is ``{"release": CONTENT, "salt": HEX, "receipt": TLOG-PROOF}``,
+with ``"receipt_uncosigned": WHY`` added when the receipt carries no witness's
+cosignature. CONTENT's RFC 8785 bytes are what the disclosure-log entry commits to:
 ``SHA-256(salt || bytes)`` equals the entry's ``commitment``, and the receipt proves
 the entry is in the signed log. A recipient can therefore check that what it got is
 exactly what the broker put on record.
@@ -47,10 +48,21 @@ def canonical(content: Mapping[str, Any]) -> bytes:
     return canonical_json(dict(content))
 
 
-def body(content: Mapping[str, Any], salt: bytes, receipt: str) -> bytes:
-    """Return the delivered JSON body."""
-    document = {"release": dict(content), "salt": salt.hex(), "receipt": receipt}
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+def body(content: bytes, salt: bytes, receipt: str, uncosigned: str | None = None) -> bytes:
+    """Return the delivered JSON body around ``content``, the content's canonical bytes.
+
+    The bytes go in as they are (they are JSON already), so a large release is not
+    parsed and serialised again at each delivery.
+    """
+    parts = [b'{"release":', content, b',"salt":', _json(salt.hex()), b',"receipt":']
+    parts.append(_json(receipt))
+    if uncosigned is not None:
+        parts += [b',"receipt_uncosigned":', _json(uncosigned)]
+    return b"".join([*parts, b"}"])
+
+
+def _json(text: str) -> bytes:
+    return json.dumps(text, ensure_ascii=False).encode()
 
 
 def sorted_records(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.db import Base, UtcDateTime
@@ -13,10 +13,11 @@ __all__ = ["Release", "ReleaseState"]
 
 
 class Release(Base):
-    """One release: its payload waits here (the outbox) until it is delivered or fails.
+    """One release: its content waits here (the outbox) until it is delivered or fails.
 
     A row is written only in the transaction that appends the release's entry to the
-    disclosure log (``log_seq``): nothing is delivered that is not on record.
+    disclosure log (``log_seq``): nothing is delivered that is not on record. The body
+    is assembled at delivery, with a receipt cut then (``broker.release.release_body``).
     """
 
     __tablename__ = "releases"
@@ -31,7 +32,14 @@ class Release(Base):
     log_seq: Mapped[int] = mapped_column(BigInteger)
     dwellings: Mapped[int] = mapped_column(Integer)
     withdrawn: Mapped[int] = mapped_column(Integer)
-    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    """The released content's RFC 8785 bytes: what the entry's commitment is over."""
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    """The salt of that commitment, delivered with the content."""
+    receipt: Mapped[str | None] = mapped_column(Text)
+    """The receipt as delivered (cut at delivery, after the witnesses answered); null before."""
+    receipt_uncosigned: Mapped[str | None] = mapped_column(String(100))
+    """Why the delivered receipt carries no cosignature; null when it carries one."""
     status: Mapped[str] = mapped_column(String(16), index=True)
     attempts: Mapped[int] = mapped_column(Integer)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -9,10 +9,13 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, defer
 
+from broker.config import Settings
+from broker.disclosure.witnessing import receipt_now
 from broker.errors import InputError, NotFound, Problem
+from broker.release import _payload
 from broker.release.models import Release
 
-__all__ = ["municipality_release", "municipality_releases"]
+__all__ = ["municipality_release", "municipality_releases", "release_body"]
 
 
 def _addressed_to(municipality: str) -> ColumnElement[bool]:
@@ -25,7 +28,7 @@ def municipality_releases(
     """Return a page of releases to ``municipality``, newest first, and whether more follow.
 
     Newest means last put on record. ``after`` is the last release id of the previous
-    page. The payloads are not loaded.
+    page. The contents are not loaded.
 
     Raises:
         InputError: ``after`` is not a release addressed to ``municipality``.
@@ -33,7 +36,7 @@ def municipality_releases(
     query = (
         select(Release)
         .where(_addressed_to(municipality))
-        .options(defer(Release.payload))
+        .options(defer(Release.content))
         .order_by(Release.log_seq.desc())
         .limit(limit + 1)
     )
@@ -61,3 +64,19 @@ def municipality_release(session: Session, municipality: str, release_id: str) -
     if found is None:
         raise NotFound("no such release")
     return found
+
+
+def release_body(session: Session, settings: Settings, release: Release) -> bytes:
+    """Return the release's body as it was delivered or, not delivered yet, as it would be now.
+
+    Asks no witness: a body not yet delivered carries the best receipt stored now.
+
+    Raises:
+        ReceiptError: no checkpoint covers the release's entry.
+    """
+    if release.receipt is not None:
+        return _payload.body(
+            release.content, release.salt, release.receipt, release.receipt_uncosigned
+        )
+    cut = receipt_now(session.connection(), settings, release.log_seq)
+    return _payload.body(release.content, release.salt, cut.text, cut.uncosigned)

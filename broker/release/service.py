@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from audit import Draft, EntryValue, make_receipt
+from audit import Draft, EntryValue
 from audit._storage import log_contents
 from broker.disclosure import policy_facts, record, rfc3339
 from broker.keys import KeyRing
@@ -142,12 +142,11 @@ def queue(
 
     The one way anything reaches the outbox: both land in the caller's transaction.
     """
-    draft = Draft({"time": rfc3339(now), **item.fields}, _payload.canonical(item.content))
-    appended = record(session, ring, [draft])
-    connection = session.connection()
+    content = _payload.canonical(item.content)
+    appended = record(session, ring, [Draft({"time": rfc3339(now), **item.fields}, content)])
     salt_query = select(log_contents.c.salt).where(log_contents.c.seq == appended.first_seq)
-    salt = bytes(connection.execute(salt_query).scalar_one())
-    receipt = make_receipt(connection, appended.first_seq)
+    salt = bytes(session.connection().execute(salt_query).scalar_one())
+    # The receipt is cut at delivery, once the witnesses have seen the entry.
     outbox = Release(
         id=item.release_id,
         policy_id=item.policy.id,
@@ -159,7 +158,10 @@ def queue(
         log_seq=appended.first_seq,
         dwellings=item.dwellings,
         withdrawn=item.withdrawn,
-        payload=_payload.body(item.content, salt, receipt),
+        content=content,
+        salt=salt,
+        receipt=None,
+        receipt_uncosigned=None,
         status="pending",
         attempts=0,
         next_attempt_at=now,

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
+from audit import canonical_json, verify_receipt
 from broker.access import Role
 from broker.api._problems import PROBLEM
+from broker.config import RecipientSettings
+from broker.db import make_session_factory
+from broker.delivery.service import deliver_due
+from broker.keys import load_keys
 from broker.release import Release
 from tests.broker.api.conftest import ALBERTSLUND, HVIDOVRE, OUT, World
 
@@ -51,19 +59,46 @@ async def test_visitator_sees_only_its_municipality(world: World) -> None:
 
 
 @pytest.mark.anyio
-async def test_release_body_is_the_stored_payload(world: World) -> None:
-    """A release is served byte for byte as it is delivered: content, salt and receipt."""
+async def test_a_pending_release_is_served_as_it_would_be_delivered_now(world: World) -> None:
+    """Not delivered yet: the stored content and salt, and a receipt cut now (no witness)."""
     release_id = world.releases[ALBERTSLUND][0]
     async with world.client() as client:
         response = await client.get(f"/v1/releases/{release_id}", headers=world.auth(V))
     with world.app.state.engine.connect() as connection:
-        payload = connection.scalar(select(Release.payload).where(Release.id == release_id))
+        row = connection.execute(select(Release).where(Release.id == release_id)).one()
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    assert response.content == payload
     document = json.loads(response.content)
-    assert set(document) == {"release", "salt", "receipt"}
-    assert document["release"]["recipient"] == ALBERTSLUND
+    assert set(document) == {"release", "salt", "receipt", "receipt_uncosigned"}
+    assert canonical_json(document["release"]) == row.content  # the bytes on record
+    assert bytes.fromhex(document["salt"]) == row.salt
+    assert document["receipt_uncosigned"] == "no witness is configured"
+    ring = load_keys(world.settings)
+    proven = verify_receipt(document["receipt"], ring.origin, ring.verifiers())
+    assert json.loads(proven.entry)["release_id"] == release_id
+
+
+@pytest.mark.anyio
+async def test_a_delivered_release_is_served_byte_for_byte_as_delivered(
+    world: World, tmp_path: Path
+) -> None:
+    """Delivered: the very bytes the recipient got, though the log has grown since."""
+    release_id = world.releases[ALBERTSLUND][0]
+    drop = tmp_path / "drop"
+    recipient = RecipientSettings(id=ALBERTSLUND, directory=drop)  # type: ignore[arg-type]
+    settings = world.settings.model_copy(update={"recipients": (recipient,)})
+    factory = make_session_factory(world.app.state.engine)
+    with httpx.Client() as client:
+        attempts = deliver_due(
+            factory, settings, load_keys(settings), client, lambda: dt.datetime.now(dt.UTC)
+        )
+    assert [(a.release_id, a.delivered) for a in attempts] == [
+        (delivered, True) for delivered in world.releases[ALBERTSLUND]
+    ]
+    async with world.client() as client:
+        response = await client.get(f"/v1/releases/{release_id}", headers=world.auth(V))
+    assert response.status_code == 200
+    assert response.content == (drop / f"{release_id}.json").read_bytes()
 
 
 @pytest.mark.anyio

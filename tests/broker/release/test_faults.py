@@ -89,16 +89,22 @@ def test_a_connection_closed_without_answer_is_retried(site: Site) -> None:
 
 @SQLITE_ONLY
 def test_a_body_altered_in_transit_is_refused_and_the_intact_one_stored(site: Site) -> None:
-    """One byte flipped on the way is refused (400, digest); the retried intact body is stored."""
+    """One byte flipped on the way is refused (400, digest), for good; put back, the intact one."""
     with site.through_proxy(["flip"]) as (proxy, receiver):
-        release_id = push_to_retry(site, "HTTP 400")
+        pushed = site.broker("push", POLICY)
+        assert pushed.returncode == 1, pushed.stdout + pushed.stderr
+        release_id = released_id(pushed.stdout)
+        assert f"FAILED for good: {release_id} to {RECIPIENT}: HTTP 400\n" in pushed.stderr
         refused = json.loads(proxy.exchanges[0].reply)
         assert (proxy.statuses(), refused["error"]) == ([400], "content-digest")
         assert receiver.releases() == []
-        deliver(site, release_id)
+        retried = site.broker("deliver", "--retry", release_id)
+        assert retried.returncode == 0, retried.stdout + retried.stderr
         assert proxy.statuses() == [400, 201]
         row = site.assert_delivered_once(receiver, release_id)
-        assert proxy.exchanges[1].body == row.payload  # the proxy passed on what the broker sent
+        assert row.attempts == 1  # the retry starts counting afresh
+        assert proxy.exchanges[1].body == receiver.releases()[0].read_bytes()  # passed on intact
+    assert [e["reason"] for e in site.entries("delivery-failed")] == ["HTTP 400"]
 
 
 def test_a_push_killed_before_the_answer_is_delivered_once_by_deliver(site: Site) -> None:

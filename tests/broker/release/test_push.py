@@ -6,14 +6,18 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from factories import dwelling_rows, with_personal, write_csv
-from peers import PHASES, POLICY, RECIPIENT, Site, iso_week, post_exactly, released_id
+from peers import PHASES, POLICY, RECIPIENT, Site, free_port, iso_week, post_exactly, released_id
 
+from audit import cosigner_verifier_key
 from broker.config import Settings
 from broker.delivery import content_digest, sign_request
 from broker.delivery.service import key_id
+from broker.disclosure.witnessing import NO_WITNESS, NOT_WITNESSED
 from broker.keys import load_keys
 from tests.broker.test_privacy import KEPT_STREET, PLANTED, _assert_absent, _stored_bytes
 
@@ -34,7 +38,7 @@ def test_push_delivers_one_checked_release_to_a_real_receiver(site: Site) -> Non
     assert (stored.name, receipt.name) == (f"{release_id}.json", f"{release_id}.tlog-proof")
     (row,) = site.outbox()
     assert (row.id, row.status, row.attempts) == (release_id, "delivered", 1)
-    assert stored.read_bytes() == row.payload  # byte for byte what the log committed to
+    assert stored.read_bytes() == site.body(row)  # byte for byte as delivered
 
     content = json.loads(stored.read_bytes())["release"]
     assert (content["release_id"], content["policy_id"]) == (release_id, POLICY)
@@ -148,3 +152,78 @@ def test_planted_values_never_leave_in_a_push(bare_site: Site) -> None:
         _assert_absent((result.stdout + result.stderr).encode(), f"broker {result.args[3]}")
     site.database.dispose()
     _assert_absent(_stored_bytes(site.database), f"the {site.database.backend} database")
+
+
+def verify_offline(site: Site, receipt: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """Run the auditor's `python -m audit.verify --receipt` on one stored receipt."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "audit.verify",
+            "--receipt",
+            str(receipt),
+            "--public-key",
+            str(site.public_key),
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_pushed_receipt_is_cosigned_by_the_municipalitys_witness(site: Site) -> None:
+    """With the receiver as witness, the receipt it stores verifies with --min-cosignatures 1."""
+    with site.receiver(witness=True) as receiver:
+        key = receiver.witness_key()
+        site.webhook = f"{receiver.url}/releases"
+        site.settings["BROKER_WITNESSES"] = json.dumps([{"url": receiver.url, "key": key}])
+        pushed = site.broker("push", POLICY)
+        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+        release_id = released_id(pushed.stdout)
+    row = site.assert_delivered_once(receiver, release_id)
+    (receipt,) = receiver.receipts()
+    name = key.split("+", 1)[0]
+    checked = verify_offline(site, receipt, "--witness-key", key, "--min-cosignatures", "1")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.endswith(f"; cosigned by {name}\n")
+    document = json.loads(receiver.releases()[0].read_bytes())
+    assert set(document) == {"release", "salt", "receipt"}  # nothing to own up to
+    (delivery,) = site.entries("delivery")
+    assert delivery["receipt_cosigned_by"] == [name]
+    assert delivery["receipt_size"] > row.log_seq
+    assert "receipt_uncosigned" not in delivery
+    assert row.receipt_uncosigned is None
+
+
+@pytest.mark.parametrize("witness", ["none", "down"])
+def test_without_a_witness_the_receipt_falls_back_and_says_so(site: Site, witness: str) -> None:
+    """No witness configured, or none answering: an uncosigned receipt, said in body, log, entry."""
+    reason = NO_WITNESS
+    if witness == "down":
+        key = cosigner_verifier_key("w.test/down", Ed25519PrivateKey.generate().public_key())
+        nowhere = f"http://127.0.0.1:{free_port()}"
+        site.settings["BROKER_WITNESSES"] = json.dumps([{"url": nowhere, "key": key}])
+        reason = NOT_WITNESSED
+    with site.receiver() as receiver:
+        site.webhook = f"{receiver.url}/releases"
+        pushed = site.broker("push", POLICY)
+        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+        release_id = released_id(pushed.stdout)
+        assert f"delivered {release_id} to {RECIPIENT}" in pushed.stdout
+    document = json.loads(receiver.releases()[0].read_bytes())
+    assert document["receipt_uncosigned"] == reason
+    logged = [json.loads(line) for line in pushed.stderr.splitlines() if line.startswith("{")]
+    said = [e for e in logged if e["event"] == "delivery.receipt_uncosigned"]
+    assert [(e["level"], e["release_id"], e["reason"]) for e in said] == [
+        ("warning", release_id, reason)
+    ]
+    (delivery,) = site.entries("delivery")
+    assert (delivery["receipt_cosigned_by"], delivery["receipt_uncosigned"]) == ([], reason)
+    (receipt,) = receiver.receipts()
+    assert verify_offline(site, receipt).returncode == 0  # proven, only not witnessed
+    strict = verify_offline(site, receipt, "--min-cosignatures", "1")
+    assert strict.returncode == 1
+    assert "0 trusted cosignatures, at least 1 required" in strict.stdout

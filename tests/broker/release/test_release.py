@@ -22,7 +22,7 @@ from broker.delivery.service import deliver_due
 from broker.ingest.service import ingest_file
 from broker.keys import KeyRing, init_keys, load_keys
 from broker.policy import Mode, Policy, load_policy_file
-from broker.release import Release, release
+from broker.release import Release, release, release_body
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
 RUN = dt.datetime(2027, 2, 22, 5, 0, tzinfo=dt.UTC)  # a Monday, 06:00 in Copenhagen
@@ -71,7 +71,14 @@ def deliver(database: Database, tmp_path: Path, ring: KeyRing, *, fail: bool = F
 
 
 def body(item: Release) -> dict[str, object]:
-    document = json.loads(item.payload)
+    """Return the stored content and salt (the receipt is cut at delivery)."""
+    return {"release": json.loads(item.content), "salt": item.salt.hex()}
+
+
+def delivered(database: Database, item: Release) -> dict[str, object]:
+    """Return the body as it would be delivered now, receipt included."""
+    with session_scope(make_session_factory(database.engine)) as session:
+        document = json.loads(release_body(session, Settings(), item))
     assert isinstance(document, dict)
     return document
 
@@ -83,7 +90,8 @@ def test_a_release_holds_exactly_the_policys_fields_and_proves_itself(
     upload(database, tmp_path, dwelling_rows(6, phases=PHASES))
     made = run(database, ring, weekly())
     assert made is not None
-    document = body(made)
+    document = delivered(database, made)
+    assert document["release"] == body(made)["release"]
     content = document["release"]
     assert isinstance(content, dict)
     assert content["in_scope"] == 6
