@@ -102,7 +102,14 @@ class Runner:
             with session_scope(self._factory) as session:
                 older_than = dt.timedelta(days=self._settings.contact_check_days)
                 close_unanswered(session, ring, older_than=older_than, now=now)
-            attempts = deliver_due(self._factory, self._settings, ring, self._client, self._clock)
+            attempts = deliver_due(
+                self._factory,
+                self._settings,
+                ring,
+                self._client,
+                self._clock,
+                witnesses=self._witnesses,
+            )
             if attempts:
                 witness_latest(self._engine, self._settings, clients=self._witnesses)
         except ConfigError as error:

@@ -29,7 +29,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit import Draft, EntryValue
@@ -39,7 +39,7 @@ from broker.db import session_scope
 from broker.delivery._sealing import seal
 from broker.delivery._signature import content_digest, sign_request
 from broker.disclosure import record, rfc3339
-from broker.disclosure.witnessing import CutReceipt, ReceiptCutter
+from broker.disclosure.witnessing import CutReceipt, ReceiptCutter, WitnessClients
 from broker.errors import ConfigError, InputError, NotFound, Problem
 from broker.files import write_atomic
 from broker.keys import KeyRing
@@ -229,12 +229,14 @@ def _engine_of(factory: sessionmaker[Session]) -> Engine:
     return bind
 
 
-def deliver_due(
+def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by keyword
     factory: sessionmaker[Session],
     settings: Settings,
     ring: KeyRing,
     client: httpx.Client,
     clock: Callable[[], dt.datetime],
+    *,
+    witnesses: WitnessClients | None = None,
 ) -> list[Attempt]:
     """Try every due release once, oldest first; return what happened to each.
 
@@ -243,23 +245,32 @@ def deliver_due(
     once per call if none has), else under the newest one, saying why it is not.
     """
     recipients = {r.id: r for r in settings.recipients}
+    started = clock()
     with session_scope(factory) as session:
         due = list(
             session.scalars(
                 select(Release)
-                .where(Release.status == "pending", Release.next_attempt_at <= clock())
+                .where(Release.status == "pending", Release.next_attempt_at <= started)
                 .order_by(Release.log_seq)
             )
         )
+        # A release still waiting out its backoff holds back every later one to its recipient.
+        waiting_query = (
+            select(Release.recipient, func.min(Release.log_seq))
+            .where(Release.status == "pending", Release.next_attempt_at > started)
+            .group_by(Release.recipient)
+        )
+        waiting = {str(row[0]): int(row[1]) for row in session.execute(waiting_query)}
     attempts: list[Attempt] = []
     blocked: set[str] = set()
-    receipts = ReceiptCutter(_engine_of(factory), settings)
+    receipts = ReceiptCutter(_engine_of(factory), settings, clients=witnesses)
     for release in due:
         recipient = recipients.get(release.recipient)
         if recipient is None:
             log.error("delivery.no_recipient", release_id=release.id, recipient=release.recipient)
             continue
-        if release.recipient in blocked:
+        held_back = release.log_seq > waiting.get(release.recipient, release.log_seq)
+        if release.recipient in blocked or held_back:
             continue  # keep the order: a later release waits for an earlier one
         # 1. Cut the receipt now, after the witnesses have seen the entry (asked if need be).
         receipt = receipts.cut(release.log_seq)

@@ -293,10 +293,16 @@ class ReceiptCutter:
     refuses costs the round one wait, not one per release.
     """
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
-        """Cut from ``engine``'s log, trusting the witnesses in ``settings``."""
+    def __init__(
+        self, engine: Engine, settings: Settings, *, clients: WitnessClients | None = None
+    ) -> None:
+        """Cut from ``engine``'s log, trusting the witnesses in ``settings``.
+
+        ``clients`` keeps the witnesses' connections open across rounds.
+        """
         self._engine = engine
         self._settings = settings
+        self._clients = clients
         self._asked = False
 
     def cut(self, seq: int) -> CutReceipt:
@@ -310,6 +316,6 @@ class ReceiptCutter:
         if found.uncosigned != NOT_WITNESSED or self._asked:
             return found
         self._asked = True
-        witness_latest(self._engine, self._settings)
+        witness_latest(self._engine, self._settings, clients=self._clients)
         with self._engine.connect() as connection:
             return receipt_now(connection, self._settings, seq)

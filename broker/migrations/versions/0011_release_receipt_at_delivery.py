@@ -7,7 +7,7 @@ cosignature when it does not. Rows already delivered keep the receipt they went
 out with; pending and failed ones get a fresh receipt when they are delivered.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from audit import canonical_json, make_receipt
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -96,3 +96,19 @@ def test_a_failed_release_is_not_retried_after_a_later_one_was_delivered(
         retry_failed(session, first, now=RUN)
     assert f"a later release, {second}, was delivered" in str(refused.value.problems[0])
     assert _statuses(database) == ["failed", "delivered"]
+
+
+def test_a_release_waiting_out_its_backoff_holds_back_later_ones(
+    database: Database, tmp_path: Path, ring: KeyRing
+) -> None:
+    """A later release that is due waits while an earlier one to its recipient is not yet due."""
+    first, second = _two_releases(database, tmp_path, ring, weekly(Mode.CHANGES))
+    with session_scope(make_session_factory(database.engine)) as session:
+        session.get(Release, first).next_attempt_at = RUN + dt.timedelta(minutes=5)  # type: ignore[union-attr]
+    drop = tmp_path / "drop"
+    assert _deliver(database, tmp_path, ring, drop) == []
+    assert _statuses(database) == ["pending", "pending"]
+
+    with session_scope(make_session_factory(database.engine)) as session:
+        session.get(Release, first).next_attempt_at = RUN  # type: ignore[union-attr]
+    assert _deliver(database, tmp_path, ring, drop) == [f"{first}:delivered", f"{second}:delivered"]

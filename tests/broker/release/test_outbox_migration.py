@@ -62,7 +62,7 @@ def test_old_bodies_split_into_content_and_salt_and_back(
     """Up: content bytes on record, salt, the delivered receipt kept; down: bodies again."""
     init_keys(Settings(home=tmp_path))
     ring = load_keys(Settings(home=tmp_path))
-    _downgrade(database, "0009")
+    _downgrade(database, "0010")
     sent = _old_row(database, tmp_path, "rel-delivered", "delivered")
     _old_row(database, tmp_path, "rel-pending", "pending")
     upgrade(database.engine)
@@ -79,7 +79,7 @@ def test_old_bodies_split_into_content_and_salt_and_back(
     assert rows["rel-delivered"].receipt == sent
     assert rows["rel-pending"].receipt is None  # cut when it is delivered
 
-    _downgrade(database, "0009")
+    _downgrade(database, "0010")
     with database.engine.connect() as connection:
         found = connection.execute(text("SELECT id, payload FROM releases ORDER BY id")).all()
     bodies = {release_id: json.loads(bytes(payload)) for release_id, payload in found}
