@@ -7,11 +7,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 from databases import Database
 
 from broker.api import create_app
 from broker.config import Settings
-from broker.db import make_engine
+from broker.db import alembic_config, make_engine
 from broker.keys import init_keys
 from broker.logging import configure_logging
 
@@ -62,7 +63,7 @@ async def test_ready_on_a_migrated_database(database: Database, tmp_path: Path) 
     assert ready.json() == {
         "status": "ok",
         "database": "ok",
-        "schema": "0009",
+        "schema": ScriptDirectory.from_config(alembic_config()).get_current_head(),
         "policies": 3,
         "policy_reload": "ok",
         "keys": "loaded",
