@@ -4,7 +4,8 @@ One JSON object per line, in this order: a ``header`` (format and origin), the
 log's public ``key`` and ``witness`` verifier keys (for information: the auditor
 trusts only the keys given to the verifier), every ``checkpoint`` with its
 cosignatures, then one ``entry`` (the parsed entry) or ``leaf`` (only its hash,
-for an entry outside the exported period) per sequence number, and a
+for an entry outside the exported period or the reader's scope) per sequence
+number, and a
 ``trailer`` with counts. A bundle without its trailer, or whose counts disagree,
 is refused: an empty or cut-off export never verifies.
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import rfc8785
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, select, true
 
 from audit._canonical import canonical_json
 from audit._cosignature import Cosigner, verify_cosignatures
@@ -74,14 +75,21 @@ def _in_period(entry: dict[str, Any], since: str | None, until: str | None) -> b
     return (since is None or day >= since) and (until is None or day <= until)
 
 
-def _entries(connection: Connection, size: int) -> Iterator[tuple[int, bytes, bytes, bool]]:
-    """Yield each entry below ``size``: seq, entry, leaf hash, and whether a content is stored."""
+def _entries(
+    connection: Connection, size: int, readable: Select[int] | None = None
+) -> Iterator[tuple[int, bytes, bytes, bool, bool]]:
+    """Yield each entry below ``size``: seq, entry, leaf hash, content stored, visible.
+
+    The database says which entries the reader may see: one pass, no list in memory.
+    """
+    clear = true() if readable is None else log_entries.c.seq.in_(readable)
     query = (
         select(
             log_entries.c.seq,
             log_entries.c.entry,
             log_entries.c.leaf_hash,
             log_contents.c.seq.is_not(None).label("stored"),
+            clear.label("visible"),
         )
         .outerjoin(log_contents, log_contents.c.seq == log_entries.c.seq)
         .where(log_entries.c.seq < size)
@@ -89,7 +97,13 @@ def _entries(connection: Connection, size: int) -> Iterator[tuple[int, bytes, by
     )
     with connection.execute(query.execution_options(yield_per=_BATCH)) as rows:
         for row in rows:
-            yield int(row.seq), bytes(row.entry), bytes(row.leaf_hash), bool(row.stored)
+            yield (
+                int(row.seq),
+                bytes(row.entry),
+                bytes(row.leaf_hash),
+                bool(row.stored),
+                bool(row.visible),
+            )
 
 
 def write_bundle(  # noqa: PLR0913 - the export's inputs, all named
@@ -101,19 +115,24 @@ def write_bundle(  # noqa: PLR0913 - the export's inputs, all named
     witness_keys: Sequence[str] = (),
     since: str | None = None,
     until: str | None = None,
+    readable: Select[int] | None = None,
+    scope: str | None = None,
 ) -> dict[str, int]:
     """Write the log up to its head as a bundle; ``since``/``until`` are ISO dates.
 
-    Entries outside the period are written as leaf hashes only, so the bundle
-    still verifies as a whole; retention-purge entries are always written whole.
-    Returns the trailer's counts.
+    Entries outside the period, or not selected by ``readable`` (a query of the
+    sequence numbers the reader may see; ``scope`` names that reader in the
+    header), are written as leaf hashes only, so the bundle still verifies as a
+    whole; retention-purge entries are always written whole. Returns the
+    trailer's counts.
     """
     size, _root = read_head(connection)
 
     def line(document: dict[str, Any]) -> None:
         out.write(json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n")
 
-    line({"type": "header", "format": FORMAT, "origin": origin, "since": since, "until": until})
+    header = {"type": "header", "format": FORMAT, "origin": origin, "since": since, "until": until}
+    line(header if scope is None else {**header, "scope": scope})
     for vkey in log_keys:
         line({"type": "key", "vkey": vkey})
     for vkey in witness_keys:
@@ -133,9 +152,10 @@ def write_bundle(  # noqa: PLR0913 - the export's inputs, all named
         full = note + "".join(cosignatures.get(int(cp_size), []))
         line({"type": "checkpoint", "size": int(cp_size), "note": full})
     counts = {"entries": 0, "leaves": 0, "checkpoints": len(checkpoints), "size": size}
-    for seq, entry, leaf, stored in _entries(connection, size):
+    for seq, entry, leaf, stored, visible in _entries(connection, size, readable):
         document = json.loads(entry)
-        if _in_period(document, since, until) or document.get("event") == "retention-purge":
+        purge = document.get("event") == "retention-purge"
+        if purge or (visible and _in_period(document, since, until)):
             item: dict[str, Any] = {"type": "entry", "seq": seq, "entry": document}
             if "commitment" in document:
                 item["content_stored"] = stored
@@ -162,7 +182,7 @@ def write_csv(
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     rows = 0
-    for _seq, entry, _leaf, _stored in _entries(connection, size):
+    for _seq, entry, _leaf, _stored, _visible in _entries(connection, size):
         document = json.loads(entry)
         if not _in_period(document, since, until):
             continue

@@ -194,8 +194,13 @@ def rotate_keys(settings: Settings, session: Session, *, at: dt.datetime) -> Key
         "key": verifier_key(old.origin, new_key.public_key()),
         "previous_key": verifier_key(old.origin, old.signing.public_key()),
     }
+    # The disclosure package reads keys; import it here, not at the top.
+    from broker.disclosure._orgs import index_orgs  # noqa: PLC0415
+
     try:
-        append(session.connection(), [Draft(fields)], Signer(old.origin, (new_key, old.signing)))
+        signer = Signer(old.origin, (new_key, old.signing))
+        appended = append(session.connection(), [Draft(fields)], signer)
+        index_orgs(session, appended.first_seq, [fields])
         session.flush()
     except Exception:
         for suffix in (".pem", ".pub.pem"):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from broker.access import Role
 from broker.api._auth import Admin, AdminOrAuditor, DbSession
+from broker.disclosure import party_of
 
 __all__ = ["router"]
 
@@ -30,8 +32,11 @@ class Reloaded(BaseModel):
 
 
 @router.get("/policies", response_model=list[PolicyInForce])
-def policies(request: Request, _caller: AdminOrAuditor) -> list[PolicyInForce]:
-    """The policies in force, with their content hashes."""
+def policies(request: Request, caller: AdminOrAuditor) -> list[PolicyInForce]:
+    """The policies in force, with their content hashes; for an auditor, its own org's only.
+
+    An auditor's organisation is the policy's discloser or its recipient's municipality.
+    """
     return [
         PolicyInForce(
             id=item.policy.id,
@@ -41,6 +46,8 @@ def policies(request: Request, _caller: AdminOrAuditor) -> list[PolicyInForce]:
             flow=item.policy.flow.value,
         )
         for item in request.app.state.policies.active
+        if caller.role is Role.ADMIN
+        or caller.org in (item.policy.discloser, party_of(item.policy.recipient))
     ]
 
 

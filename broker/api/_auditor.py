@@ -1,4 +1,11 @@
-"""Auditor routes: the disclosure log, read page by page; every read is itself recorded."""
+"""Auditor routes: the disclosure log, read page by page; every read is itself recorded.
+
+An auditor token sees what concerns its own organisation, as discloser or as
+recipient (``broker.disclosure._orgs`` has the rule), and the log-wide entries;
+everything else answers as if it did not exist. The log as a whole (its
+checkpoint, its verification, the export's leaf hashes) is for the parties of
+this broker's disclosures only.
+"""
 
 from __future__ import annotations
 
@@ -11,23 +18,35 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, BeforeValidator, Field
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from audit import VerificationError, latest_checkpoint, write_bundle
 from broker.access import Principal
 from broker.api._auth import Auditor, AuditorOrVisitator, DbSession, ReadSession
-from broker.disclosure import EntryFilter, audit_read, dwelling_disclosures, entries, record, verify
+from broker.disclosure import (
+    EntryFilter,
+    audit_read,
+    dwelling_disclosures,
+    entries,
+    is_party,
+    readable_seqs,
+    record,
+    verify,
+)
 from broker.errors import NotFound
 from broker.keys import KeyRing, load_keys
 from broker.policy.models import PolicyVersion
 from broker.schedule import DWELLING_REF
+from broker.schedule.service import dwelling_org
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/log", tags=["auditor"])
 _MAX_PAGE = 1000
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NOT_A_PARTY = "nothing on record for the caller's organisation"
+_NO_DISCLOSURES = "no disclosures on record about this dwelling"
 
 
 def _iso_date(value: object) -> object:
@@ -92,6 +111,20 @@ def _read(session: Session, request: Request, caller: Principal, query: str, **w
     record(session, _ring(request), [draft])
 
 
+def _require_party(session: Session, request: Request, caller: Principal) -> None:
+    """Raise NotFound unless the caller's organisation is a party of this broker."""
+    policies = [item.policy for item in request.app.state.policies.active]
+    if not is_party(session, caller.org, policies):
+        raise NotFound(_NOT_A_PARTY)
+
+
+def _holds(session: Session, reference: str, org: str) -> bool:
+    try:
+        return dwelling_org(session, reference) == org
+    except NotFound:
+        return False
+
+
 @router.get("/entries", response_model=EntryPage)
 def list_entries(  # noqa: PLR0913, PLR0917 - one query parameter each
     request: Request,
@@ -105,13 +138,11 @@ def list_entries(  # noqa: PLR0913, PLR0917 - one query parameter each
     after: Annotated[int, Query(ge=-1, description="the last sequence number seen")] = -1,
     limit: Annotated[int, Query(ge=1, le=_MAX_PAGE)] = 100,
 ) -> EntryPage:
-    """Entries matching the filters, after the cursor; the read is recorded."""
+    """The caller's organisation's entries matching the filters, after the cursor; recorded."""
     where = EntryFilter(event, recipient, policy, since, until)
     page: list[dict[str, Any]] = []
     more = False
-    for entry in entries(session.connection(), where):
-        if int(entry["seq"]) <= after:
-            continue
+    for entry in entries(session.connection(), where, org=caller.org, after=after):
         if len(page) == limit:
             more = True
             break
@@ -121,8 +152,13 @@ def list_entries(  # noqa: PLR0913, PLR0917 - one query parameter each
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse)
-def checkpoint(_caller: AuditorOrVisitator, session: ReadSession) -> str:
-    """The newest signed checkpoint, with the witnesses' cosignatures (a C2SP signed note)."""
+def checkpoint(request: Request, caller: AuditorOrVisitator, session: ReadSession) -> str:
+    """The newest signed checkpoint, with the witnesses' cosignatures (a C2SP signed note).
+
+    Only for a party of this broker's disclosures: a discloser or recipient of a
+    policy in force or of a release on record.
+    """
+    _require_party(session, request, caller)
     latest = latest_checkpoint(session.connection())
     if latest is None:
         raise NotFound("no checkpoint yet")
@@ -131,7 +167,12 @@ def checkpoint(_caller: AuditorOrVisitator, session: ReadSession) -> str:
 
 @router.get("/verify", response_model=VerifyResult)
 def verify_log(request: Request, caller: Auditor, session: DbSession) -> VerifyResult:
-    """Recompute every leaf and root; check every signature, cosignature and content."""
+    """Recompute every leaf and root; check every signature, cosignature and content.
+
+    The whole log, for a party of this broker's disclosures: a tree verifies only
+    whole, and the answer (size, root, counts) is what every checkpoint publishes.
+    """
+    _require_party(session, request, caller)
     try:
         result, cosignatures, contents = verify(
             session.connection(), _ring(request), request.app.state.settings
@@ -156,10 +197,21 @@ def dwelling(
     caller: Auditor,
     session: DbSession,
 ) -> list[DwellingDisclosure]:
-    """Every disclosure about one dwelling (its dw-... id), each with a receipt."""
+    """Every disclosure about one dwelling (its dw-... id) the caller may see, with receipts.
+
+    404 when there is none and the dwelling is not the caller's organisation's,
+    the same answer as for a dwelling that does not exist.
+    """
     ring = _ring(request)
-    found = dwelling_disclosures(session.connection(), ring.reference(reference))
-    _read(session, request, caller, "dwelling", dwellings=[ring.reference(reference)])
+    keyed = ring.reference(reference)
+    found = dwelling_disclosures(session.connection(), keyed, org=caller.org)
+    if not found and not _holds(session, reference, caller.org):
+        # 1. The attempt is on record too, without the reference of a dwelling not
+        #    the caller's; 2. commit it, as the error rolls the request back.
+        _read(session, request, caller, "dwelling")
+        session.commit()
+        raise NotFound(_NO_DISCLOSURES)
+    _read(session, request, caller, "dwelling", dwellings=[keyed])
     return [DwellingDisclosure(entry=item.entry, receipt=item.receipt) for item in found]
 
 
@@ -171,7 +223,12 @@ def export(
     since: _Since = None,
     until: _Until = None,
 ) -> Response:
-    """The log as a verifiable bundle (JSON lines), for `python -m audit.verify`."""
+    """The log as a verifiable bundle (JSON lines), for `python -m audit.verify`.
+
+    Entries the caller may not see are written as leaf hashes only, as those
+    outside the period are: the bundle still verifies as a whole.
+    """
+    _require_party(session, request, caller)
     ring = _ring(request)
     _read(session, request, caller, "export", since=since, until=until)
     out = io.StringIO()
@@ -183,15 +240,22 @@ def export(
         witness_keys=[w.key for w in request.app.state.settings.witnesses],
         since=since.isoformat() if since else None,
         until=until.isoformat() if until else None,
+        readable=readable_seqs(caller.org),
+        scope=caller.org,
     )
     headers = {"Content-Disposition": 'attachment; filename="disclosure-log.jsonl"'}
     return _JsonLines(out.getvalue(), headers=headers)
 
 
 @router.get("/policy-versions/{content_hash}", response_model=PolicyText)
-def policy_version(content_hash: str, _caller: Auditor, session: ReadSession) -> PolicyText:
-    """The exact text of the policy version with this content hash."""
-    stored = session.scalar(select(PolicyVersion).where(PolicyVersion.content_hash == content_hash))
+def policy_version(content_hash: str, caller: Auditor, session: ReadSession) -> PolicyText:
+    """The exact text of the policy version with this content hash, if the caller is a party."""
+    party = or_(
+        PolicyVersion.discloser == caller.org,
+        PolicyVersion.recipient.startswith(f"{caller.org}/", autoescape=True),
+    )
+    query = select(PolicyVersion).where(PolicyVersion.content_hash == content_hash, party)
+    stored = session.scalar(query)
     if stored is None:
         raise NotFound("no such policy version")
     return PolicyText(

@@ -362,7 +362,11 @@ def objection() -> None:
 def _objection(ctx: click.Context, ref: str, *, add: bool) -> bool:
     from broker.disclosure import objection_changed, record  # noqa: PLC0415
     from broker.keys import load_keys  # noqa: PLC0415
-    from broker.schedule.service import add_objection, remove_objection  # noqa: PLC0415
+    from broker.schedule.service import (  # noqa: PLC0415
+        add_objection,
+        dwelling_org,
+        remove_objection,
+    )
 
     settings = settings_of(ctx)
     with errors_to_exit():
@@ -370,7 +374,10 @@ def _objection(ctx: click.Context, ref: str, *, add: bool) -> bool:
     with open_session(settings) as session:
         changed = add_objection(session, ref, now=now()) if add else remove_objection(session, ref)
         if changed:
-            record(session, ring, [objection_changed(ring.reference(ref), added=add, at=now())])
+            entry = objection_changed(
+                ring.reference(ref), discloser=dwelling_org(session, ref), added=add, at=now()
+            )
+            record(session, ring, [entry])
     if changed:
         send_to_witnesses(settings)
     return changed

@@ -1,5 +1,6 @@
 """The broker's side of the disclosure log: recording, review, verification, purge."""
 
+from broker.disclosure._orgs import is_party, party_of
 from broker.disclosure.service import (
     Disclosure,
     EntryFilter,
@@ -10,6 +11,7 @@ from broker.disclosure.service import (
     policy_facts,
     policy_registered,
     purge,
+    readable_seqs,
     record,
     rfc3339,
     verify,
@@ -22,10 +24,13 @@ __all__ = [
     "audit_read",
     "dwelling_disclosures",
     "entries",
+    "is_party",
     "objection_changed",
+    "party_of",
     "policy_facts",
     "policy_registered",
     "purge",
+    "readable_seqs",
     "record",
     "rfc3339",
     "verify",

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, select
 from sqlalchemy.orm import Session
 
 from audit import (
@@ -29,6 +29,8 @@ from audit import (
 )
 from audit._storage import log_contents, log_entries
 from broker.config import Settings
+from broker.disclosure._orgs import audience, index_orgs
+from broker.disclosure.models import EntryOrg
 from broker.errors import InputError, Problem
 from broker.keys import KeyRing
 from broker.policy import Policy
@@ -43,6 +45,7 @@ __all__ = [
     "policy_facts",
     "policy_registered",
     "purge",
+    "readable_seqs",
     "record",
     "rfc3339",
     "verify",
@@ -56,13 +59,20 @@ def rfc3339(moment: dt.datetime) -> str:
 
 
 def record(session: Session, ring: KeyRing, drafts: Sequence[Draft]) -> Appended:
-    """Append ``drafts`` in the session's transaction and sign the new head."""
-    return append(session.connection(), drafts, ring.signer())
+    """Append ``drafts`` in the session's transaction, sign the new head, index the entries.
+
+    Each entry is indexed, in the same transaction, under the organisations it
+    concerns (``broker.disclosure._orgs``): what an auditor token of one may read.
+    """
+    appended = append(session.connection(), drafts, ring.signer())
+    index_orgs(session, appended.first_seq, [draft.fields for draft in drafts])
+    return appended
 
 
 def policy_facts(policy: Policy) -> dict[str, EntryValue]:
     """Return what every entry made under ``policy`` states about it: who, why, on what basis."""
     return {
+        "discloser": policy.discloser,
         "recipient": policy.recipient,
         "policy_id": policy.id,
         "policy_version": policy.version,
@@ -80,7 +90,6 @@ def policy_registered(policy: Policy, *, at: dt.datetime, actor: str = "broker")
         "event": "policy-registered",
         "actor": actor,
         **policy_facts(policy),
-        "discloser": policy.discloser,
         "fields": sorted(policy.fields),
     }
     return Draft(fields)
@@ -109,12 +118,16 @@ def audit_read(  # noqa: PLR0913 - what was read, all named
     return Draft(fields)
 
 
-def objection_changed(reference: str, *, added: bool, at: dt.datetime) -> Draft:
-    """Return the entry recording that a resident's objection was added or withdrawn."""
+def objection_changed(reference: str, *, discloser: str, added: bool, at: dt.datetime) -> Draft:
+    """Return the entry recording that a resident's objection was added or withdrawn.
+
+    ``discloser`` is the housing organisation of the dwelling: its auditor sees the entry.
+    """
     fields: dict[str, EntryValue] = {
         "time": rfc3339(at),
         "event": "objection",
         "actor": "cli",
+        "discloser": discloser,
         "action": "added" if added else "withdrawn",
         "dwellings": [reference],
     }
@@ -146,9 +159,18 @@ class EntryFilter:
         )
 
 
-def entries(connection: Connection, where: EntryFilter) -> Iterator[dict[str, Any]]:
-    """Yield the parsed entries that match, oldest first."""
-    query = select(log_entries.c.entry).order_by(log_entries.c.seq)
+def entries(
+    connection: Connection, where: EntryFilter, *, org: str | None = None, after: int = -1
+) -> Iterator[dict[str, Any]]:
+    """Yield the parsed entries that match, oldest first, from the one after ``after``.
+
+    With ``org``, only the entries an auditor of that organisation may read: the
+    database selects them by the index written with each entry.
+    """
+    query = select(log_entries.c.entry).where(log_entries.c.seq > after)
+    if org is not None:
+        query = query.where(log_entries.c.seq.in_(readable_seqs(org)))
+    query = query.order_by(log_entries.c.seq)
     with connection.execute(query.execution_options(yield_per=1000)) as rows:
         for (raw,) in rows:
             entry = json.loads(bytes(raw))
@@ -164,9 +186,19 @@ class Disclosure:
     receipt: str
 
 
-def dwelling_disclosures(connection: Connection, reference: str) -> list[Disclosure]:
-    """Return every entry naming the dwelling ``reference``, each with a receipt."""
-    found = list(entries(connection, EntryFilter(dwelling_ref=reference)))
+def readable_seqs(org: str) -> Select[int]:
+    """Return the query of the sequence numbers an auditor of ``org`` may read in the clear."""
+    return select(EntryOrg.seq).where(EntryOrg.org.in_(audience(org)))
+
+
+def dwelling_disclosures(
+    connection: Connection, reference: str, *, org: str | None = None
+) -> list[Disclosure]:
+    """Return every entry naming the dwelling ``reference``, each with a receipt.
+
+    With ``org``, only the entries an auditor of that organisation may read.
+    """
+    found = list(entries(connection, EntryFilter(dwelling_ref=reference), org=org))
     return [Disclosure(entry, make_receipt(connection, int(entry["seq"]))) for entry in found]
 
 
@@ -232,5 +264,6 @@ def purge(
         "before": before.isoformat() if before else None,
         "by_policy_retention": bool(retention),
     }
-    purge_contents(connection, doomed, fields, ring.signer())
+    appended = purge_contents(connection, doomed, fields, ring.signer())
+    index_orgs(session, appended.first_seq, [{**fields, "event": "retention-purge"}])
     return len(doomed)

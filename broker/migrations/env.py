@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 import broker.access.models
 import broker.contact.models
+import broker.disclosure.models
 import broker.policy.models
 import broker.release.models
 import broker.schedule.models

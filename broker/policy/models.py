@@ -21,4 +21,8 @@ class PolicyVersion(Base):
     policy_id: Mapped[str] = mapped_column(String(64), index=True)
     version: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+    discloser: Mapped[str | None] = mapped_column(String(40), index=True)
+    """The discloser the text names (null only for a text migration 0012 could not read)."""
+    recipient: Mapped[str | None] = mapped_column(String(81), index=True)
+    """The recipient the text names, ``municipality/function`` (null as ``discloser``)."""
     first_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

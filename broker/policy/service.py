@@ -96,6 +96,8 @@ def record_versions(
                 policy_id=item.policy.id,
                 version=item.policy.version,
                 text=item.text,
+                discloser=item.policy.discloser,
+                recipient=item.policy.recipient,
                 first_seen_at=now,
             )
         )

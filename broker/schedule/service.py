@@ -29,6 +29,7 @@ from schemas import ADDRESS_FIELDS, DepartmentSchedule, ScheduleUpload, format_a
 __all__ = [
     "ReplaceStats",
     "add_objection",
+    "dwelling_org",
     "find_dwelling",
     "remove_objection",
     "replace_schedule",
@@ -199,6 +200,19 @@ def _dwelling_id(session: Session, ref: str) -> int:
     if dwelling_id is None:
         raise NotFound("no dwelling with that reference")
     return dwelling_id
+
+
+def dwelling_org(session: Session, ref: str) -> str:
+    """Return the housing organisation whose department holds the dwelling ``ref``.
+
+    Raises:
+        NotFound: no dwelling has that reference.
+    """
+    query = select(Department.org).join(Dwelling).where(Dwelling.ref == ref)
+    org = session.scalar(query)
+    if org is None:
+        raise NotFound("no dwelling with that reference")
+    return org
 
 
 def _normalised(address: str) -> str:

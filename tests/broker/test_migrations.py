@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 import broker.access.models
 import broker.contact.models
+import broker.disclosure.models
 import broker.policy.models
 import broker.release.models
 import broker.schedule.models

@@ -1,7 +1,7 @@
 """A broker site for API tests: a schedule, releases, a contact check, tokens of every kind.
 
 Releases go to two municipalities; every role has a token in scope, out of scope,
-expired and revoked.
+of an organisation that is no party here (elsewhere), expired and revoked.
 """
 
 from __future__ import annotations
@@ -36,15 +36,18 @@ SOON = (("genhusning", TODAY.date() + dt.timedelta(days=10), TODAY.date() + dt.t
 CONTACT = "koordinator@bo-vest.example"
 
 IN, OUT, EXPIRED, REVOKED, NO_TOKEN = "in scope", "out of scope", "expired", "revoked", "no token"
-CONDITIONS = (IN, OUT, NO_TOKEN, EXPIRED, REVOKED)
-# Each role's organisation in scope and out of scope. A coordinator's scope is its
-# departments, so its out-of-scope token is of the same organisation, another department.
+ELSEWHERE = "elsewhere"
+CONDITIONS = (IN, OUT, ELSEWHERE, NO_TOKEN, EXPIRED, REVOKED)
+# Each role's organisation in scope, out of scope, and elsewhere (no party of any
+# policy or release here). A coordinator's scope is its departments, so its
+# out-of-scope token is of the same organisation, another department. The auditor
+# out of scope is the recipient side (a municipality), a party with its own view.
 ORGS = {
-    Role.HOUSING: ("bo-vest", "fsb"),
-    Role.COORDINATOR: ("bo-vest", "bo-vest"),
-    Role.VISITATOR: ("albertslund", "hvidovre"),
-    Role.AUDITOR: ("bo-vest", "albertslund"),
-    Role.ADMIN: ("bo-vest", "fsb"),
+    Role.HOUSING: ("bo-vest", "fsb", "bo-oest"),
+    Role.COORDINATOR: ("bo-vest", "bo-vest", "bo-oest"),
+    Role.VISITATOR: ("albertslund", "hvidovre", "ballerup"),
+    Role.AUDITOR: ("bo-vest", "albertslund", "bo-oest"),
+    Role.ADMIN: ("bo-vest", "fsb", "bo-oest"),
 }
 DEPARTMENTS = {IN: ("blokland",), OUT: ("andenblok",)}
 ALBERTSLUND, HVIDOVRE = "albertslund/visitation", "hvidovre/visitation"
@@ -95,14 +98,14 @@ class World:
 def _tokens(session: Any) -> tuple[dict[tuple[Role, str], str], Principal]:
     tokens: dict[tuple[Role, str], str] = {}
     coordinator: Principal | None = None
-    for role, (inside, outside) in ORGS.items():
-        for condition in (IN, OUT, EXPIRED, REVOKED):
+    for role, (inside, outside, elsewhere) in ORGS.items():
+        for condition in (IN, OUT, ELSEWHERE, EXPIRED, REVOKED):
             departments = DEPARTMENTS.get(condition, DEPARTMENTS[IN])
             expired = condition == EXPIRED
             token, secret = create_token(
                 session,
                 role=role.value,
-                org=outside if condition == OUT else inside,
+                org={OUT: outside, ELSEWHERE: elsewhere}.get(condition, inside),
                 departments=departments if role == Role.COORDINATOR else (),
                 contact=CONTACT if role == Role.COORDINATOR else None,
                 days=1 if expired else 30,

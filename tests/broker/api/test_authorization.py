@@ -4,9 +4,11 @@ A route added to the app without a row here fails the test, so no route ships
 unchecked. Expected: 401 without a valid token (none, expired, revoked); 403 for
 a role the route does not admit, whatever the object; 404 for an object outside
 the caller's scope (its existence does not show); else the route's success.
-Routes with no object in their path (lists, uploads, the log) have no
-out-of-scope object: a caller from elsewhere gets the success too (lists show it
-nothing; admin and auditor routes are not scoped by organisation).
+Routes with no object in their path (lists, uploads) have no out-of-scope object:
+a caller from elsewhere gets the success too, and the list shows it nothing. The
+log as a whole (checkpoint, verification, export) is for parties of this broker's
+disclosures only: an auditor or visitator of an organisation that is none gets 404,
+as it does for a dwelling report or a policy text (admin routes are not scoped).
 """
 
 from __future__ import annotations
@@ -20,18 +22,34 @@ from fastapi.routing import iter_route_contexts
 
 from broker.access import Role
 from broker.api._problems import PROBLEM
-from tests.broker.api.conftest import CONDITIONS, EXPIRED, IN, NO_TOKEN, OUT, REVOKED, World
+from tests.broker.api.conftest import (
+    CONDITIONS,
+    ELSEWHERE,
+    EXPIRED,
+    IN,
+    NO_TOKEN,
+    OUT,
+    REVOKED,
+    World,
+)
 
 A, U, V, H, C = Role.ADMIN, Role.AUDITOR, Role.VISITATOR, Role.HOUSING, Role.COORDINATOR
 
 
 @dataclass(frozen=True)
 class Row:
-    """Who a route admits, whether its path names a scoped object, and its success status."""
+    """Who a route admits, what answers 404 to a caller from elsewhere, and its success.
+
+    ``scoped``: its path names an object, which a caller out of scope does not see.
+    ``parties``: it answers only a party of this broker's disclosures.
+    ``elsewhere``: another answer to a caller from elsewhere, when one is due.
+    """
 
     roles: frozenset[Role]
     scoped: bool = False
     success: int = 200
+    parties: bool = False
+    elsewhere: int | None = None
 
 
 def _roles(*roles: Role) -> frozenset[Role]:
@@ -42,17 +60,19 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/policies"): Row(_roles(A, U)),
     ("POST", "/v1/policies/reload"): Row(_roles(A)),
     ("GET", "/v1/log/entries"): Row(_roles(U)),
-    ("GET", "/v1/log/checkpoint"): Row(_roles(U, V)),
-    ("GET", "/v1/log/verify"): Row(_roles(U)),
-    ("GET", "/v1/log/dwellings/{reference}"): Row(_roles(U)),
-    ("GET", "/v1/log/export"): Row(_roles(U)),
-    ("GET", "/v1/log/policy-versions/{content_hash}"): Row(_roles(U)),
+    ("GET", "/v1/log/checkpoint"): Row(_roles(U, V), parties=True),
+    ("GET", "/v1/log/verify"): Row(_roles(U), parties=True),
+    ("GET", "/v1/log/dwellings/{reference}"): Row(_roles(U), parties=True),
+    ("GET", "/v1/log/export"): Row(_roles(U), parties=True),
+    ("GET", "/v1/log/policy-versions/{content_hash}"): Row(_roles(U), parties=True),
     ("GET", "/v1/releases"): Row(_roles(V)),
     ("GET", "/v1/releases/{release_id}"): Row(_roles(V), scoped=True),
     ("GET", "/v1/departments"): Row(_roles(H)),
     ("GET", "/v1/departments/{code}/dwellings"): Row(_roles(H), scoped=True),
     ("POST", "/v1/schedules"): Row(_roles(H), success=201),
-    ("POST", "/v1/contact-checks"): Row(_roles(C), scoped=True, success=201),
+    # No contact-check agreement is in force for an organisation from elsewhere: 422
+    # names the policy, before any dwelling is looked up.
+    ("POST", "/v1/contact-checks"): Row(_roles(C), scoped=True, success=201, elsewhere=422),
     ("GET", "/v1/contact-checks"): Row(_roles(C, V)),
     ("GET", "/v1/contact-checks/{check_id}"): Row(_roles(C, V), scoped=True),
     ("POST", "/v1/contact-checks/{check_id}/reply"): Row(_roles(V), scoped=True),
@@ -79,6 +99,10 @@ def expected(row: Row, role: Role, condition: str) -> int:
     if role not in row.roles:
         return 403
     if condition == OUT and row.scoped:
+        return 404
+    if condition == ELSEWHERE and row.elsewhere is not None:
+        return row.elsewhere
+    if condition == ELSEWHERE and (row.scoped or row.parties):
         return 404
     return row.success
 

@@ -2,7 +2,8 @@
 
 The site's export was ingested with every personal column filled with a planted
 value. Then each /v1 route of the authorization matrix is called by each role it
-admits, in scope, and succeeds; and hostile requests put the planted values where
+admits, in scope, and succeeds; the auditor and visitator routes are called by
+tokens of an organisation that is no party here; and hostile requests put the planted values where
 a caller could: in path parameters, query parameters, bodies, a body that is not
 JSON, and the bearer token. No answer's body or headers, and no log line or
 structlog event, holds a planted value.
@@ -17,8 +18,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from broker.access import Role
-from tests.broker.api.conftest import World
-from tests.broker.api.test_authorization import MATRIX, _body
+from tests.broker.api.conftest import ELSEWHERE, World
+from tests.broker.api.test_authorization import MATRIX, _body, expected
 from tests.broker.test_privacy import PLANTED, _assert_absent
 
 A, U, V, H, C = Role.ADMIN, Role.AUDITOR, Role.VISITATOR, Role.HOUSING, Role.COORDINATOR
@@ -42,6 +43,20 @@ async def _every_route(world: World, client: httpx.AsyncClient) -> list[httpx.Re
         )
         for (method, path), row in MATRIX.items()
         for role in sorted(row.roles)
+    ]
+
+
+async def _elsewhere(world: World, client: httpx.AsyncClient) -> list[httpx.Response]:
+    """Each auditor and visitator route called by a token of an organisation that is no party."""
+    return [
+        await client.request(
+            method,
+            path.format(**world.params),
+            headers=world.auth(role, ELSEWHERE),
+            **_body(world, method, path),
+        )
+        for (method, path), row in MATRIX.items()
+        for role in sorted(row.roles & {U, V})
     ]
 
 
@@ -87,17 +102,23 @@ async def test_no_route_answers_or_logs_a_planted_value(
     with capture_logs() as events:
         async with planted.client() as client:
             served = await _every_route(planted, client)
+            outsiders = await _elsewhere(planted, client)
             refused = await _hostile(planted, client)
             fetched = await client.get(
                 f"/v1/releases/{planted.params['release_id']}", headers=planted.auth(V)
             )
     assert [a.status_code for a in served if a.status_code >= 400] == []
+    assert [a.status_code for a in outsiders] == [
+        expected(row, role, ELSEWHERE)
+        for row in MATRIX.values()
+        for role in sorted(row.roles & {U, V})
+    ]
     # A malformed dwelling id; unknown objects; a filter that matches nothing; then
     # malformed queries, bodies and consent references; a token that is not one.
     assert [a.status_code for a in refused] == [422] + [404] * 4 + [200] + [422] * 9 + [401]
     # The scan sees what is served: the released address is there.
     assert b"Albertslund" in fetched.content
-    for answer in [*served, *refused, fetched]:
+    for answer in [*served, *outsiders, *refused, fetched]:
         where = f"{answer.request.method} {answer.request.url.path} -> {answer.status_code}"
         _assert_absent(answer.content, where)
         _assert_absent(str(answer.headers).encode(), f"headers of {where}")
