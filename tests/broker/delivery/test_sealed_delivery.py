@@ -25,7 +25,7 @@ from broker.ingest.service import ingest_file
 from broker.keys import KeyRing, init_keys, load_keys
 from broker.policy import load_policy_file
 from broker.receiver import Receiver, make_receiver_server
-from broker.release import release
+from broker.release import Release, release, release_body
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
 RUN = dt.datetime(2027, 2, 22, 5, 0, tzinfo=dt.UTC)
@@ -51,7 +51,7 @@ def serving(receiver: Receiver) -> Iterator[str]:
 
 
 def _released(database: Database, tmp_path: Path, ring: KeyRing) -> tuple[bytes, str]:
-    """Release this week's list to albertslund/visitation; return its payload and id."""
+    """Release this week's list to albertslund/visitation; return its body (as now) and id."""
     export = write_csv(tmp_path / "export.csv", dwelling_rows(6, phases=PHASES))
     factory = make_session_factory(database.engine)
     loaded, _ = load_policy_file(POLICIES / "albertslund-visitation-weekly.yaml")
@@ -60,7 +60,16 @@ def _released(database: Database, tmp_path: Path, ring: KeyRing) -> tuple[bytes,
         ingest_file(session, export, org="bo-vest", now=RUN)
         made = release(session, ring, loaded.policy, run_at=RUN, now=RUN).release
         assert made is not None
-        return made.payload, made.id
+        return release_body(session, Settings(home=tmp_path), made), made.id
+
+
+def _delivered_body(database: Database, tmp_path: Path, release_id: str) -> bytes:
+    """Return the body of ``release_id`` exactly as it was delivered."""
+    with session_scope(make_session_factory(database.engine)) as session:
+        found = session.get(Release, release_id)
+        assert found is not None
+        assert found.status == "delivered"
+        return release_body(session, Settings(home=tmp_path), found)
 
 
 @pytest.mark.parametrize("receiver_has_key", [True, False])
@@ -68,7 +77,7 @@ def test_sealed_release_opens_only_with_the_receivers_key(
     database: Database, tmp_path: Path, ring: KeyRing, receiver_has_key: bool
 ) -> None:
     """Sealed to the receiver: stored in clear there; a receiver without the key refuses it."""
-    payload, release_id = _released(database, tmp_path, ring)
+    _payload, release_id = _released(database, tmp_path, ring)
     factory = make_session_factory(database.engine)
     municipality = X25519PrivateKey.generate()
     public = tmp_path / "municipality.pub.pem"
@@ -89,7 +98,7 @@ def test_sealed_release_opens_only_with_the_receivers_key(
     if receiver_has_key:
         assert attempt.delivered
         stored = (store / "releases" / f"{release_id}.json").read_bytes()
-        assert stored == payload
+        assert stored == _delivered_body(database, tmp_path, release_id)
         assert len(json.loads(stored)["release"]["dwellings"]) == 6
     else:
         assert (attempt.delivered, attempt.problem) == (False, "HTTP 422")
