@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from broker.api._auth import Admin, AdminOrAuditor, DbSession
+from broker.api._routing import BoundedJsonRoute
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["admin"])
+router = APIRouter(prefix="/v1", tags=["admin"], route_class=BoundedJsonRoute)
 
 
 class PolicyInForce(BaseModel):

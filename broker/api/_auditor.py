@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from audit import VerificationError, latest_checkpoint, write_bundle
 from broker.access import Principal
 from broker.api._auth import Auditor, AuditorOrVisitator, DbSession, ReadSession
+from broker.api._routing import BoundedJsonRoute
 from broker.disclosure import EntryFilter, audit_read, dwelling_disclosures, entries, record, verify
 from broker.errors import NotFound
 from broker.keys import KeyRing, load_keys
@@ -25,7 +26,7 @@ from broker.schedule import DWELLING_REF
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/log", tags=["auditor"])
+router = APIRouter(prefix="/v1/log", tags=["auditor"], route_class=BoundedJsonRoute)
 _MAX_PAGE = 1000
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

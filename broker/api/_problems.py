@@ -107,14 +107,20 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "request"
 
 
+def _field_rule(error: Any) -> FieldRule:
+    if error["type"] == "json_invalid":
+        # The parser's reason (``Expecting value``, ``JSON nested deeper than 32 levels``)
+        # names the rule; its position is not a field.
+        return FieldRule(field="body", rule=str(error.get("ctx", {}).get("error", error["msg"])))
+    return FieldRule(field=_location(tuple(error["loc"])), rule=str(error["msg"]))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Map the broker's error tree and FastAPI's own errors to problem responses."""
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            FieldRule(field=_location(tuple(e["loc"])), rule=str(e["msg"])) for e in exc.errors()
-        ]
+        errors = [_field_rule(e) for e in exc.errors()]
         return problem_response(422, "invalid request", "nothing was changed", errors)
 
     @app.exception_handler(InputError)

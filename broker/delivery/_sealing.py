@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from broker import bounded_json
+
 __all__ = ["ALG", "SealError", "is_sealed", "open_sealed", "seal"]
 
 ALG = "X25519-HKDF-SHA256-A256GCM"
@@ -62,7 +64,7 @@ def seal(plaintext: bytes, recipient: X25519PublicKey) -> bytes:
 def is_sealed(body: bytes) -> bool:
     """Return whether ``body`` is a sealed release (rather than a plain one)."""
     try:
-        document = json.loads(body)
+        document = bounded_json.loads(body)
     except ValueError:
         return False
     return isinstance(document, dict) and document.get("alg") == ALG
@@ -75,7 +77,7 @@ def open_sealed(body: bytes, private: X25519PrivateKey) -> bytes:
         SealError: malformed, sealed to another key, or altered.
     """
     try:
-        document = json.loads(body)
+        document = bounded_json.loads(body)
         epk = base64.b64decode(document["epk"], validate=True)
         nonce = base64.b64decode(document["nonce"], validate=True)
         sealed = base64.b64decode(document["ciphertext"], validate=True)
