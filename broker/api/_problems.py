@@ -21,6 +21,8 @@ __all__ = [
     "ApiProblem",
     "Problem",
     "install_problem_handlers",
+    "problem_for",
+    "problem_response",
 ]
 
 log = structlog.get_logger(__name__)
@@ -69,7 +71,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _documented("no token, or an expired or revoked one"),
     403: _documented("the token's role may not use this route"),
     404: _documented("no such object, or not the caller's"),
-    413: _documented("the request body is too large"),
+    413: _documented("the request body is larger than the limit (counted as it streams)"),
     422: _documented("invalid input: each field and the rule it breaks; nothing was changed"),
     429: _documented("too many requests for this token; see Retry-After"),
 }
@@ -115,16 +117,14 @@ def _field_rule(error: Any) -> FieldRule:
     return FieldRule(field=_location(tuple(error["loc"])), rule=str(error["msg"]))
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Map the broker's error tree and FastAPI's own errors to problem responses."""
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+def problem_for(exc: Exception) -> JSONResponse:  # noqa: PLR0911 - one answer per kind of error
+    """Return the problem response for ``exc``: the one mapping of errors to HTTP answers."""
+    if isinstance(exc, ApiProblem):
+        return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers)
+    if isinstance(exc, RequestValidationError):
         errors = [_field_rule(e) for e in exc.errors()]
         return problem_response(422, "invalid request", "nothing was changed", errors)
-
-    @app.exception_handler(InputError)
-    async def rejected(_request: Request, exc: InputError) -> JSONResponse:
+    if isinstance(exc, InputError):
         errors = [
             FieldRule(
                 field=p.column or (f"row {p.row}" if p.row else "request"), rule=p.rule, row=p.row
@@ -132,25 +132,22 @@ def install_problem_handlers(app: FastAPI) -> None:
             for p in exc.problems
         ]
         return problem_response(422, "rejected", f"{exc}; nothing was changed", errors)
-
-    @app.exception_handler(NotFound)
-    async def not_found(_request: Request, _exc: NotFound) -> JSONResponse:
+    if isinstance(exc, NotFound):
         return problem_response(404, "not found")
-
-    @app.exception_handler(ConfigError)
-    async def unavailable(_request: Request, exc: ConfigError) -> JSONResponse:
+    if isinstance(exc, ConfigError):
         log.error("api.config_error", reason=str(exc))
         return problem_response(503, "unavailable", "the broker is not fully configured")
+    if isinstance(exc, HTTPException):
+        return problem_response(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+    log.error("api.error", kind=type(exc).__name__)
+    return problem_response(500, "internal error")
 
-    @app.exception_handler(BrokerError)
-    async def broker_error(_request: Request, exc: BrokerError) -> JSONResponse:
-        log.error("api.error", kind=type(exc).__name__)
-        return problem_response(500, "internal error")
 
-    @app.exception_handler(ApiProblem)
-    async def api_problem(_request: Request, exc: ApiProblem) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers)
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer the broker's errors and FastAPI's own with their problem (:func:`problem_for`)."""
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        return problem_response(exc.status_code, str(exc.detail))
+    async def handle(_request: Request, exc: Exception) -> JSONResponse:
+        return problem_for(exc)
+
+    for kind in (RequestValidationError, BrokerError, ApiProblem, HTTPException):
+        app.add_exception_handler(kind, handle)
