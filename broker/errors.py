@@ -4,7 +4,8 @@
      ├── InputError        bad input: nothing was changed; carries every problem found
      ├── ConfigError       settings, keys or files the broker needs are missing or wrong
      ├── NotFound          no such object (or not visible to the caller)
-     └── StorageError      the database refused or could not be reached
+     └── StorageError      the database refused the operation
+          └── DatabaseUnavailable   the database could not be reached: retry later
 
 Messages name the field and the rule and never echo a value: an input value may
 be personal data typed into the wrong place.
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 __all__ = [
     "BrokerError",
     "ConfigError",
+    "DatabaseUnavailable",
     "InputError",
     "NotFound",
     "Problem",
@@ -69,6 +71,10 @@ class NotFound(BrokerError):  # noqa: N818 - the domain's word, like httpx's nam
 
 class StorageError(BrokerError):
     """The database refused the operation or could not be reached."""
+
+
+class DatabaseUnavailable(StorageError):  # noqa: N818 - reads as the state it names, like NotFound
+    """The database could not be reached or lost the connection; a retry may succeed."""
 
 
 def validation_errors(exc: ValidationError) -> list[tuple[tuple[str, ...], str]]:

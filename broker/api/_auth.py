@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -125,7 +126,7 @@ class Authenticate:
         request = Request(scope)
         try:
             request.state.principal = await _authenticated(request)
-        except (ApiProblem, BrokerError) as exc:
+        except (ApiProblem, BrokerError, SQLAlchemyError) as exc:
             await problem_for(exc)(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -9,14 +9,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
-from broker.errors import BrokerError, ConfigError, InputError, NotFound
+from broker.db import storage_error
+from broker.errors import BrokerError, ConfigError, DatabaseUnavailable, InputError, NotFound
 
 __all__ = [
     "BODY_PROBLEMS",
     "PROBLEM",
     "PROBLEM_RESPONSES",
+    "RETRY_UNAVAILABLE",
     "UPLOAD_PROBLEMS",
     "ApiProblem",
     "Problem",
@@ -28,6 +31,8 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 PROBLEM = "application/problem+json"
+RETRY_UNAVAILABLE = 5
+"""Seconds a client is told to wait (``Retry-After``) while the database is unavailable."""
 
 
 class FieldRule(BaseModel):
@@ -63,8 +68,23 @@ class ApiProblem(Exception):  # noqa: N818 - a problem, as RFC 9457 calls it
         self.status, self.title, self.detail, self.headers = status, title, detail, headers or {}
 
 
-def _documented(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description, "content": {PROBLEM: {}}}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before asking again",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
+def _documented(description: str, *, retry: bool = False) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "model": Problem,
+        "description": description,
+        "content": {PROBLEM: {}},
+    }
+    if retry:
+        answer["headers"] = _RETRY_AFTER
+    return answer
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -73,7 +93,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _documented("no such object, or not the caller's"),
     413: _documented("the request body is larger than the limit (counted as it streams)"),
     422: _documented("invalid input: each field and the rule it breaks; nothing was changed"),
-    429: _documented("too many requests for this token; see Retry-After"),
+    429: _documented("too many requests for this token; see Retry-After", retry=True),
+    503: _documented("the database is unavailable; see Retry-After", retry=True),
 }
 """The problems every /v1 route may answer, documented in the OpenAPI document."""
 
@@ -119,6 +140,8 @@ def _field_rule(error: Any) -> FieldRule:
 
 def problem_for(exc: Exception) -> JSONResponse:  # noqa: PLR0911 - one answer per kind of error
     """Return the problem response for ``exc``: the one mapping of errors to HTTP answers."""
+    if isinstance(exc, SQLAlchemyError):
+        exc = storage_error(exc)
     if isinstance(exc, ApiProblem):
         return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers)
     if isinstance(exc, RequestValidationError):
@@ -137,6 +160,10 @@ def problem_for(exc: Exception) -> JSONResponse:  # noqa: PLR0911 - one answer p
     if isinstance(exc, ConfigError):
         log.error("api.config_error", reason=str(exc))
         return problem_response(503, "unavailable", "the broker is not fully configured")
+    if isinstance(exc, DatabaseUnavailable):
+        log.warning("api.database_unavailable", reason=str(exc))
+        retry = {"Retry-After": str(RETRY_UNAVAILABLE)}
+        return problem_response(503, "unavailable", "the database is unavailable", headers=retry)
     if isinstance(exc, HTTPException):
         return problem_response(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
     log.error("api.error", kind=type(exc).__name__)
@@ -144,10 +171,14 @@ def problem_for(exc: Exception) -> JSONResponse:  # noqa: PLR0911 - one answer p
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Answer the broker's errors and FastAPI's own with their problem (:func:`problem_for`)."""
+    """Answer every error with its problem response (:func:`problem_for`), even an unexpected one.
+
+    An unexpected error is still raised on after its answer, for the server's own log.
+    """
 
     async def handle(_request: Request, exc: Exception) -> JSONResponse:
         return problem_for(exc)
 
-    for kind in (RequestValidationError, BrokerError, ApiProblem, HTTPException):
+    for kind in (RequestValidationError, BrokerError, SQLAlchemyError, ApiProblem, HTTPException):
         app.add_exception_handler(kind, handle)
+    app.add_exception_handler(Exception, handle)
