@@ -18,7 +18,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
+
+from broker.errors import DatabaseUnavailable, StorageError
 
 __all__ = [
     "Base",
@@ -28,6 +31,7 @@ __all__ = [
     "make_session_factory",
     "read_only_engine",
     "session_scope",
+    "storage_error",
     "upgrade",
 ]
 
@@ -105,13 +109,33 @@ _READ_ONLY = "broker_read_only"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Return an engine for ``url`` configured for the broker."""
+    """Return an engine for ``url`` configured for the broker.
+
+    A pooled connection is tested before each use (``pool_pre_ping``) and replaced when the
+    server has closed it (a restart, a failover, an idle timeout), so the first request after
+    that does not fail.
+    """
+    kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     elif engine.dialect.name == "postgresql":
         _configure_postgresql(engine)
     return engine
+
+
+def storage_error(exc: SQLAlchemyError) -> StorageError:
+    """Return the broker's error for a database error: its kind only, never its message.
+
+    The driver's message can quote SQL and bound values (personal data, perhaps).
+    ``DatabaseUnavailable`` when the database could not be reached or dropped the
+    connection (a retry may succeed); ``StorageError`` when it refused the operation.
+    """
+    kind = type(exc).__name__
+    lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if lost or isinstance(exc, (OperationalError, InterfaceError)):
+        return DatabaseUnavailable(f"the database is unavailable ({kind})")
+    return StorageError(f"the database refused the operation ({kind})")
 
 
 _SEALED = frozenset({"log_entries", "log_nodes", "log_checkpoints", "log_cosignatures"})

@@ -4,7 +4,8 @@
      ├── InputError        bad input: nothing was changed; carries every problem found
      ├── ConfigError       settings, keys or files the broker needs are missing or wrong
      ├── NotFound          no such object (or not visible to the caller)
-     ├── StorageError      the database refused or could not be reached
+     ├── StorageError      the database refused the operation
+     │    └── DatabaseUnavailable   the database could not be reached: retry later
      └── Cancelled         the work was stopped before it finished: nothing was changed
 
 Messages name the field and the rule and never echo a value: an input value may
@@ -21,6 +22,7 @@ __all__ = [
     "BrokerError",
     "Cancelled",
     "ConfigError",
+    "DatabaseUnavailable",
     "InputError",
     "NotFound",
     "Problem",
@@ -79,6 +81,10 @@ class Cancelled(BrokerError):  # noqa: N818 - what happened, as asyncio names it
     Raised only where nothing has been written yet, or inside the caller's
     transaction, which then rolls back: nothing was changed.
     """
+
+
+class DatabaseUnavailable(StorageError):  # noqa: N818 - reads as the state it names, like NotFound
+    """The database could not be reached or lost the connection; a retry may succeed."""
 
 
 def validation_errors(exc: ValidationError) -> list[tuple[tuple[str, ...], str]]:

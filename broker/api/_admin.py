@@ -7,11 +7,12 @@ from pydantic import BaseModel
 
 from broker.access import Role
 from broker.api._auth import Admin, AdminOrAuditor, DbSession
+from broker.api._routing import BoundedJsonRoute
 from broker.disclosure import party_of
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["admin"])
+router = APIRouter(prefix="/v1", tags=["admin"], route_class=BoundedJsonRoute)
 
 
 class PolicyInForce(BaseModel):

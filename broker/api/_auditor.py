@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from audit import VerificationError, latest_checkpoint, write_bundle
 from broker.access import Principal
 from broker.api._auth import Auditor, AuditorOrVisitator, DbSession, ReadSession
+from broker.api._routing import BoundedJsonRoute
 from broker.disclosure import (
     EntryFilter,
     audit_read,
@@ -42,7 +43,7 @@ from broker.schedule.service import dwelling_org
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/log", tags=["auditor"])
+router = APIRouter(prefix="/v1/log", tags=["auditor"], route_class=BoundedJsonRoute)
 _MAX_PAGE = 1000
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NOT_A_PARTY = "nothing on record for the caller's organisation"

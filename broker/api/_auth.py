@@ -1,4 +1,11 @@
-"""Who is calling: bearer tokens checked per request, roles per route, a rate per token."""
+"""Who is calling: bearer tokens checked per request, roles per route, a rate per token.
+
+FastAPI reads and parses a request's body before it resolves the route's
+dependencies, so the token is checked earlier, by :class:`Authenticate`, a layer
+around the app: a /v1 request without a valid token, or over its rate, is
+answered before one byte of its body is read. The route's dependency takes the
+principal found there; the token is not looked up twice.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +17,24 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from broker.access import Principal, Role, authenticate
-from broker.api._problems import ApiProblem
+from broker.api._problems import ApiProblem, problem_for
 from broker.db import session_scope
+from broker.errors import BrokerError
 
 __all__ = [
+    "API_PREFIX",
     "Admin",
     "AdminOrAuditor",
     "Auditor",
     "AuditorOrVisitator",
+    "Authenticate",
     "Coordinator",
     "DbSession",
     "Housing",
@@ -35,6 +48,8 @@ __all__ = [
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `broker token create`.")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="renovation-broker"'}
+API_PREFIX = "/v1"
+"""Every route under it needs a bearer token."""
 
 
 class RateLimiter:
@@ -73,16 +88,18 @@ def read_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def _principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    # 1. A bearer token must be present and valid now (not expired, not revoked). Its
-    #    own short read: the route's session, perhaps a writer's, opens after it closes.
+def _lookup(request: Request, presented: str) -> Principal | None:
+    # Its own short read: the route's session, perhaps a writer's, opens after it closes.
+    with session_scope(request.app.state.read_session_factory) as session:
+        return authenticate(session, presented, now=dt.datetime.now(dt.UTC))
+
+
+async def _authenticated(request: Request) -> Principal:
+    # 1. A bearer token must be present and valid now (not expired, not revoked).
+    credentials = await _bearer(request)
     if credentials is None:
         raise ApiProblem(401, "authentication required", headers=_CHALLENGE)
-    with session_scope(request.app.state.read_session_factory) as session:
-        principal = authenticate(session, credentials.credentials, now=dt.datetime.now(dt.UTC))
+    principal = await run_in_threadpool(_lookup, request, credentials.credentials)
     if principal is None:
         raise ApiProblem(401, "invalid, expired or revoked token", headers=_CHALLENGE)
     # 2. Each token has its own rate.
@@ -90,6 +107,40 @@ def _principal(
     if wait:
         retry = str(max(1, math.ceil(wait)))
         raise ApiProblem(429, "too many requests", headers={"Retry-After": retry})
+    return principal
+
+
+class Authenticate:
+    """Check the token of every request under :data:`API_PREFIX` before its body is read."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        """Wrap ``app``."""
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 401 or 429 unread, or pass the request on with its principal."""
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        try:
+            request.state.principal = await _authenticated(request)
+        except (ApiProblem, BrokerError, SQLAlchemyError) as exc:
+            await problem_for(exc)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _principal(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    # Found by Authenticate before the body was read (the bearer dependency documents the
+    # scheme in OpenAPI). Without that layer no request is let in.
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        raise ApiProblem(401, "authentication required", headers=_CHALLENGE)
     return principal
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from broker.access import Principal, Role
 from broker.api._auth import Coordinator, DbSession, ReadSession, Visitator, requires
 from broker.api._problems import BODY_PROBLEMS
+from broker.api._routing import BoundedJsonRoute
 from broker.contact.models import ContactCheck
 from broker.contact.service import CONSENT, open_checks, reply, request_check, visible_check
 from broker.errors import InputError, Problem
@@ -21,7 +22,9 @@ from broker.schedule import DWELLING_REF
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/contact-checks", tags=["contact checks"])
+router = APIRouter(
+    prefix="/v1/contact-checks", tags=["contact checks"], route_class=BoundedJsonRoute
+)
 _EITHER = Annotated[Principal, Depends(requires(Role.COORDINATOR, Role.VISITATOR))]
 
 

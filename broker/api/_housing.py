@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from broker.api._auth import DbSession, Housing, ReadSession
 from broker.api._problems import UPLOAD_PROBLEMS
+from broker.api._routing import BoundedJsonRoute
 from broker.api._uploads import Upload, run_cancellable
 from broker.ingest import IngestReport, ingest_bytes
 from broker.schedule.repository import department_dwellings, org_departments
@@ -16,7 +17,7 @@ from schemas import format_address
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["housing"])
+router = APIRouter(prefix="/v1", tags=["housing"], route_class=BoundedJsonRoute)
 
 
 class DepartmentOut(BaseModel):

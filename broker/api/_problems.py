@@ -9,23 +9,30 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
-from broker.errors import BrokerError, ConfigError, InputError, NotFound
+from broker.db import storage_error
+from broker.errors import BrokerError, ConfigError, DatabaseUnavailable, InputError, NotFound
 
 __all__ = [
     "BODY_PROBLEMS",
     "PROBLEM",
     "PROBLEM_RESPONSES",
+    "RETRY_UNAVAILABLE",
     "UPLOAD_PROBLEMS",
     "ApiProblem",
     "Problem",
     "install_problem_handlers",
+    "problem_for",
+    "problem_response",
 ]
 
 log = structlog.get_logger(__name__)
 
 PROBLEM = "application/problem+json"
+RETRY_UNAVAILABLE = 5
+"""Seconds a client is told to wait (``Retry-After``) while the database is unavailable."""
 
 
 class FieldRule(BaseModel):
@@ -61,17 +68,33 @@ class ApiProblem(Exception):  # noqa: N818 - a problem, as RFC 9457 calls it
         self.status, self.title, self.detail, self.headers = status, title, detail, headers or {}
 
 
-def _documented(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description, "content": {PROBLEM: {}}}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before asking again",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
+def _documented(description: str, *, retry: bool = False) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "model": Problem,
+        "description": description,
+        "content": {PROBLEM: {}},
+    }
+    if retry:
+        answer["headers"] = _RETRY_AFTER
+    return answer
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _documented("no token, or an expired or revoked one"),
     403: _documented("the token's role may not use this route"),
     404: _documented("no such object, or not the caller's"),
-    413: _documented("the request body is too large"),
+    413: _documented("the request body is larger than the limit (counted as it streams)"),
     422: _documented("invalid input: each field and the rule it breaks; nothing was changed"),
-    429: _documented("too many requests for this token; see Retry-After"),
+    429: _documented("too many requests for this token; see Retry-After", retry=True),
+    503: _documented("the database is unavailable; see Retry-After", retry=True),
 }
 """The problems every /v1 route may answer, documented in the OpenAPI document."""
 
@@ -108,18 +131,24 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "request"
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Map the broker's error tree and FastAPI's own errors to problem responses."""
+def _field_rule(error: Any) -> FieldRule:
+    if error["type"] == "json_invalid":
+        # The parser's reason (``Expecting value``, ``JSON nested deeper than 32 levels``)
+        # names the rule; its position is not a field.
+        return FieldRule(field="body", rule=str(error.get("ctx", {}).get("error", error["msg"])))
+    return FieldRule(field=_location(tuple(error["loc"])), rule=str(error["msg"]))
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            FieldRule(field=_location(tuple(e["loc"])), rule=str(e["msg"])) for e in exc.errors()
-        ]
+
+def problem_for(exc: Exception) -> JSONResponse:  # noqa: PLR0911 - one answer per kind of error
+    """Return the problem response for ``exc``: the one mapping of errors to HTTP answers."""
+    if isinstance(exc, SQLAlchemyError):
+        exc = storage_error(exc)
+    if isinstance(exc, ApiProblem):
+        return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers)
+    if isinstance(exc, RequestValidationError):
+        errors = [_field_rule(e) for e in exc.errors()]
         return problem_response(422, "invalid request", "nothing was changed", errors)
-
-    @app.exception_handler(InputError)
-    async def rejected(_request: Request, exc: InputError) -> JSONResponse:
+    if isinstance(exc, InputError):
         errors = [
             FieldRule(
                 field=p.column or (f"row {p.row}" if p.row else "request"), rule=p.rule, row=p.row
@@ -127,25 +156,30 @@ def install_problem_handlers(app: FastAPI) -> None:
             for p in exc.problems
         ]
         return problem_response(422, "rejected", f"{exc}; nothing was changed", errors)
-
-    @app.exception_handler(NotFound)
-    async def not_found(_request: Request, _exc: NotFound) -> JSONResponse:
+    if isinstance(exc, NotFound):
         return problem_response(404, "not found")
-
-    @app.exception_handler(ConfigError)
-    async def unavailable(_request: Request, exc: ConfigError) -> JSONResponse:
+    if isinstance(exc, ConfigError):
         log.error("api.config_error", reason=str(exc))
         return problem_response(503, "unavailable", "the broker is not fully configured")
+    if isinstance(exc, DatabaseUnavailable):
+        log.warning("api.database_unavailable", reason=str(exc))
+        retry = {"Retry-After": str(RETRY_UNAVAILABLE)}
+        return problem_response(503, "unavailable", "the database is unavailable", headers=retry)
+    if isinstance(exc, HTTPException):
+        return problem_response(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+    log.error("api.error", kind=type(exc).__name__)
+    return problem_response(500, "internal error")
 
-    @app.exception_handler(BrokerError)
-    async def broker_error(_request: Request, exc: BrokerError) -> JSONResponse:
-        log.error("api.error", kind=type(exc).__name__)
-        return problem_response(500, "internal error")
 
-    @app.exception_handler(ApiProblem)
-    async def api_problem(_request: Request, exc: ApiProblem) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers)
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error with its problem response (:func:`problem_for`), even an unexpected one.
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        return problem_response(exc.status_code, str(exc.detail))
+    An unexpected error is still raised on after its answer, for the server's own log.
+    """
+
+    async def handle(_request: Request, exc: Exception) -> JSONResponse:
+        return problem_for(exc)
+
+    for kind in (RequestValidationError, BrokerError, SQLAlchemyError, ApiProblem, HTTPException):
+        app.add_exception_handler(kind, handle)
+    app.add_exception_handler(Exception, handle)

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from broker.api._auth import ReadSession, Visitator
+from broker.api._routing import BoundedJsonRoute
 from broker.release.repository import municipality_release, municipality_releases, release_body
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/releases", tags=["visitator"])
+router = APIRouter(prefix="/v1/releases", tags=["visitator"], route_class=BoundedJsonRoute)
 _MAX_PAGE = 200
 
 

@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anyio.to_thread
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 
 from broker.api._admin import router as admin_router
 from broker.api._auditor import router as auditor_router
-from broker.api._auth import RateLimiter
+from broker.api._auth import Authenticate, RateLimiter
 from broker.api._contact import router as contact_router
 from broker.api._housing import router as housing_router
-from broker.api._problems import (
-    PROBLEM_RESPONSES,
-    install_problem_handlers,
-    problem_response,
-)
+from broker.api._middleware import Admission, BodyLimit, RequestId
+from broker.api._problems import PROBLEM_RESPONSES, install_problem_handlers
 from broker.api._releases import router as releases_router
 from broker.config import Settings
 from broker.db import make_engine, make_session_factory, read_only_engine
 from broker.errors import ConfigError
 from broker.keys import KeyRing, load_keys
-from broker.logging import new_run_id
 from broker.policy import PolicyRegistry
 from broker.runner import Runner, version_recorder
 
@@ -36,7 +30,6 @@ __all__ = ["create_app"]
 
 log = structlog.get_logger(__name__)
 
-_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _NOT_READY = {
     "description": "not ready: the database, the policies or the log keys; the body says which",
     "content": {"application/json": {}},
@@ -128,37 +121,12 @@ def create_app(
         app.include_router(router, responses=PROBLEM_RESPONSES)
     app.state.keys = _try_keys(settings)
 
-    admitted = asyncio.Semaphore(settings.api_max_concurrency)
-
-    @app.middleware("http")
-    async def admit(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # Beyond the limit a request waits here, on the event loop, holding no thread.
-        async with admitted:
-            return await call_next(request)
-
-    @app.middleware("http")
-    async def limit_body(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # Refused before it is read: a body larger than the limit changes nothing.
-        length = request.headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > settings.api_max_body:
-            return problem_response(413, "request body too large")
-        return await call_next(request)
-
-    @app.middleware("http")
-    async def bind_request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # A client's id is used only if it is a plain token: it goes into every log line.
-        offered = request.headers.get("x-request-id", "")
-        run_id = offered if _REQUEST_ID.fullmatch(offered) else new_run_id()
-        with structlog.contextvars.bound_contextvars(run_id=run_id):
-            response = await call_next(request)
-        response.headers["x-request-id"] = run_id
-        return response
+    # Outermost last: the request id, admission, the body limit, then the token, all before
+    # the app reads the body. A request refused by one of them is never read.
+    app.add_middleware(Authenticate)
+    app.add_middleware(BodyLimit, limit=settings.api_max_body)
+    app.add_middleware(Admission, limit=settings.api_max_concurrency)
+    app.add_middleware(RequestId)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -474,5 +474,6 @@ cli.add_command(token)
 
 
 def main() -> None:
-    """Run the command line."""
-    cli()
+    """Run the command line; an error that no command handled still exits with its code."""
+    with errors_to_exit():
+        cli()

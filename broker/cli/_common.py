@@ -6,6 +6,7 @@ import datetime as dt
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import click
 import structlog
@@ -13,8 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from broker.config import Settings
-from broker.db import make_engine, make_session_factory, session_scope
-from broker.errors import BrokerError, ConfigError, InputError
+from broker.db import make_engine, make_session_factory, session_scope, storage_error
+from broker.errors import BrokerError, ConfigError, InputError, StorageError
 
 log = structlog.get_logger("broker.cli")
 
@@ -38,18 +39,20 @@ def errors_to_exit() -> Iterator[None]:
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(exit_code(exc))
+    except StorageError as exc:
+        _storage_failed(exc)
     except BrokerError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exit_code(exc))
     except SQLAlchemyError as exc:
-        # The driver's message can quote SQL and bound values: name only the kind.
-        log.error("database.error", kind=type(exc).__name__)  # noqa: TRY400 - no traceback: it quotes SQL values
-        click.echo(
-            f"error: the database refused the operation ({type(exc).__name__}); "
-            "is it reachable and migrated? run `broker db upgrade`",
-            err=True,
-        )
-        sys.exit(EXIT_REJECTED)
+        # The driver's message can quote SQL and bound values: only the kind goes on.
+        _storage_failed(storage_error(exc))
+
+
+def _storage_failed(error: StorageError) -> NoReturn:
+    log.error("database.error", reason=str(error))
+    click.echo(f"error: {error}; is it reachable and migrated? run `broker db upgrade`", err=True)
+    sys.exit(exit_code(error))
 
 
 @contextmanager

@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from broker import bounded_json
+
 __all__ = ["ALG", "INFO", "LEGACY_ALG", "SealError", "is_sealed", "open_sealed", "seal"]
 
 ALG = "HPKE-Base-X25519-HKDF-SHA256-A256GCM"
@@ -76,7 +78,7 @@ def seal(plaintext: bytes, recipient: X25519PublicKey) -> bytes:
 
 def _document(body: bytes) -> dict[str, Any] | None:
     try:
-        document = json.loads(body)
+        document = bounded_json.loads(body)
     except ValueError:
         return None
     return document if isinstance(document, dict) else None

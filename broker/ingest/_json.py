@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from broker import bounded_json
 from broker.errors import InputError, Problem, validation_errors
 from schemas import (
     CATALOGUE,
@@ -92,7 +93,9 @@ def parse_json_upload(data: bytes) -> tuple[ScheduleUpload, tuple[str, ...]]:
         InputError: not JSON, a personal-looking value, or a rule of the contract broken.
     """
     try:
-        document = json.loads(data.decode("utf-8-sig"))
+        document = bounded_json.loads(data.decode("utf-8-sig"))
+    except bounded_json.NestedTooDeep as exc:
+        raise InputError("not a schedule", (Problem(exc.msg),)) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError("not JSON", (Problem("the file must be UTF-8 JSON"),)) from exc
     cleaner = _Cleaner()

@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from audit import ReceiptError, Verifier, canonical_json, verify_commitment, verify_receipt
+from broker import bounded_json
 from broker.delivery._sealing import SealError, is_sealed, open_sealed
 from broker.delivery._signature import SignatureError, check_content_digest, verify_request
 from broker.delivery.service import key_id
@@ -251,10 +252,12 @@ class Receiver:
 
     def _check_release(self, body: bytes, idempotency_key: str) -> _Checked:
         try:
-            document = json.loads(body)
+            document = bounded_json.loads(body)
             content: dict[str, Any] = document["release"]
             salt = bytes.fromhex(document["salt"])
             receipt = str(document["receipt"])
+        except bounded_json.NestedTooDeep as error:
+            raise ReceiptError(error.msg) from None
         except (ValueError, KeyError, TypeError):
             raise ReceiptError("the body is not a release with its salt and receipt") from None
         origin = self._origin or receipt.partition("\n\n")[2].split("\n", 1)[0]
