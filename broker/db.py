@@ -9,6 +9,7 @@ services only ``flush()``. The schema is built by Alembic migrations, never by
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,9 +134,19 @@ def storage_error(exc: SQLAlchemyError) -> StorageError:
     """
     kind = type(exc).__name__
     lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if not lost and _schema_missing(exc):
+        return StorageError(f"the database refused the operation ({kind})")
     if lost or isinstance(exc, (OperationalError, InterfaceError)):
         return DatabaseUnavailable(f"the database is unavailable ({kind})")
     return StorageError(f"the database refused the operation ({kind})")
+
+
+def _schema_missing(exc: SQLAlchemyError) -> bool:
+    # SQLite reports a missing table as an OperationalError, as it does a lost file: an
+    # unmigrated database is reachable, so it is refused, not unavailable. Only the
+    # driver's message tells them apart; it is read here and never passed on.
+    original = getattr(exc, "orig", None)
+    return isinstance(original, sqlite3.OperationalError) and str(original).startswith("no such ")
 
 
 _SEALED = frozenset({"log_entries", "log_nodes", "log_checkpoints", "log_cosignatures"})

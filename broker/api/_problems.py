@@ -107,7 +107,11 @@ BODY_PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 UPLOAD_PROBLEMS: dict[int | str, dict[str, Any]] = {
     415: _documented("the body is neither application/json nor multipart/form-data"),
-    503: _documented("the upload was stopped: the server is shutting down; nothing was changed"),
+    503: _documented(
+        "the database is unavailable, or the upload was stopped because the server is shutting"
+        " down; nothing was changed; see Retry-After",
+        retry=True,
+    ),
 }
 """The further problem of the schedule upload, which reads its body itself."""
 

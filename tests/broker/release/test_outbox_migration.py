@@ -10,11 +10,18 @@ from alembic import command
 from databases import Database
 from sqlalchemy import select, text
 
-from audit import Draft, canonical_json, make_receipt, verify_commitment, verify_receipt
+from audit import (
+    Draft,
+    append,
+    canonical_json,
+    make_receipt,
+    verify_commitment,
+    verify_receipt,
+)
 from audit._storage import log_contents, log_entries
 from broker.config import Settings
 from broker.db import alembic_config, make_session_factory, session_scope, upgrade
-from broker.disclosure import record, rfc3339
+from broker.disclosure import rfc3339
 from broker.keys import init_keys, load_keys
 from broker.release import Release
 
@@ -35,8 +42,9 @@ def _old_row(database: Database, ring_home: Path, release_id: str, status: str) 
     content = {**CONTENT, "release_id": release_id}
     fields = {"time": rfc3339(AT), "event": "release", "release_id": release_id}
     with session_scope(make_session_factory(database.engine)) as session:
-        appended = record(session, ring, [Draft(fields, canonical_json(content))])
+        # The log itself, as at that revision (the organisations' index came later).
         connection = session.connection()
+        appended = append(connection, [Draft(fields, canonical_json(content))], ring.signer())
         seq = appended.first_seq
         salt_query = select(log_contents.c.salt).where(log_contents.c.seq == seq)
         salt = connection.execute(salt_query).scalar_one()
