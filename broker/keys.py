@@ -195,7 +195,7 @@ def rotate_keys(settings: Settings, session: Session, *, at: dt.datetime) -> Key
         "previous_key": verifier_key(old.origin, old.signing.public_key()),
     }
     # The disclosure package reads keys; import it here, not at the top.
-    from broker.disclosure._orgs import index_orgs  # noqa: PLC0415
+    from broker.disclosure import index_orgs  # noqa: PLC0415
 
     try:
         signer = Signer(old.origin, (new_key, old.signing))

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from broker.errors import BrokerError
 
@@ -38,6 +39,7 @@ __all__ = [
     "VerifiedSignature",
     "check_content_digest",
     "content_digest",
+    "key_id",
     "sign_request",
     "signature_base",
     "verify_request",
@@ -89,6 +91,12 @@ class VerifiedSignature:
     key_id: str
     created: int
     components: tuple[str, ...]
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    """Return the key id a receiver finds a signing key by: 16 hex of SHA-256 of the raw key."""
+    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def content_digest(body: bytes) -> str:

@@ -41,9 +41,15 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from audit import ReceiptError, Verifier, canonical_json, verify_commitment, verify_receipt
 from broker import bounded_json
-from broker.delivery._sealing import SealError, is_sealed, open_sealed
-from broker.delivery._signature import SignatureError, check_content_digest, verify_request
-from broker.delivery.service import key_id
+from broker.delivery import (
+    SealError,
+    SignatureError,
+    check_content_digest,
+    is_sealed,
+    key_id,
+    open_sealed,
+    verify_request,
+)
 from broker.files import write_atomic
 
 __all__ = ["Receiver", "Reply"]
