@@ -25,6 +25,7 @@ from audit._entry import (
     new_salt,
     verify_commitment,
 )
+from audit._files import write_atomic
 from audit._merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -169,6 +170,7 @@ __all__ = [
     "verify_database",
     "verify_inclusion",
     "verify_receipt",
+    "write_atomic",
     "write_bundle",
     "write_csv",
 ]

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit import Draft, EntryValue
+from audit import Draft, EntryValue, write_atomic
 from broker.config import RecipientSettings, Settings
 from broker.contact.service import on_delivered
 from broker.db import session_scope
@@ -39,7 +39,6 @@ from broker.delivery._signature import content_digest, key_id, sign_request
 from broker.disclosure import record, rfc3339
 from broker.disclosure.witnessing import CutReceipt, ReceiptCutter, WitnessClients
 from broker.errors import ConfigError, InputError, NotFound, Problem
-from broker.files import write_atomic
 from broker.keys import KeyRing
 from broker.release import Release, delivered_body
 

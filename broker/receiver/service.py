@@ -39,7 +39,14 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from audit import ReceiptError, Verifier, canonical_json, verify_commitment, verify_receipt
+from audit import (
+    ReceiptError,
+    Verifier,
+    canonical_json,
+    verify_commitment,
+    verify_receipt,
+    write_atomic,
+)
 from broker import bounded_json
 from broker.delivery import (
     SealError,
@@ -50,7 +57,6 @@ from broker.delivery import (
     open_sealed,
     verify_request,
 )
-from broker.files import write_atomic
 
 __all__ = ["Receiver", "Reply"]
 
