@@ -14,8 +14,9 @@ a signed checkpoint over the new head.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import (
@@ -25,12 +26,14 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Select,
     SmallInteger,
     String,
     Table,
     Text,
     and_,
     delete,
+    func,
     insert,
     or_,
     select,
@@ -59,7 +62,10 @@ __all__ = [
     "StoredTree",
     "add_cosignature",
     "append",
+    "best_cosigned",
+    "content_seqs",
     "cosignature_lines",
+    "cosigned_size",
     "latest_checkpoint",
     "log_checkpoints",
     "log_contents",
@@ -69,6 +75,7 @@ __all__ = [
     "log_nodes",
     "metadata",
     "purge_contents",
+    "read_entries",
     "read_head",
     "seq_ranges",
 ]
@@ -167,13 +174,18 @@ class Signer:
 
 @dataclass(frozen=True, slots=True)
 class Appended:
-    """What one append transaction wrote: the entries and the checkpoint over them."""
+    """What one append transaction wrote: the entries and the checkpoint over them.
+
+    ``salts`` holds, per entry, the fresh salt its content was committed under
+    (``None`` for an entry without content).
+    """
 
     first_seq: int
     entries: tuple[bytes, ...]
     size: int
     root: bytes
     checkpoint: str
+    salts: tuple[bytes | None, ...]
 
 
 def read_head(connection: Connection) -> tuple[int, bytes]:
@@ -300,14 +312,17 @@ def append(connection: Connection, drafts: Sequence[Draft], signer: Signer) -> A
     size = int(connection.execute(query).scalar_one())
     # 2. Number, commit to the content, and canonicalise each entry.
     entries: list[bytes] = []
+    salts: list[bytes | None] = []
     contents: list[dict[str, object]] = []
     for offset, draft in enumerate(drafts):
         seq = size + offset
         fields = {**draft.fields, "v": ENTRY_VERSION, "seq": seq}
+        salt = None
         if draft.content is not None:
             salt = new_salt()
             fields["commitment"] = commitment(salt, draft.content)
             contents.append({"seq": seq, "salt": salt, "content": draft.content})
+        salts.append(salt)
         entries.append(canonical_entry(fields))
     # 3. Extend the tree: the new leaves, and every interior node they complete.
     tree = _frontier(connection, size)
@@ -334,11 +349,35 @@ def append(connection: Connection, drafts: Sequence[Draft], signer: Signer) -> A
     # 5. Seal the new head with a signed checkpoint, in the same transaction.
     note = signer.sign(new_size, new_root)
     connection.execute(insert(log_checkpoints).values(size=new_size, note=note))
-    return Appended(size, tuple(entries), new_size, new_root, note)
+    return Appended(size, tuple(entries), new_size, new_root, note, tuple(salts))
 
 
-def latest_checkpoint(connection: Connection) -> tuple[int, str] | None:
-    """Return the newest checkpoint's size and note with its stored cosignatures, if any."""
+def read_entries(
+    connection: Connection, *, after: int = -1, among: Select[Any] | None = None
+) -> Iterator[bytes]:
+    """Yield the stored entries' canonical bytes in sequence order, from the one after ``after``.
+
+    ``among`` is a query of sequence numbers that limits which entries are read.
+    The rows are fetched in pages, so a long log is not held in memory.
+    """
+    query = select(log_entries.c.entry).where(log_entries.c.seq > after)
+    if among is not None:
+        query = query.where(log_entries.c.seq.in_(among))
+    query = query.order_by(log_entries.c.seq).execution_options(yield_per=1000)
+    with connection.execute(query) as rows:
+        for (raw,) in rows:
+            yield bytes(raw)
+
+
+def content_seqs(connection: Connection) -> set[int]:
+    """Return the sequence numbers of the entries whose content is still stored."""
+    return {int(seq) for seq in connection.scalars(select(log_contents.c.seq))}
+
+
+def latest_checkpoint(
+    connection: Connection, *, with_cosignatures: bool = True
+) -> tuple[int, str] | None:
+    """Return the newest checkpoint's size and note (with its stored cosignatures), if any."""
     row = connection.execute(
         select(log_checkpoints.c.size, log_checkpoints.c.note)
         .order_by(log_checkpoints.c.size.desc())
@@ -346,7 +385,42 @@ def latest_checkpoint(connection: Connection) -> tuple[int, str] | None:
     ).one_or_none()
     if row is None:
         return None
+    if not with_cosignatures:
+        return int(row.size), str(row.note)
     return int(row.size), row.note + "".join(cosignature_lines(connection, int(row.size)))
+
+
+def cosigned_size(connection: Connection, witness: str) -> int:
+    """Return the size of the newest checkpoint ``witness`` cosigned (0: none)."""
+    query = select(func.max(log_cosignatures.c.size)).where(log_cosignatures.c.witness == witness)
+    return int(connection.scalar(query) or 0)
+
+
+def best_cosigned(
+    connection: Connection, seq: int, witnesses: Collection[str]
+) -> tuple[int, tuple[str, ...]] | None:
+    """Return the checkpoint covering entry ``seq`` cosigned by most of ``witnesses``.
+
+    Of those, the newest; returned as its size and the witnesses (sorted) that
+    cosigned it. ``None``: no checkpoint covering the entry has any of their
+    cosignatures.
+    """
+    count = func.count(log_cosignatures.c.witness)
+    best = connection.execute(
+        select(log_cosignatures.c.size)
+        .where(log_cosignatures.c.size > seq, log_cosignatures.c.witness.in_(witnesses))
+        .group_by(log_cosignatures.c.size)
+        .order_by(count.desc(), log_cosignatures.c.size.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if best is None:
+        return None
+    signed = connection.scalars(
+        select(log_cosignatures.c.witness)
+        .where(log_cosignatures.c.size == best, log_cosignatures.c.witness.in_(witnesses))
+        .order_by(log_cosignatures.c.witness)
+    )
+    return int(best), tuple(signed)
 
 
 def cosignature_lines(connection: Connection, size: int) -> list[str]:

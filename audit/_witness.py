@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from audit._cosignature import Cosigner, cosign, cosigner_verifier_key
+from audit._files import fsync_directory, write_atomic
 from audit._merkle import EMPTY_ROOT, HASH_SIZE, ProofError, verify_consistency
 from audit._note import (
     _DASH,
@@ -130,29 +131,6 @@ def _parse_request(body: bytes) -> _Request:
     return _Request(int(old[0]), tuple(proof), note, checkpoint_text, checkpoint)
 
 
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so a reader sees the old or the new file, never a mix."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-
-
 def _load_or_create_key(path: Path) -> Ed25519PrivateKey:
     """Return the witness key at ``path``, creating it (mode 0600) on first start.
 
@@ -175,7 +153,7 @@ def _load_or_create_key(path: Path) -> Ed25519PrivateKey:
                 os.link(tmp, path)
         finally:
             Path(tmp).unlink()
-        _fsync_directory(path.parent)
+        fsync_directory(path.parent)
     # 2. The private key must be private to the witness's user.
     if path.stat().st_mode & 0o077:
         raise WitnessError(f"{path.name} must be readable by its owner only (mode 0600)")
@@ -396,7 +374,7 @@ class Witness:
             "root": base64.b64encode(checkpoint.root).decode(),
             "note": note,
         }
-        _write_atomic(self._path(checkpoint.origin), json.dumps(document, indent=1).encode())
+        write_atomic(self._path(checkpoint.origin), json.dumps(document, indent=1).encode())
         self._states[checkpoint.origin] = _State(checkpoint.size, checkpoint.root, note)
 
 

@@ -16,6 +16,7 @@ import datetime as dt
 import os
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,7 @@ from audit import (
 from broker.config import Settings
 from broker.errors import ConfigError
 
-__all__ = ["KeyRing", "create_log_key", "init_keys", "load_keys", "rotate_keys"]
+__all__ = ["KeyRing", "KeyStore", "create_log_key", "init_keys", "load_keys", "rotate_keys"]
 
 _LOG_KEY = re.compile(r"^log-(\d{4})\.pem$")
 _REFERENCE = "reference.key"
@@ -177,6 +178,39 @@ def load_keys(settings: Settings) -> KeyRing:
     return KeyRing(settings.log_origin, signing, tuple(public), reference_key, numbers[-1])
 
 
+class KeyStore:
+    """The process's key ring: loaded from disk once, and again only after a rotation.
+
+    A long-running process (``broker serve``, ``broker scheduler``) holds one store
+    and asks it for the ring per run or request. A rotation (``broker keys rotate``,
+    from any process) writes the next numbered ``log-NNNN.pem``: :meth:`ring` lists
+    the key directory, and only when its newest number differs from the loaded
+    ring's are the keys read (and decrypted) again. Safe to share between threads.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        """Load from ``settings``' key directory, on first use."""
+        self._settings = settings
+        self._ring: KeyRing | None = None
+        self._lock = threading.Lock()
+
+    def ring(self) -> KeyRing:
+        """Return the current key ring, loading it if it is not loaded or the keys rotated.
+
+        Raises:
+            ConfigError: no keys yet, or a key cannot be opened.
+        """
+        newest = max(_numbers(_directory(self._settings)), default=0)
+        ring = self._ring
+        if ring is not None and ring.number == newest:
+            return ring
+        with self._lock:
+            if self._ring is None or self._ring.number != newest:
+                self._ring = None
+                self._ring = load_keys(self._settings)
+            return self._ring
+
+
 def rotate_keys(settings: Settings, session: Session, *, at: dt.datetime) -> KeyRing:
     """Make a new log signing key current and put the rotation on record.
 
@@ -195,7 +229,7 @@ def rotate_keys(settings: Settings, session: Session, *, at: dt.datetime) -> Key
         "previous_key": verifier_key(old.origin, old.signing.public_key()),
     }
     # The disclosure package reads keys; import it here, not at the top.
-    from broker.disclosure._orgs import index_orgs  # noqa: PLC0415
+    from broker.disclosure import index_orgs  # noqa: PLC0415
 
     try:
         signer = Signer(old.origin, (new_key, old.signing))

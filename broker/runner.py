@@ -24,7 +24,7 @@ from broker.delivery.service import deliver_due
 from broker.disclosure import policy_registered, record
 from broker.disclosure.witnessing import WitnessClients, witness_latest
 from broker.errors import ConfigError
-from broker.keys import load_keys
+from broker.keys import KeyStore
 from broker.policy import Flow, LoadedPolicy, Schedule
 from broker.policy.service import record_versions
 from broker.release import release
@@ -51,9 +51,16 @@ class Runner:
         engine: Engine,
         policies: Callable[[], tuple[LoadedPolicy, ...]],
         clock: Callable[[], dt.datetime] = _now,
+        *,
+        keys: KeyStore | None = None,
     ) -> None:
-        """Work on ``engine`` with the policies in force that ``policies`` returns."""
+        """Work on ``engine`` with the policies in force that ``policies`` returns.
+
+        The log keys come from ``keys`` (by default a store of the runner's own): loaded
+        once, and again only when a rotation wrote a newer key.
+        """
         self._settings = settings
+        self._keys = keys if keys is not None else KeyStore(settings)
         self._engine = engine
         self._policies = policies
         self._clock = clock
@@ -79,7 +86,7 @@ class Runner:
         if policy is None:
             log.error("release.policy_gone", policy_id=policy_id)
             return
-        ring = load_keys(self._settings)
+        ring = self._keys.ring()
         outcome = release(session, ring, policy, run_at=due_at, now=self._clock())
         if outcome.release is None:
             log.info("release.nothing", policy_id=policy_id, reason=outcome.reason)
@@ -98,7 +105,7 @@ class Runner:
         try:
             if self.scheduler.tick(now):
                 witness_latest(self._engine, self._settings, clients=self._witnesses)
-            ring = load_keys(self._settings)
+            ring = self._keys.ring()
             with session_scope(self._factory) as session:
                 older_than = dt.timedelta(days=self._settings.contact_check_days)
                 close_unanswered(session, ring, older_than=older_than, now=now)
@@ -138,16 +145,20 @@ class Runner:
         return halt
 
 
-def version_recorder(db: Engine, settings: Settings) -> Callable[[tuple[LoadedPolicy, ...]], None]:
+def version_recorder(
+    db: Engine, settings: Settings, keys: KeyStore | None = None
+) -> Callable[[tuple[LoadedPolicy, ...]], None]:
     """Return the callback that puts each policy version in force on record.
 
     Its exact text is stored by hash, and a ``policy-registered`` entry goes into
-    the disclosure log in the same transaction, then to the witnesses.
+    the disclosure log in the same transaction, then to the witnesses. The log keys
+    come from ``keys`` (by default a store of the callback's own).
     """
+    store = keys if keys is not None else KeyStore(settings)
 
     def record_loaded(loaded: tuple[LoadedPolicy, ...]) -> None:
         try:
-            ring = load_keys(settings)
+            ring = store.ring()
         except ConfigError as exc:
             log.error("policy.versions_not_recorded", reason=str(exc))  # noqa: TRY400 - a known cause, no traceback
             return

@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 
 from audit import VerificationError, latest_checkpoint, write_bundle
 from broker.access import Principal
-from broker.api._auth import Auditor, AuditorOrVisitator, DbSession, ReadSession
+from broker.api._auth import (
+    Auditor,
+    AuditorOrVisitator,
+    DbSession,
+    KeysDep,
+    ReadSession,
+    SettingsDep,
+)
 from broker.api._routing import BoundedJsonRoute
 from broker.disclosure import (
     EntryFilter,
@@ -36,7 +43,7 @@ from broker.disclosure import (
     verify,
 )
 from broker.errors import NotFound
-from broker.keys import KeyRing, load_keys
+from broker.keys import KeyRing
 from broker.policy.models import PolicyVersion
 from broker.schedule import DWELLING_REF
 from broker.schedule.service import dwelling_org
@@ -103,13 +110,9 @@ class _JsonLines(Response):
     media_type = "application/jsonl"
 
 
-def _ring(request: Request) -> KeyRing:
-    return load_keys(request.app.state.settings)
-
-
-def _read(session: Session, request: Request, caller: Principal, query: str, **what: Any) -> None:
+def _read(session: Session, ring: KeyRing, caller: Principal, query: str, **what: Any) -> None:
     draft = audit_read(query, at=dt.datetime.now(dt.UTC), actor=f"token:{caller.token_id}", **what)
-    record(session, _ring(request), [draft])
+    record(session, ring, [draft])
 
 
 def _require_party(session: Session, request: Request, caller: Principal) -> None:
@@ -128,9 +131,9 @@ def _holds(session: Session, reference: str, org: str) -> bool:
 
 @router.get("/entries", response_model=EntryPage)
 def list_entries(  # noqa: PLR0913, PLR0917 - one query parameter each
-    request: Request,
     caller: Auditor,
     session: DbSession,
+    ring: KeysDep,
     event: str | None = None,
     recipient: str | None = None,
     policy: str | None = None,
@@ -148,7 +151,7 @@ def list_entries(  # noqa: PLR0913, PLR0917 - one query parameter each
             more = True
             break
         page.append(entry)
-    _read(session, request, caller, "entries", since=since, until=until)
+    _read(session, ring, caller, "entries", since=since, until=until)
     return EntryPage(entries=page, next_after=int(page[-1]["seq"]) if more and page else None)
 
 
@@ -167,7 +170,9 @@ def checkpoint(request: Request, caller: AuditorOrVisitator, session: ReadSessio
 
 
 @router.get("/verify", response_model=VerifyResult)
-def verify_log(request: Request, caller: Auditor, session: DbSession) -> VerifyResult:
+def verify_log(
+    request: Request, caller: Auditor, session: DbSession, ring: KeysDep, settings: SettingsDep
+) -> VerifyResult:
     """Recompute every leaf and root; check every signature, cosignature and content.
 
     The whole log, for a party of this broker's disclosures: a tree verifies only
@@ -175,12 +180,10 @@ def verify_log(request: Request, caller: Auditor, session: DbSession) -> VerifyR
     """
     _require_party(session, request, caller)
     try:
-        result, cosignatures, contents = verify(
-            session.connection(), _ring(request), request.app.state.settings
-        )
+        result, cosignatures, contents = verify(session.connection(), ring, settings)
     except VerificationError as error:
         return VerifyResult(ok=False, failed_at=error.seq, reason=error.reason)
-    _read(session, request, caller, "verify")
+    _read(session, ring, caller, "verify")
     return VerifyResult(
         ok=True,
         size=result.size,
@@ -193,34 +196,35 @@ def verify_log(request: Request, caller: Auditor, session: DbSession) -> VerifyR
 
 @router.get("/dwellings/{reference}", response_model=list[DwellingDisclosure])
 def dwelling(
-    request: Request,
     reference: Annotated[str, Path(pattern=DWELLING_REF, description="the dwelling's dw-... id")],
     caller: Auditor,
     session: DbSession,
+    ring: KeysDep,
 ) -> list[DwellingDisclosure]:
     """Every disclosure about one dwelling (its dw-... id) the caller may see, with receipts.
 
     404 when there is none and the dwelling is not the caller's organisation's,
     the same answer as for a dwelling that does not exist.
     """
-    ring = _ring(request)
     keyed = ring.reference(reference)
     found = dwelling_disclosures(session.connection(), keyed, org=caller.org)
     if not found and not _holds(session, reference, caller.org):
         # 1. The attempt is on record too, without the reference of a dwelling not
         #    the caller's; 2. commit it, as the error rolls the request back.
-        _read(session, request, caller, "dwelling")
+        _read(session, ring, caller, "dwelling")
         session.commit()
         raise NotFound(_NO_DISCLOSURES)
-    _read(session, request, caller, "dwelling", dwellings=[keyed])
+    _read(session, ring, caller, "dwelling", dwellings=[keyed])
     return [DwellingDisclosure(entry=item.entry, receipt=item.receipt) for item in found]
 
 
 @router.get("/export", response_class=_JsonLines)
-def export(
+def export(  # noqa: PLR0913, PLR0917 - one dependency or query parameter each
     request: Request,
     caller: Auditor,
     session: DbSession,
+    ring: KeysDep,
+    settings: SettingsDep,
     since: _Since = None,
     until: _Until = None,
 ) -> Response:
@@ -230,15 +234,14 @@ def export(
     outside the period are: the bundle still verifies as a whole.
     """
     _require_party(session, request, caller)
-    ring = _ring(request)
-    _read(session, request, caller, "export", since=since, until=until)
+    _read(session, ring, caller, "export", since=since, until=until)
     out = io.StringIO()
     write_bundle(
         session.connection(),
         out,
         origin=ring.origin,
         log_keys=ring.verifier_keys(),
-        witness_keys=[w.key for w in request.app.state.settings.witnesses],
+        witness_keys=[w.key for w in settings.witnesses],
         since=since.isoformat() if since else None,
         until=until.isoformat() if until else None,
         readable=readable_seqs(caller.org),

@@ -25,8 +25,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from broker.access import Principal, Role, authenticate
 from broker.api._problems import ApiProblem, problem_for
+from broker.config import Settings
 from broker.db import session_scope
 from broker.errors import BrokerError
+from broker.keys import KeyRing, KeyStore
 
 __all__ = [
     "API_PREFIX",
@@ -38,10 +40,14 @@ __all__ = [
     "Coordinator",
     "DbSession",
     "Housing",
+    "KeysDep",
     "RateLimiter",
     "ReadSession",
+    "SettingsDep",
     "Visitator",
+    "app_settings",
     "db_session",
+    "key_ring",
     "read_session",
     "requires",
 ]
@@ -86,6 +92,22 @@ def read_session(request: Request) -> Iterator[Session]:
     """A read-only session for a route that writes nothing (the database refuses writes)."""
     with session_scope(request.app.state.read_session_factory) as session:
         yield session
+
+
+def app_settings(request: Request) -> Settings:
+    """The settings the app was built with (once, by ``create_app``)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def key_ring(request: Request) -> KeyRing:
+    """The process's log keys, held by the app and loaded again only after a rotation.
+
+    Raises:
+        ConfigError: no keys yet, or a key cannot be opened.
+    """
+    store: KeyStore = request.app.state.keys
+    return store.ring()
 
 
 def _lookup(request: Request, presented: str) -> Principal | None:
@@ -159,6 +181,10 @@ DbSession = Annotated[Session, Depends(db_session)]
 """A route parameter: the request's database session."""
 ReadSession = Annotated[Session, Depends(read_session)]
 """A route parameter: the request's read-only database session."""
+KeysDep = Annotated[KeyRing, Depends(key_ring)]
+"""A route parameter: the process's log key ring (see :class:`broker.keys.KeyStore`)."""
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+"""A route parameter: the app's settings."""
 Admin = Annotated[Principal, Depends(requires(Role.ADMIN))]
 Auditor = Annotated[Principal, Depends(requires(Role.AUDITOR))]
 AdminOrAuditor = Annotated[Principal, Depends(requires(Role.ADMIN, Role.AUDITOR))]

@@ -10,13 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from broker.access import Principal, Role
-from broker.api._auth import Coordinator, DbSession, ReadSession, Visitator, requires
+from broker.api._auth import Coordinator, DbSession, KeysDep, ReadSession, Visitator, requires
 from broker.api._problems import BODY_PROBLEMS
 from broker.api._routing import BoundedJsonRoute
 from broker.contact.models import ContactCheck
 from broker.contact.service import CONSENT, open_checks, reply, request_check, visible_check
 from broker.errors import InputError, Problem
-from broker.keys import load_keys
 from broker.policy import Flow, LoadedPolicy, Policy
 from broker.schedule import DWELLING_REF
 
@@ -78,10 +77,9 @@ def _policy(request: Request, caller: Principal) -> Policy:
 
 @router.post("", response_model=CheckView, status_code=201, responses=BODY_PROBLEMS)
 def create(
-    request: Request, body: CheckRequest, caller: Coordinator, session: DbSession
+    request: Request, body: CheckRequest, caller: Coordinator, session: DbSession, ring: KeysDep
 ) -> CheckView:
     """Ask the municipality to check contact with one dwelling of the caller's departments."""
-    ring = load_keys(request.app.state.settings)
     check = request_check(
         session,
         ring,
@@ -114,10 +112,9 @@ def get_check(check_id: str, caller: _EITHER, session: ReadSession) -> CheckView
 
 @router.post("/{check_id}/reply", response_model=CheckView, responses=BODY_PROBLEMS)
 def answer(
-    request: Request, check_id: str, body: ConsentReply, caller: Visitator, session: DbSession
+    check_id: str, body: ConsentReply, caller: Visitator, session: DbSession, ring: KeysDep
 ) -> CheckView:
     """Record that the resident consents to be contacted by the coordinator."""
-    ring = load_keys(request.app.state.settings)
     check = reply(
         session, ring, caller, check_id, body.consent_reference, now=dt.datetime.now(dt.UTC)
     )

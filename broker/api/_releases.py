@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from broker.api._auth import ReadSession, Visitator
+from broker.api._auth import ReadSession, SettingsDep, Visitator
 from broker.api._routing import BoundedJsonRoute
 from broker.release.repository import municipality_release, municipality_releases, release_body
 
@@ -63,12 +63,12 @@ def list_releases(
     },
 )
 def get_release(
-    release_id: str, caller: Visitator, session: ReadSession, request: Request
+    release_id: str, caller: Visitator, session: ReadSession, settings: SettingsDep
 ) -> Response:
     """The release's JSON body, byte for byte as delivered: content, salt and receipt.
 
     A release not delivered yet is answered as it would be delivered now.
     """
     found = municipality_release(session, caller.org, release_id)
-    body = release_body(session, request.app.state.settings, found)
+    body = release_body(session, settings, found)
     return Response(body, media_type="application/json")

@@ -22,7 +22,7 @@ from broker.api._releases import router as releases_router
 from broker.config import Settings
 from broker.db import make_engine, make_session_factory, read_only_engine
 from broker.errors import ConfigError
-from broker.keys import KeyRing, load_keys
+from broker.keys import KeyStore
 from broker.policy import PolicyRegistry
 from broker.runner import Runner, version_recorder
 
@@ -36,12 +36,13 @@ _NOT_READY = {
 }
 
 
-def _try_keys(settings: Settings) -> KeyRing | None:
+def _keys_loaded(keys: KeyStore) -> bool:
     try:
-        return load_keys(settings)
+        keys.ring()
     except ConfigError as exc:
         log.warning("keys.unavailable", reason=str(exc))
-        return None
+        return False
+    return True
 
 
 def _readiness(
@@ -68,6 +69,7 @@ def _lifespan(
     settings: Settings,
     db: Engine,
     registry: PolicyRegistry,
+    keys: KeyStore,
     cleanup: list[Callable[[], None]],
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Start the background runner with the server; stop it, then clean up, at shutdown."""
@@ -81,7 +83,9 @@ def _lifespan(
         # holding them always finds a thread to finish on: no deadlock under load.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, settings.api_max_concurrency + 16)
-        halt = Runner(settings, db, lambda: registry.active).start() if settings.scheduler else None
+        halt = None
+        if settings.scheduler:
+            halt = Runner(settings, db, lambda: registry.active, keys=keys).start()
         yield
         if halt is not None:
             halt()
@@ -100,14 +104,17 @@ def create_app(
 ) -> FastAPI:
     """Return the broker's FastAPI application bound to ``settings``' database and policies."""
     db = engine if engine is not None else make_engine(settings.resolved_database_url)
+    # The log keys are loaded once for the process (again only after a rotation).
+    keys = KeyStore(settings)
 
     registry = policies
     if registry is None:
-        registry = PolicyRegistry(settings.policies_dir, on_loaded=version_recorder(db, settings))
+        recorder = version_recorder(db, settings, keys)
+        registry = PolicyRegistry(settings.policies_dir, on_loaded=recorder)
         registry.reload()
 
     cleanup = [c for c in (on_shutdown, None if engine is not None else db.dispose) if c]
-    lifespan = _lifespan(settings, db, registry, cleanup)
+    lifespan = _lifespan(settings, db, registry, keys, cleanup)
     app = FastAPI(title="renovation-broker", version="0.1.0", lifespan=lifespan)
     app.state.engine = db
     app.state.settings = settings
@@ -119,7 +126,8 @@ def create_app(
     install_problem_handlers(app)
     for router in (admin_router, auditor_router, contact_router, releases_router, housing_router):
         app.include_router(router, responses=PROBLEM_RESPONSES)
-    app.state.keys = _try_keys(settings)
+    app.state.keys = keys
+    _keys_loaded(keys)
 
     # Outermost last: the request id, admission, the body limit, then the token, all before
     # the app reads the body. A request refused by one of them is never read.
@@ -136,9 +144,7 @@ def create_app(
     @app.get("/readyz", tags=["operations"], responses={503: _NOT_READY})
     def readyz() -> JSONResponse:
         """The database is reachable and migrated, the policies valid, the log keys loaded."""
-        if app.state.keys is None:
-            app.state.keys = _try_keys(settings)
-        body, status = _readiness(reader, registry, keys_loaded=app.state.keys is not None)
+        body, status = _readiness(reader, registry, keys_loaded=_keys_loaded(keys))
         return JSONResponse(body, status)
 
     return app

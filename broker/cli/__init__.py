@@ -151,7 +151,7 @@ def policy_check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 
     Prints each problem as file:line: key: rule; exits 1 if there is any.
     """
-    from broker.policy._cases import check_policies  # noqa: PLC0415 - keeps --help fast
+    from broker.policy import check_policies  # noqa: PLC0415 - keeps --help fast
 
     loaded, problems = check_policies(list(paths) or [settings_of(ctx).policies_dir])
     for problem in problems:
@@ -173,7 +173,7 @@ def policy_reload(ctx: click.Context) -> None:
 
     The server keeps its old set when any file is invalid.
     """
-    from broker.policy._cases import check_policies  # noqa: PLC0415
+    from broker.policy import check_policies  # noqa: PLC0415
 
     settings = settings_of(ctx)
     loaded, problems = check_policies([settings.policies_dir])
@@ -201,8 +201,7 @@ def policy_reload(ctx: click.Context) -> None:
 @click.pass_context
 def policy_test(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Run each policy's example cases (NAME.case.yaml beside NAME.yaml); exit 1 on a difference."""
-    from broker.policy import PolicyProblem, load_policies  # noqa: PLC0415
-    from broker.policy._cases import run_cases  # noqa: PLC0415
+    from broker.policy import PolicyProblem, load_policies, run_cases  # noqa: PLC0415
 
     loaded, problems = load_policies(list(paths) or [settings_of(ctx).policies_dir])
     failed = bool(problems)
@@ -241,8 +240,7 @@ def policy_diff(ctx: click.Context, old: Path, new: Path, at: dt.datetime | None
     or release with another transform (~).
     Releases nothing and records nothing.
     """
-    from broker.policy import load_policy_file  # noqa: PLC0415
-    from broker.policy._diff import diff_plans  # noqa: PLC0415
+    from broker.policy import diff_plans, load_policy_file  # noqa: PLC0415
     from broker.policy.service import explain  # noqa: PLC0415
 
     versions = []

@@ -10,6 +10,7 @@ from typing import NoReturn
 
 import click
 import structlog
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -56,14 +57,19 @@ def _storage_failed(error: StorageError) -> NoReturn:
 
 
 @contextmanager
-def open_session(settings: Settings) -> Iterator[Session]:
-    """Open an engine and a session for one command; commit on success; errors to exit codes."""
-    engine = make_engine(settings.resolved_database_url)
+def open_session(settings: Settings, *, engine: Engine | None = None) -> Iterator[Session]:
+    """Open a session for one command; commit on success; errors to exit codes.
+
+    On ``engine`` when the command holds one; otherwise on an engine of its own.
+    """
+    own = engine is None
+    db = make_engine(settings.resolved_database_url) if engine is None else engine
     try:
-        with errors_to_exit(), session_scope(make_session_factory(engine)) as session:
+        with errors_to_exit(), session_scope(make_session_factory(db)) as session:
             yield session
     finally:
-        engine.dispose()
+        if own:
+            db.dispose()
 
 
 def now() -> dt.datetime:
@@ -76,19 +82,23 @@ def settings_of(ctx: click.Context) -> Settings:
     return settings
 
 
-def send_to_witnesses(settings: Settings) -> None:
-    """After an append has committed: send the newest checkpoint to the configured witnesses."""
+def send_to_witnesses(settings: Settings, *, engine: Engine | None = None) -> None:
+    """After an append has committed: send the newest checkpoint to the configured witnesses.
+
+    Reads the log through ``engine`` when the command holds one.
+    """
     if not settings.witnesses:
         return
     from broker.disclosure.witnessing import witness_latest  # noqa: PLC0415
 
-    engine = make_engine(settings.resolved_database_url)
+    db = make_engine(settings.resolved_database_url) if engine is None else engine
     try:
         with errors_to_exit():
-            for outcome in witness_latest(engine, settings):
+            for outcome in witness_latest(db, settings):
                 if outcome.cosigned:
                     click.echo(f"witness {outcome.witness}: cosigned size {outcome.size}")
                 else:
                     click.echo(f"WARNING: witness {outcome.witness}: {outcome.problem}", err=True)
     finally:
-        engine.dispose()
+        if engine is None:
+            db.dispose()

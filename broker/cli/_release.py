@@ -12,6 +12,7 @@ import click
 import httpx
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from sqlalchemy import Engine
 
 from audit import PemError, Witness, public_keys_from_pem
 from broker.cli._common import (
@@ -25,7 +26,7 @@ from broker.cli._common import (
 from broker.config import Settings
 from broker.db import make_engine, make_session_factory
 from broker.delivery.service import deliver_due, retry_failed
-from broker.keys import load_keys
+from broker.keys import KeyRing, KeyStore, load_keys
 from broker.policy import Flow, PolicyRegistry, load_policies
 from broker.receiver import MAX_BODY, Receiver, make_receiver_server
 from broker.release import release
@@ -34,16 +35,13 @@ from broker.runner import Runner, version_recorder
 __all__ = ["deliver", "push", "receiver", "scheduler"]
 
 
-def _deliver(settings: Settings) -> bool:
+def _deliver(settings: Settings, engine: Engine, ring: KeyRing | None = None) -> bool:
     """Try every due release once; print each outcome; return whether all arrived."""
-    with errors_to_exit():
-        ring = load_keys(settings)
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        with errors_to_exit(), httpx.Client(timeout=settings.delivery_timeout) as client:
-            attempts = deliver_due(make_session_factory(engine), settings, ring, client, now)
-    finally:
-        engine.dispose()
+    if ring is None:
+        with errors_to_exit():
+            ring = load_keys(settings)
+    with errors_to_exit(), httpx.Client(timeout=settings.delivery_timeout) as client:
+        attempts = deliver_due(make_session_factory(engine), settings, ring, client, now)
     for attempt in attempts:
         if attempt.delivered:
             click.echo(f"delivered {attempt.release_id} to {attempt.recipient}")
@@ -53,7 +51,7 @@ def _deliver(settings: Settings) -> bool:
                 f"{state}: {attempt.release_id} to {attempt.recipient}: {attempt.problem}",
                 err=True,
             )
-    send_to_witnesses(settings)
+    send_to_witnesses(settings, engine=engine)
     return all(a.delivered for a in attempts)
 
 
@@ -74,18 +72,24 @@ def push(ctx: click.Context, policy_id: str) -> None:
     with errors_to_exit():
         ring = load_keys(settings)
     moment = now()
-    with open_session(settings) as session:
-        outcome = release(session, ring, policy, run_at=moment, now=moment)
-    if outcome.release is None:
-        click.echo(f"nothing released: {outcome.reason}")
-        return
-    made = outcome.release
-    click.echo(
-        f"released {made.id}: {made.dwellings} dwellings, {made.withdrawn} withdrawn "
-        f"({outcome.plan.in_scope} in scope, {outcome.plan.left_out} left out); "
-        f"disclosure-log entry {made.log_seq}"
-    )
-    if not _deliver(settings):
+    # One engine for the whole command: the release, its delivery, the witnesses.
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with open_session(settings, engine=engine) as session:
+            outcome = release(session, ring, policy, run_at=moment, now=moment)
+        if outcome.release is None:
+            click.echo(f"nothing released: {outcome.reason}")
+            return
+        made = outcome.release
+        click.echo(
+            f"released {made.id}: {made.dwellings} dwellings, {made.withdrawn} withdrawn "
+            f"({outcome.plan.in_scope} in scope, {outcome.plan.left_out} left out); "
+            f"disclosure-log entry {made.log_seq}"
+        )
+        delivered = _deliver(settings, engine, ring)
+    finally:
+        engine.dispose()
+    if not delivered:
         sys.exit(EXIT_REJECTED)
 
 
@@ -101,11 +105,16 @@ def push(ctx: click.Context, policy_id: str) -> None:
 def deliver(ctx: click.Context, retry: str | None) -> None:
     """Deliver every release that is due now (retries included)."""
     settings = settings_of(ctx)
-    if retry is not None:
-        with open_session(settings) as session:
-            retry_failed(session, retry, now=now())
-        click.echo(f"queued again: {retry}")
-    if not _deliver(settings):
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        if retry is not None:
+            with open_session(settings, engine=engine) as session:
+                retry_failed(session, retry, now=now())
+            click.echo(f"queued again: {retry}")
+        delivered = _deliver(settings, engine)
+    finally:
+        engine.dispose()
+    if not delivered:
         sys.exit(EXIT_REJECTED)
 
 
@@ -184,7 +193,9 @@ def scheduler(ctx: click.Context) -> None:
     """Run scheduled releases and deliveries without the HTTP server (SIGHUP reloads policies)."""
     settings = settings_of(ctx)
     engine = make_engine(settings.resolved_database_url)
-    registry = PolicyRegistry(settings.policies_dir, on_loaded=version_recorder(engine, settings))
+    keys = KeyStore(settings)  # loaded once; again only after a rotation
+    recorder = version_recorder(engine, settings, keys)
+    registry = PolicyRegistry(settings.policies_dir, on_loaded=recorder)
     registry.reload()
     stop = threading.Event()
     signal.signal(signal.SIGHUP, lambda _signum, _frame: registry.reload())
@@ -192,6 +203,6 @@ def scheduler(ctx: click.Context) -> None:
         signal.signal(stopping, lambda _signum, _frame: stop.set())
     click.echo(f"scheduler running with {len(registry.active)} policies; stop with Ctrl-C")
     try:
-        Runner(settings, engine, lambda: registry.active).run(stop)
+        Runner(settings, engine, lambda: registry.active, keys=keys).run(stop)
     finally:
         engine.dispose()

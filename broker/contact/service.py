@@ -29,7 +29,7 @@ from broker.errors import InputError, NotFound, Problem
 from broker.keys import KeyRing
 from broker.policy import Outcome, Policy, evaluate
 from broker.policy.service import load_dwelling_facts
-from broker.release import Queued, _payload, queue
+from broker.release import Queued, queue, recipient_key, released_record
 from broker.schedule import Department, Dwelling
 from schemas import looks_personal
 
@@ -99,7 +99,7 @@ def request_check(  # noqa: PLR0913 - who asks, under which policy, about what, 
     # 3. Put it on record and queue it, through the one release path.
     check_id = "cc-" + secrets.token_hex(12)
     release_id = "rel-" + secrets.token_hex(12)
-    key = _payload.recipient_key(ring.reference_key, policy.recipient, dwelling_ref)
+    key = recipient_key(ring.reference_key, policy.recipient, dwelling_ref)
     content: dict[str, Any] = {
         "release_id": release_id,
         "check_id": check_id,
@@ -109,7 +109,7 @@ def request_check(  # noqa: PLR0913 - who asks, under which policy, about what, 
         "recipient": policy.recipient,
         "mode": "contact-check",
         "generated_at": rfc3339(now),
-        "dwelling": _payload.record(key, plan.dwellings[0]),
+        "dwelling": released_record(key, plan.dwellings[0]),
         "coordinator_contact": caller.contact,
         "outcomes": [o.value for o in Outcome],
     }

@@ -9,26 +9,33 @@ puts ``created`` before ``keyid`` in every appendix B example and ``alg`` after 
 section 4.3, so a signature without ``alg`` is byte for byte the shape of appendix B.2.6.
 A verifier reads the parameters in whatever order they come.
 
-Structured fields (RFC 8941) are parsed here, minimally but to the letter: dictionaries,
-inner lists, parameters and every bare item type. Error messages name the rule, never a
-header value (only a key id is ever echoed).
+Structured fields (RFC 8941) are parsed by ``_structured``. Error messages name the rule,
+never a header value (only a key id is ever echoed).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from broker.delivery._structured import (
+    KEY,
+    MAX_INTEGER,
+    PRINTABLE,
+    InnerList,
+    Item,
+    Params,
+    parse_dictionary,
+)
 from broker.errors import BrokerError
 
 __all__ = [
@@ -38,6 +45,7 @@ __all__ = [
     "VerifiedSignature",
     "check_content_digest",
     "content_digest",
+    "key_id",
     "sign_request",
     "signature_base",
     "verify_request",
@@ -63,13 +71,6 @@ _PARAMS: dict[str, type] = {
     "nonce": str,
     "tag": str,
 }
-_KEY = re.compile(r"[a-z*][a-z0-9_\-.*]*")
-_SF_TOKEN = re.compile(r"[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*")
-_NUMBER = re.compile(r"-?(\d{1,15})(\.\d{1,3})?(?![\d.])")
-_MAX_INTEGER = 999_999_999_999_999  # RFC 8941 section 3.3.1: at most 15 digits
-_DECIMAL_DIGITS = 12  # RFC 8941 section 3.3.2: at most 12 digits before the point
-_BASE64 = re.compile(r"[A-Za-z0-9+/=]*")
-_PRINTABLE = re.compile(r"[\x20-\x7e]*")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-z]+")
 _VALUE = re.compile(r"[\t\x20-\x7e]*")
@@ -91,6 +92,12 @@ class VerifiedSignature:
     components: tuple[str, ...]
 
 
+def key_id(key: Ed25519PublicKey) -> str:
+    """Return the key id a receiver finds a signing key by: 16 hex of SHA-256 of the raw key."""
+    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
 def content_digest(body: bytes) -> str:
     """Return the Content-Digest value of ``body``: ``sha-256=:<base64>:`` (RFC 9530)."""
     return f"sha-256={_sf_bytes(hashlib.sha256(body).digest())}"
@@ -108,7 +115,7 @@ def check_content_digest(header: str, body: bytes) -> None:
         if algorithm not in members:
             continue
         member = members[algorithm]
-        if not isinstance(member, _Item) or not isinstance(member.value, bytes):
+        if not isinstance(member, Item) or not isinstance(member.value, bytes):
             raise SignatureError(f"Content-Digest: {algorithm} must be a byte sequence")
         if not hmac.compare_digest(member.value, hashlib.new(hash_name, body).digest()):
             raise SignatureError(f"Content-Digest: the body does not match its {algorithm} digest")
@@ -290,13 +297,13 @@ def _header(headers: Headers, name: str) -> str:
     return ", ".join(line.strip(" \t") for line in lines)
 
 
-def _entries(headers: Headers, label: str) -> tuple[_InnerList, bytes]:
+def _entries(headers: Headers, label: str) -> tuple[InnerList, bytes]:
     """Return the label's Signature-Input inner list and Signature bytes."""
     entry = _parse_dictionary(_header(headers, "Signature-Input"), "Signature-Input").get(label)
-    if not isinstance(entry, _InnerList):
+    if not isinstance(entry, InnerList):
         raise SignatureError(f"Signature-Input: no inner list labelled {label}")
     signed = _parse_dictionary(_header(headers, "Signature"), "Signature").get(label)
-    if not isinstance(signed, _Item) or not isinstance(signed.value, bytes):
+    if not isinstance(signed, Item) or not isinstance(signed.value, bytes):
         raise SignatureError(f"Signature: no byte sequence labelled {label}")
     return entry, signed.value
 
@@ -316,7 +323,7 @@ def _check_fresh(created: int, expires: int | str | None, *, now: int, max_age: 
         raise SignatureError("Signature-Input: the signature has expired")
 
 
-def _covered(entry: _InnerList) -> tuple[str, ...]:
+def _covered(entry: InnerList) -> tuple[str, ...]:
     """Return the covered component names: strings without parameters, none twice."""
     names = []
     for item in entry.items:
@@ -328,7 +335,7 @@ def _covered(entry: _InnerList) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _checked_params(params: _Params) -> dict[str, int | str]:
+def _checked_params(params: Params) -> dict[str, int | str]:
     """Return the signature parameters, each a known name of the right type."""
     for name, value in params.items():
         kind = _PARAMS.get(name)
@@ -341,36 +348,12 @@ _NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 def _check_key(key: str, what: str) -> None:
-    if not _KEY.fullmatch(key):
+    if not KEY.fullmatch(key):
         raise SignatureError(f"{what}: not a structured-field key")
 
 
-# --- RFC 8941 structured fields -------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    value: str
-
-
-_Bare = int | Decimal | str | _Token | bytes | bool
-_Params = dict[str, _Bare]
-
-
-@dataclass(frozen=True, slots=True)
-class _Item:
-    value: _Bare
-    params: _Params
-
-
-@dataclass(frozen=True, slots=True)
-class _InnerList:
-    items: tuple[_Item, ...]
-    params: _Params
-
-
 def _sf_string(value: str) -> str:
-    if not _PRINTABLE.fullmatch(value):
+    if not PRINTABLE.fullmatch(value):
         raise SignatureError("a structured-field string must be printable ASCII")
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -382,7 +365,7 @@ def _sf_bytes(value: bytes) -> str:
 def _sf_bare(value: int | str) -> str:
     if isinstance(value, str):
         return _sf_string(value)
-    if isinstance(value, bool) or abs(value) > _MAX_INTEGER:
+    if isinstance(value, bool) or abs(value) > MAX_INTEGER:
         raise SignatureError("a structured-field integer has at most 15 digits")
     return str(value)
 
@@ -395,140 +378,9 @@ def _signature_params(components: Sequence[str], params: Mapping[str, int | str]
     return f"({inner})" + "".join(f";{name}={_sf_bare(v)}" for name, v in params.items())
 
 
-def _parse_dictionary(text: str, field: str) -> dict[str, _Item | _InnerList]:
+def _parse_dictionary(text: str, field: str) -> dict[str, Item | InnerList]:
     """Parse a structured-field dictionary, or raise naming the field."""
     try:
-        return _Parser(text).dictionary()
+        return parse_dictionary(text)
     except ValueError:
         raise SignatureError(f"{field}: not a valid structured-field dictionary") from None
-
-
-class _Parser:
-    """RFC 8941 section 4.2, for dictionaries and all they can hold."""
-
-    def __init__(self, text: str) -> None:
-        if not text.isascii():
-            raise ValueError
-        self.text, self.at = text, 0
-
-    def _peek(self) -> str:
-        return self.text[self.at : self.at + 1]
-
-    def _take(self) -> str:
-        char = self._peek()
-        if not char:
-            raise ValueError
-        self.at += 1
-        return char
-
-    def _skip(self, chars: str) -> None:
-        while self._peek() and self._peek() in chars:
-            self.at += 1
-
-    def dictionary(self) -> dict[str, _Item | _InnerList]:
-        members: dict[str, _Item | _InnerList] = {}
-        self._skip(" ")
-        while self._peek():
-            key = self._key()
-            if self._peek() == "=":
-                self.at += 1
-                members[key] = self._inner_list() if self._peek() == "(" else self._item()
-            else:
-                members[key] = _Item(value=True, params=self._params())
-            self._skip(" \t")
-            if not self._peek():
-                break
-            if self._take() != ",":
-                raise ValueError
-            self._skip(" \t")
-            if not self._peek():
-                raise ValueError
-        return members
-
-    def _inner_list(self) -> _InnerList:
-        self.at += 1
-        items: list[_Item] = []
-        while True:
-            self._skip(" ")
-            if self._peek() == ")":
-                self.at += 1
-                return _InnerList(tuple(items), self._params())
-            items.append(self._item())
-            if self._peek() not in (" ", ")"):
-                raise ValueError
-
-    def _item(self) -> _Item:
-        value = self._bare()
-        return _Item(value, self._params())
-
-    def _params(self) -> _Params:
-        params: _Params = {}
-        while self._peek() == ";":
-            self.at += 1
-            self._skip(" ")
-            key = self._key()
-            params[key] = True
-            if self._peek() == "=":
-                self.at += 1
-                params[key] = self._bare()
-        return params
-
-    def _match(self, pattern: re.Pattern[str]) -> re.Match[str]:
-        match = pattern.match(self.text, self.at)
-        if match is None:
-            raise ValueError
-        self.at = match.end()
-        return match
-
-    def _key(self) -> str:
-        return self._match(_KEY).group()
-
-    def _bare(self) -> _Bare:
-        char = self._peek()
-        if char == "-" or char.isdigit():
-            return self._number()
-        if char == '"':
-            return self._string()
-        if char == ":":
-            return self._bytes()
-        if char == "?":
-            self.at += 1
-            flag = self._take()
-            if flag not in "01":
-                raise ValueError
-            return flag == "1"
-        if char == "*" or char.isalpha():
-            return _Token(self._match(_SF_TOKEN).group())
-        raise ValueError
-
-    def _number(self) -> int | Decimal:
-        match = self._match(_NUMBER)
-        if match.group(2) is None:
-            return int(match.group())
-        if len(match.group(1)) > _DECIMAL_DIGITS:
-            raise ValueError
-        return Decimal(match.group())
-
-    def _string(self) -> str:
-        self.at += 1
-        chars = []
-        while (char := self._take()) != '"':
-            if char == "\\":
-                char = self._take()
-                if char not in '"\\':
-                    raise ValueError
-            elif not " " <= char <= "~":
-                raise ValueError
-            chars.append(char)
-        return "".join(chars)
-
-    def _bytes(self) -> bytes:
-        end = self.text.find(":", self.at + 1)
-        content = self.text[self.at + 1 : end]
-        if end < 0 or not _BASE64.fullmatch(content):
-            raise ValueError
-        self.at = end + 1
-        try:
-            return base64.b64decode(content + "=" * (-len(content) % 4), validate=True)
-        except binascii.Error:
-            raise ValueError from None

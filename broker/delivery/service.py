@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import random
 import secrets
 from collections.abc import Callable
@@ -26,25 +25,22 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 import structlog
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit import Draft, EntryValue
+from audit import Draft, EntryValue, write_atomic
 from broker.config import RecipientSettings, Settings
 from broker.contact.service import on_delivered
 from broker.db import session_scope
 from broker.delivery._sealing import seal
-from broker.delivery._signature import content_digest, sign_request
+from broker.delivery._signature import content_digest, key_id, sign_request
 from broker.disclosure import record, rfc3339
 from broker.disclosure.witnessing import CutReceipt, ReceiptCutter, WitnessClients
 from broker.errors import ConfigError, InputError, NotFound, Problem
-from broker.files import write_atomic
 from broker.keys import KeyRing
-from broker.release import _payload
-from broker.release.models import Release
+from broker.release import Release, delivered_body
 
 __all__ = ["Attempt", "deliver_due", "key_id", "retry_failed"]
 
@@ -55,12 +51,6 @@ _MAX_DELAY = 3600.0
 _TRANSIENT_4XX = frozenset({408, 425, 429})
 """Request Timeout, Too Early, Too Many Requests: the one 4xx answers worth repeating."""
 _RETRY_AFTER = frozenset({429, 503})
-
-
-def key_id(key: Ed25519PublicKey) -> str:
-    """Return the key id a receiver finds a signing key by: 16 hex of SHA-256 of the raw key."""
-    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +264,7 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
             continue  # keep the order: a later release waits for an earlier one
         # 1. Cut the receipt now, after the witnesses have seen the entry (asked if need be).
         receipt = receipts.cut(release.log_seq)
-        body = _payload.body(release.content, release.salt, receipt.text, receipt.uncosigned)
+        body = delivered_body(release.content, release.salt, receipt.text, receipt.uncosigned)
         # 2. Send, outside any transaction.
         now = clock()
         if recipient.webhook is not None:

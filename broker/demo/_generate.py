@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
+import io
 import random
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from audit import write_atomic
 
 __all__ = [
     "DEMO_HEADINGS",
@@ -377,8 +378,8 @@ def generate_demo_rows(*, start: dt.date, seed: int = 2620) -> list[dict[str, st
 def write_demo_csv(path: Path, *, start: dt.date, seed: int = 2620) -> int:
     """Write the demo export as Danish Excel does: UTF-8 with BOM, ``;``, CRLF.
 
-    The file is written to a temporary file beside ``path`` and then moved into
-    place, so a reader never sees half a file.
+    The file replaces ``path`` atomically and durably (``audit.write_atomic``), so a
+    reader never sees half a file.
 
     Args:
         path: Where to write the CSV file; its directory must exist.
@@ -389,19 +390,9 @@ def write_demo_csv(path: Path, *, start: dt.date, seed: int = 2620) -> int:
         The number of data rows written (the header row not counted).
     """
     rows = generate_demo_rows(start=start, seed=seed)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    temporary_path = Path(temporary)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=DEMO_HEADINGS, delimiter=";")
-            writer.writeheader()
-            writer.writerows(rows)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary_path.replace(path)
-    except BaseException:
-        temporary_path.unlink(missing_ok=True)
-        raise
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=DEMO_HEADINGS, delimiter=";")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, text.getvalue().encode("utf-8-sig"))
     return len(rows)

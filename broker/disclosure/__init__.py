@@ -1,6 +1,6 @@
 """The broker's side of the disclosure log: recording, review, verification, purge."""
 
-from broker.disclosure._orgs import is_party, party_of
+from broker.disclosure._orgs import index_orgs, is_party, party_of
 from broker.disclosure.service import (
     Disclosure,
     EntryFilter,
@@ -24,6 +24,7 @@ __all__ = [
     "audit_read",
     "dwelling_disclosures",
     "entries",
+    "index_orgs",
     "is_party",
     "objection_changed",
     "party_of",

@@ -22,12 +22,13 @@ from audit import (
     EntryValue,
     Verified,
     append,
+    content_seqs,
     make_receipt,
     parse_cosigner_key,
     purge_contents,
+    read_entries,
     verify_database,
 )
-from audit._storage import log_contents, log_entries
 from broker.config import Settings
 from broker.disclosure._orgs import audience, index_orgs
 from broker.disclosure.models import EntryOrg
@@ -167,15 +168,11 @@ def entries(
     With ``org``, only the entries an auditor of that organisation may read: the
     database selects them by the index written with each entry.
     """
-    query = select(log_entries.c.entry).where(log_entries.c.seq > after)
-    if org is not None:
-        query = query.where(log_entries.c.seq.in_(readable_seqs(org)))
-    query = query.order_by(log_entries.c.seq)
-    with connection.execute(query.execution_options(yield_per=1000)) as rows:
-        for (raw,) in rows:
-            entry = json.loads(bytes(raw))
-            if where.matches(entry):
-                yield entry
+    among = readable_seqs(org) if org is not None else None
+    for raw in read_entries(connection, after=after, among=among):
+        entry = json.loads(raw)
+        if where.matches(entry):
+            yield entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +249,7 @@ def purge(
         expired = days is not None and day + dt.timedelta(days=days) < at.date()
         return expired or (before is not None and day < before)
 
-    stored = set(connection.scalars(select(log_contents.c.seq)))
+    stored = content_seqs(connection)
     doomed = [
         int(entry["seq"])
         for entry in entries(connection, EntryFilter())

@@ -24,7 +24,7 @@ from typing import Self
 
 import httpx
 import structlog
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
 from audit import (
     ADD_CHECKPOINT_TYPE,
@@ -35,12 +35,14 @@ from audit import (
     WitnessReply,
     add_checkpoint_body,
     add_cosignature,
+    best_cosigned,
+    cosigned_size,
+    latest_checkpoint,
     make_receipt,
     parse_cosigner_key,
     read_witness_reply,
     verify_cosignatures,
 )
-from audit._storage import log_checkpoints, log_cosignatures
 from broker.config import Settings, WitnessSettings
 
 __all__ = [
@@ -161,11 +163,8 @@ def _submit(
     cosigner = parse_cosigner_key(witness.key)
     name = cosigner.name
     with engine.connect() as connection:
-        old = connection.scalar(
-            select(func.max(log_cosignatures.c.size)).where(log_cosignatures.c.witness == name)
-        )
+        old = cosigned_size(connection, name)
         tree = StoredTree(connection)
-        old = int(old or 0)
         for _attempt in range(2):
             proof = tree.consistency_proof(old, size) if 0 < old < size else []
             reply = clients.submit(str(witness.url), old, proof, note)
@@ -205,17 +204,14 @@ def witness_latest(
     connections of this call are closed at its end.
     """
     with engine.connect() as connection:
-        row = connection.execute(
-            select(log_checkpoints.c.size, log_checkpoints.c.note)
-            .order_by(log_checkpoints.c.size.desc())
-            .limit(1)
-        ).one_or_none()
-    if row is None:
+        newest = latest_checkpoint(connection, with_cosignatures=False)
+    if newest is None:
         return []
+    size, note = newest
     if clients is None:
         with WitnessClients() as own:
-            return _send_all(engine, settings, own, int(row.size), str(row.note))
-    return _send_all(engine, settings, clients, int(row.size), str(row.note))
+            return _send_all(engine, settings, own, size, note)
+    return _send_all(engine, settings, clients, size, note)
 
 
 def _send_all(
@@ -264,24 +260,14 @@ def receipt_now(connection: Connection, settings: Settings, seq: int) -> CutRece
         ReceiptError: no checkpoint covers the entry.
     """
     names = _witness_names(settings)
-    count = func.count(log_cosignatures.c.witness)
-    best = connection.execute(
-        select(log_cosignatures.c.size)
-        .where(log_cosignatures.c.size > seq, log_cosignatures.c.witness.in_(names))
-        .group_by(log_cosignatures.c.size)
-        .order_by(count.desc(), log_cosignatures.c.size.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    best = best_cosigned(connection, seq, names)
     if best is None:
-        newest = int(connection.scalar(select(func.max(log_checkpoints.c.size))) or 0)
+        checkpoint = latest_checkpoint(connection, with_cosignatures=False)
+        newest = checkpoint[0] if checkpoint is not None else 0
         text = make_receipt(connection, seq, newest)
         return CutReceipt(text, newest, (), NOT_WITNESSED if names else NO_WITNESS)
-    signed = connection.scalars(
-        select(log_cosignatures.c.witness)
-        .where(log_cosignatures.c.size == best, log_cosignatures.c.witness.in_(names))
-        .order_by(log_cosignatures.c.witness)
-    )
-    return CutReceipt(make_receipt(connection, seq, int(best)), int(best), tuple(signed))
+    size, signed = best
+    return CutReceipt(make_receipt(connection, seq, size), size, signed)
 
 
 class ReceiptCutter:

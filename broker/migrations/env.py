@@ -12,7 +12,7 @@ import broker.policy.models
 import broker.release.models
 import broker.schedule.models
 import broker.scheduler.models  # noqa: F401 - registers the tables
-from audit._storage import metadata as audit_metadata
+from audit import metadata as audit_metadata
 from broker.db import Base
 
 connection = context.config.attributes.get("connection")

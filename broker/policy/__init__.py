@@ -1,5 +1,7 @@
 """The policy engine: data-sharing agreements as declarative files, evaluated purely."""
 
+from broker.policy._cases import CaseResult, check_policies, run_cases
+from broker.policy._diff import DwellingChange, PlanDiff, diff_plans
 from broker.policy._evaluate import (
     DwellingFacts,
     PhaseFacts,
@@ -26,6 +28,8 @@ from broker.policy._registry import PolicyRegistry
 
 __all__ = [
     "MIN_DWELLINGS",
+    "CaseResult",
+    "DwellingChange",
     "DwellingFacts",
     "Flow",
     "LegalBasis",
@@ -33,6 +37,7 @@ __all__ = [
     "Mode",
     "Outcome",
     "PhaseFacts",
+    "PlanDiff",
     "Policy",
     "PolicyProblem",
     "PolicyRegistry",
@@ -43,9 +48,12 @@ __all__ = [
     "Transform",
     "Window",
     "Withheld",
+    "check_policies",
+    "diff_plans",
     "duration_days",
     "evaluate",
     "lint",
     "load_policies",
     "load_policy_file",
+    "run_cases",
 ]

@@ -39,12 +39,24 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from audit import ReceiptError, Verifier, canonical_json, verify_commitment, verify_receipt
+from audit import (
+    ReceiptError,
+    Verifier,
+    canonical_json,
+    verify_commitment,
+    verify_receipt,
+    write_atomic,
+)
 from broker import bounded_json
-from broker.delivery._sealing import SealError, is_sealed, open_sealed
-from broker.delivery._signature import SignatureError, check_content_digest, verify_request
-from broker.delivery.service import key_id
-from broker.files import write_atomic
+from broker.delivery import (
+    SealError,
+    SignatureError,
+    check_content_digest,
+    is_sealed,
+    key_id,
+    open_sealed,
+    verify_request,
+)
 
 __all__ = ["Receiver", "Reply"]
 

@@ -17,7 +17,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from audit import Draft, EntryValue
-from audit._storage import log_contents
 from broker.disclosure import policy_facts, record, rfc3339
 from broker.keys import KeyRing
 from broker.policy import Mode, Policy, ReleasePlan
@@ -144,8 +143,9 @@ def queue(
     """
     content = _payload.canonical(item.content)
     appended = record(session, ring, [Draft({"time": rfc3339(now), **item.fields}, content)])
-    salt_query = select(log_contents.c.salt).where(log_contents.c.seq == appended.first_seq)
-    salt = bytes(session.connection().execute(salt_query).scalar_one())
+    salt = appended.salts[0]
+    if salt is None:  # pragma: no cover - a draft with content always gets a salt
+        raise AssertionError("the release entry was appended without its content")
     # The receipt is cut at delivery, once the witnesses have seen the entry.
     outbox = Release(
         id=item.release_id,

@@ -1,10 +1,11 @@
 """The scheduler: runs each scheduled policy's release on its cron schedule, once across replicas.
 
-``_cron`` says when a schedule fires (pure, DST-aware); ``service`` claims due runs
-in the database and releases each run in the claim's transaction.
+``_cron`` parses a policy's schedule (a cron expression in a time zone) and says when
+it fires (pure, DST-aware); ``service`` claims due runs in the database and releases
+each run in the claim's transaction. The policy engine takes :class:`Schedule` from here.
 """
 
-from broker.scheduler._cron import LOOKBACK, fire_times, next_fire, previous_fire
+from broker.scheduler._cron import LOOKBACK, Schedule, fire_times, next_fire, previous_fire
 from broker.scheduler.models import SchedulerRun
 from broker.scheduler.service import (
     FIRST_RUN_WINDOW,
@@ -24,6 +25,7 @@ __all__ = [
     "RETRY_FIRST",
     "RETRY_MOST",
     "WAKE_EVERY",
+    "Schedule",
     "Scheduler",
     "SchedulerRun",
     "claim",

@@ -1,4 +1,7 @@
-"""When a schedule fires: cron on local wall-clock time, as UTC instants. Pure: no I/O, no clock.
+"""A schedule and when it fires: cron on local wall-clock time, as UTC instants. Pure.
+
+No I/O, no clock. :class:`Schedule` checks the cron syntax (five fields, each in its
+range) and the time zone when a policy file is parsed.
 
 A schedule's five cron fields are matched against the wall clock of its time zone,
 day by day, then hour by hour and minute by minute; each matching wall-clock time
@@ -19,15 +22,17 @@ reads it; Vixie cron also treats ``*/2`` as unrestricted).
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import functools
+import re
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from broker.policy._model import Schedule, _expand
+from pydantic import BaseModel, ConfigDict, field_validator
 
-__all__ = ["LOOKBACK", "fire_times", "next_fire", "previous_fire"]
+__all__ = ["LOOKBACK", "Schedule", "fire_times", "next_fire", "previous_fire"]
 
 LOOKBACK = dt.timedelta(days=366)
 """How far :func:`previous_fire` searches back."""
@@ -37,6 +42,72 @@ _HORIZON_DAYS = 9 * 366
 
 _DAY = dt.timedelta(days=1)
 _SECOND = dt.timedelta(seconds=1)
+
+_CRON_ITEM = r"(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?"
+_CRON_FIELD = re.compile(rf"^{_CRON_ITEM}(,{_CRON_ITEM})*$")
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+
+
+class Schedule(BaseModel):
+    """When a scheduled release runs: a five-field cron expression in a time zone."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cron: str
+    timezone: str = "Europe/Copenhagen"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        parts = value.split()
+        if len(parts) != len(_CRON_RANGES):
+            raise ValueError("must have five fields: minute hour day-of-month month day-of-week")
+        for part, (low, high) in zip(parts, _CRON_RANGES, strict=True):
+            if not _CRON_FIELD.match(part):
+                raise ValueError("each field must be *, a number, a range, a step or a list")
+            numbers = [int(n) for n in re.findall(r"(?<![/0-9])[0-9]+", part)]
+            if any(not low <= n <= high for n in numbers):
+                raise ValueError(f"a field is outside its range {low}-{high}")
+        return value
+
+    def never_fires(self) -> bool:
+        """Whether the day-of-month and month fields name no real date (e.g. 30 February).
+
+        When a day of week is also restricted, cron fires on either, so it always fires.
+        """
+        _minute, _hour, days, months, weekdays = self.cron.split()
+        if days == "*" or weekdays != "*":
+            return False
+        day_set = _expand(days, 1, 31)
+        month_set = _expand(months, 1, 12)
+        # 2024 is a leap year: 29 February counts as a real date.
+        return not any(
+            day <= calendar.monthrange(2024, month)[1] for month in month_set for day in day_set
+        )
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Europe/Copenhagen") from None
+        return value
+
+
+def _expand(field: str, low: int, high: int) -> set[int]:
+    values: set[int] = set()
+    for item in field.split(","):
+        body, _, step_text = item.partition("/")
+        step = int(step_text) if step_text else 1
+        if body == "*":
+            first, last = low, high
+        elif "-" in body:
+            first, last = (int(part) for part in body.split("-"))
+        else:
+            first = last = int(body)
+        values.update(range(first, last + 1, max(step, 1)))
+    return values
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,8 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broker.db import session_scope
 from broker.errors import StorageError
-from broker.policy._model import Schedule
-from broker.scheduler._cron import next_fire, previous_fire
+from broker.scheduler._cron import Schedule, next_fire, previous_fire
 from broker.scheduler.models import SchedulerRun
 
 __all__ = [

@@ -7,7 +7,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from databases import Database
-from sqlalchemy import text
+from sqlalchemy import literal, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from audit import (
@@ -16,13 +16,19 @@ from audit import (
     Signer,
     StoredTree,
     Verifier,
+    add_cosignature,
     append,
+    best_cosigned,
     consistency_proof,
+    content_seqs,
+    cosigned_size,
     inclusion_proof,
+    latest_checkpoint,
     leaf_hash,
     open_note,
     parse_checkpoint,
     purge_contents,
+    read_entries,
     read_head,
     seq_ranges,
     tree_root,
@@ -107,6 +113,40 @@ def test_content_is_stored_apart_behind_a_salted_commitment(
     stated = entry.split(b'"commitment":"')[1].split(b'"')[0].decode()
     assert verify_commitment(stated, bytes(salt), bytes(content))
     assert not verify_commitment(stated, bytes(salt), released + b" ")
+
+
+def test_append_returns_each_entrys_salt(database: Database, signer: Signer) -> None:
+    """The salts an append returns are those stored beside the contents; none without content."""
+    with database.engine.begin() as connection:
+        appended = append(connection, [draft(0, b"one"), draft(1), draft(2, b"two")], signer)
+    with database.engine.connect() as connection:
+        rows = connection.execute(text("SELECT seq, salt FROM log_contents ORDER BY seq"))
+        stored = {int(seq): bytes(salt) for seq, salt in rows}
+        assert content_seqs(connection) == {0, 2}
+    assert appended.salts == (stored[0], None, stored[2])
+    assert stored[0] != stored[2]
+
+
+def test_public_reads_page_entries_and_name_checkpoints(database: Database, signer: Signer) -> None:
+    """Entries read after a seq and among a set; newest checkpoint; best cosigned checkpoint."""
+    with database.engine.begin() as connection:
+        append(connection, [draft(0), draft(1)], signer)
+        second = append(connection, [draft(2)], signer)
+        add_cosignature(connection, 2, "w1", "— w1 x\n")
+        add_cosignature(connection, 3, "w2", "— w2 y\n")
+        add_cosignature(connection, 3, "w3", "— w3 z\n")
+    with database.engine.connect() as connection:
+        everything = list(read_entries(connection))
+        assert [json.loads(e)["seq"] for e in everything] == [0, 1, 2]
+        assert list(read_entries(connection, after=0)) == everything[1:]
+        among = select(literal(2).label("seq"))
+        assert list(read_entries(connection, among=among)) == everything[2:]
+        assert latest_checkpoint(connection, with_cosignatures=False) == (3, second.checkpoint)
+        assert latest_checkpoint(connection) == (3, second.checkpoint + "— w2 y\n— w3 z\n")
+        assert (cosigned_size(connection, "w1"), cosigned_size(connection, "w9")) == (2, 0)
+        assert best_cosigned(connection, 1, ["w1", "w2", "w3"]) == (3, ("w2", "w3"))
+        assert best_cosigned(connection, 1, ["w1"]) == (2, ("w1",))
+        assert best_cosigned(connection, 2, ["w1"]) is None
 
 
 REFUSED = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from audit._merkle import EMPTY_ROOT
+from audit import EMPTY_ROOT
 
 revision = "0004"
 down_revision = "0003"

@@ -204,3 +204,14 @@ async def test_a_party_of_the_broker_reads_the_checkpoint_and_others_do_not(worl
         assert refused.status_code == 404
         assert refused.content == ballerup.content
     assert albertslund.text.split("\n")[0] not in ballerup.text
+
+
+@pytest.mark.anyio
+async def test_a_request_uses_the_keys_the_app_holds(world: World) -> None:
+    """A route takes the log keys the app loaded at start; it does not read them from disk."""
+    (world.settings.home / "keys" / "reference.key").write_text("not hex\n", encoding="ascii")
+    reference = world.dwellings["blokland"][0]
+    async with world.client() as client:
+        found = await client.get(f"/v1/log/dwellings/{reference}", headers=world.auth(Role.AUDITOR))
+    assert found.status_code == 200, found.text
+    assert found.json()

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broker.policy import Schedule
-from broker.policy._model import _expand
 from broker.scheduler import LOOKBACK, fire_times, next_fire, previous_fire
+from broker.scheduler._cron import _expand
 
 CPH = zoneinfo.ZoneInfo("Europe/Copenhagen")
 WEEKLY = Schedule(cron="0 6 * * 1")
