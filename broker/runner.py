@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from broker.config import Settings
 from broker.contact.service import close_unanswered
 from broker.db import make_session_factory, session_scope
-from broker.delivery.service import deliver_due
+from broker.delivery.service import DeliveryHooks, deliver_due
 from broker.disclosure import policy_registered, record
 from broker.disclosure.witnessing import WitnessClients, witness_latest
 from broker.errors import ConfigError
@@ -51,12 +51,18 @@ class Runner:
         engine: Engine,
         policies: Callable[[], tuple[LoadedPolicy, ...]],
         clock: Callable[[], dt.datetime] = _now,
+        *,
+        hooks: DeliveryHooks | None = None,
     ) -> None:
-        """Work on ``engine`` with the policies in force that ``policies`` returns."""
+        """Work on ``engine`` with the policies in force that ``policies`` returns.
+
+        ``hooks`` are told of each delivered release (``broker.wiring.delivery_hooks``).
+        """
         self._settings = settings
         self._engine = engine
         self._policies = policies
         self._clock = clock
+        self._hooks = hooks
         self._factory = make_session_factory(engine)
         self._client = httpx.Client(timeout=settings.delivery_timeout)
         self._witnesses = WitnessClients()
@@ -109,6 +115,7 @@ class Runner:
                 self._client,
                 self._clock,
                 witnesses=self._witnesses,
+                hooks=self._hooks,
             )
             if attempts:
                 witness_latest(self._engine, self._settings, clients=self._witnesses)

@@ -25,6 +25,7 @@ from broker.errors import ConfigError
 from broker.keys import KeyRing, load_keys
 from broker.policy import PolicyRegistry
 from broker.runner import Runner, version_recorder
+from broker.wiring import delivery_hooks
 
 __all__ = ["create_app"]
 
@@ -81,7 +82,11 @@ def _lifespan(
         # holding them always finds a thread to finish on: no deadlock under load.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, settings.api_max_concurrency + 16)
-        halt = Runner(settings, db, lambda: registry.active).start() if settings.scheduler else None
+        halt = (
+            Runner(settings, db, lambda: registry.active, hooks=delivery_hooks()).start()
+            if settings.scheduler
+            else None
+        )
         yield
         if halt is not None:
             halt()

@@ -360,24 +360,15 @@ def objection() -> None:
 
 
 def _objection(ctx: click.Context, ref: str, *, add: bool) -> bool:
-    from broker.disclosure import objection_changed, record  # noqa: PLC0415
     from broker.keys import load_keys  # noqa: PLC0415
-    from broker.schedule.service import (  # noqa: PLC0415
-        add_objection,
-        dwelling_org,
-        remove_objection,
-    )
+    from broker.schedule.service import add_objection, remove_objection  # noqa: PLC0415
 
     settings = settings_of(ctx)
     with errors_to_exit():
         ring = load_keys(settings)
+    change = add_objection if add else remove_objection
     with open_session(settings) as session:
-        changed = add_objection(session, ref, now=now()) if add else remove_objection(session, ref)
-        if changed:
-            entry = objection_changed(
-                ring.reference(ref), discloser=dwelling_org(session, ref), added=add, at=now()
-            )
-            record(session, ring, [entry])
+        changed = change(session, ring, ref, now=now())
     if changed:
         send_to_witnesses(settings)
     return changed

@@ -30,6 +30,7 @@ from broker.policy import Flow, PolicyRegistry, load_policies
 from broker.receiver import MAX_BODY, Receiver, make_receiver_server
 from broker.release import release
 from broker.runner import Runner, version_recorder
+from broker.wiring import delivery_hooks
 
 __all__ = ["deliver", "push", "receiver", "scheduler"]
 
@@ -41,7 +42,8 @@ def _deliver(settings: Settings) -> bool:
     engine = make_engine(settings.resolved_database_url)
     try:
         with errors_to_exit(), httpx.Client(timeout=settings.delivery_timeout) as client:
-            attempts = deliver_due(make_session_factory(engine), settings, ring, client, now)
+            factory = make_session_factory(engine)
+            attempts = deliver_due(factory, settings, ring, client, now, hooks=delivery_hooks())
     finally:
         engine.dispose()
     for attempt in attempts:
@@ -192,6 +194,6 @@ def scheduler(ctx: click.Context) -> None:
         signal.signal(stopping, lambda _signum, _frame: stop.set())
     click.echo(f"scheduler running with {len(registry.active)} policies; stop with Ctrl-C")
     try:
-        Runner(settings, engine, lambda: registry.active).run(stop)
+        Runner(settings, engine, lambda: registry.active, hooks=delivery_hooks()).run(stop)
     finally:
         engine.dispose()

@@ -21,8 +21,9 @@ import hashlib
 import random
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 import httpx
 import structlog
@@ -34,7 +35,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from audit import Draft, EntryValue
 from broker.config import RecipientSettings, Settings
-from broker.contact.service import on_delivered
 from broker.db import session_scope
 from broker.delivery._sealing import seal
 from broker.delivery._signature import content_digest, sign_request
@@ -46,7 +46,7 @@ from broker.keys import KeyRing
 from broker.release import _payload
 from broker.release.models import Release
 
-__all__ = ["Attempt", "deliver_due", "key_id", "retry_failed"]
+__all__ = ["Attempt", "Delivered", "DeliveryHooks", "deliver_due", "key_id", "retry_failed"]
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +61,37 @@ def key_id(key: Ed25519PublicKey) -> str:
     """Return the key id a receiver finds a signing key by: 16 hex of SHA-256 of the raw key."""
     raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
+
+
+class Delivered(Protocol):
+    """A hook told that a release arrived, in the transaction that records the delivery."""
+
+    def __call__(
+        self, session: Session, ring: KeyRing, release_id: str, *, now: dt.datetime
+    ) -> None:
+        """Act on the delivery of ``release_id`` (at ``now``) in ``session``."""
+
+
+@dataclass(slots=True)
+class DeliveryHooks:
+    """What other topics do when a release's delivery is settled: delivery knows no flow.
+
+    A topic registers its hooks (``broker.contact.service.register_hooks``); the edges'
+    wiring builds one set (``broker.wiring.delivery_hooks``) and passes it down.
+    """
+
+    delivered: list[Delivered] = field(default_factory=list)
+
+    def on_delivered(self, hook: Delivered) -> None:
+        """Call ``hook`` for every release that arrives, in the transaction recording it."""
+        self.delivered.append(hook)
+
+    def announce_delivered(
+        self, session: Session, ring: KeyRing, release_id: str, *, now: dt.datetime
+    ) -> None:
+        """Tell every registered hook that ``release_id`` arrived."""
+        for hook in self.delivered:
+            hook(session, ring, release_id, now=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,14 +268,19 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
     clock: Callable[[], dt.datetime],
     *,
     witnesses: WitnessClients | None = None,
+    hooks: DeliveryHooks | None = None,
 ) -> list[Attempt]:
     """Try every due release once, oldest first; return what happened to each.
+
+    ``hooks`` are told of each release that arrived, in the transaction that
+    records it (a contact check records its ``received`` reply so).
 
     Each body is assembled now, around a receipt cut now: under the newest checkpoint
     that covers the entry and that the configured witnesses cosigned (they are asked
     once per call if none has), else under the newest one, saying why it is not.
     """
     recipients = {r.id: r for r in settings.recipients}
+    announced = hooks if hooks is not None else DeliveryHooks()
     started = clock()
     with session_scope(factory) as session:
         due = list(
@@ -293,7 +329,7 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
             if not problem:
                 stored.status, stored.delivered_at, stored.last_error = "delivered", now, None
                 stored.receipt, stored.receipt_uncosigned = receipt.text, receipt.uncosigned
-                on_delivered(session, ring, stored.id, now=now)
+                announced.announce_delivered(session, ring, stored.id, now=now)
             elif final:
                 stored.status, stored.last_error = "failed", problem
             else:
