@@ -20,7 +20,6 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import or_, select
 
-from audit import VerificationError
 from broker import disclosure
 from broker.access import Principal
 from broker.api._auth import Auditor, AuditorOrVisitator, DbSession, ReadSession
@@ -33,7 +32,7 @@ from broker.disclosure import (
     review_dwelling,
     review_entries,
 )
-from broker.errors import NotFound
+from broker.errors import LogVerificationError, NotFound
 from broker.keys import KeyRing, load_keys
 from broker.policy import Policy
 from broker.policy.models import PolicyVersion
@@ -163,7 +162,7 @@ def verify_log(request: Request, caller: Auditor, session: DbSession) -> VerifyR
             at=_now(),
             policies=_policies(request),
         )
-    except VerificationError as error:
+    except LogVerificationError as error:
         return VerifyResult(ok=False, failed_at=error.seq, reason=error.reason)
     return VerifyResult(
         ok=True,

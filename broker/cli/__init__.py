@@ -20,11 +20,11 @@ from pydantic import ValidationError
 
 from broker.cli._audit import audit
 from broker.cli._common import (
-    EXIT_REJECTED,
-    EXIT_USAGE,
-    errors_to_exit,
+    HANDLED,
+    CommandFailed,
     now,
     open_session,
+    report,
     send_to_witnesses,
     settings_of,
 )
@@ -34,6 +34,7 @@ from broker.cli._tokens import token
 from broker.cli._witness import witness
 from broker.config import load_settings
 from broker.db import make_engine, upgrade
+from broker.errors import ConfigError
 from broker.logging import configure_logging, new_run_id
 
 if TYPE_CHECKING:
@@ -54,8 +55,8 @@ def cli(ctx: click.Context) -> None:
         settings = load_settings()
     except ValidationError as exc:
         fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
-        click.echo(f"error: invalid settings ({fields}); see README, Configuration", err=True)
-        sys.exit(EXIT_USAGE)
+        message = f"invalid settings ({fields}); see README, Configuration"
+        raise ConfigError(message) from None
     configure_logging(log_format=settings.log_format, level=settings.log_level)
     structlog.contextvars.bind_contextvars(run_id=new_run_id())
     ctx.obj = settings
@@ -112,17 +113,16 @@ def ingest(ctx: click.Context, path: Path, org: str, mapping: Path | None) -> No
     from broker.ingest import ingest_file, load_mapping  # noqa: PLC0415 - keeps --help fast
 
     settings = settings_of(ctx)
-    with errors_to_exit():
-        column_mapping = load_mapping(mapping) if mapping is not None else None
-        with open_session(settings) as session:
-            report = ingest_file(
-                session,
-                path,
-                org=org,
-                now=now(),
-                mapping=column_mapping,
-                progress=_progress_printer(),
-            )
+    column_mapping = load_mapping(mapping) if mapping is not None else None
+    with open_session(settings) as session:
+        report = ingest_file(
+            session,
+            path,
+            org=org,
+            now=now(),
+            mapping=column_mapping,
+            progress=_progress_printer(),
+        )
     stats = report.stats
     click.echo(
         f"accepted: {report.rows} rows from {report.source_format.upper()}; "
@@ -163,7 +163,7 @@ def policy_check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
         )
     if problems:
         click.echo(f"{len(problems)} problem(s)", err=True)
-        sys.exit(EXIT_REJECTED)
+        raise CommandFailed
 
 
 @policy.command("reload")
@@ -184,15 +184,17 @@ def policy_reload(ctx: click.Context) -> None:
         pid = int(pid_file.read_text(encoding="ascii"))
     except (OSError, ValueError):
         click.echo(f"no running broker (no {pid_file}); nothing to reload")
-        sys.exit(EXIT_REJECTED if problems else 0)
+        if problems:
+            raise CommandFailed from None
+        return
     try:
         os.kill(pid, signal.SIGHUP)
     except ProcessLookupError:
         click.echo(f"no running broker (stale {pid_file}); nothing to reload")
-        sys.exit(EXIT_REJECTED)
+        raise CommandFailed from None
     if problems:
         click.echo(f"{len(problems)} problem(s): the running broker keeps its current policies")
-        sys.exit(EXIT_REJECTED)
+        raise CommandFailed
     click.echo(f"reload signalled to broker (pid {pid}): {len(loaded)} policies")
 
 
@@ -220,7 +222,7 @@ def policy_test(ctx: click.Context, paths: tuple[Path, ...]) -> None:
         status = "ok" if not result.failures else "failed"
         click.echo(f"{status}: {item.policy.id}: {result.cases} case(s)")
     if failed:
-        sys.exit(EXIT_REJECTED)
+        raise CommandFailed
 
 
 @policy.command("diff")
@@ -251,7 +253,7 @@ def policy_diff(ctx: click.Context, old: Path, new: Path, at: dt.datetime | None
         for problem in problems:
             click.echo(str(problem), err=True)
         if loaded is None:
-            sys.exit(EXIT_REJECTED)
+            raise CommandFailed
         versions.append(loaded.policy)
     run_date = at.date() if at is not None else now().date()
     with open_session(settings_of(ctx)) as session:
@@ -311,7 +313,7 @@ def policy_explain(
         for problem in invalid:
             click.echo(str(problem), err=True)
         click.echo(f"error: no valid policy {policy_id!r} in {settings.policies_dir}", err=True)
-        sys.exit(EXIT_REJECTED)
+        raise CommandFailed
     run_date = at.date() if at is not None else now().date()
     with open_session(settings) as session:
         plan = explain(session, chosen[0], at=run_date)
@@ -364,8 +366,7 @@ def _objection(ctx: click.Context, ref: str, *, add: bool) -> bool:
     from broker.schedule.service import add_objection, remove_objection  # noqa: PLC0415
 
     settings = settings_of(ctx)
-    with errors_to_exit():
-        ring = load_keys(settings)
+    ring = load_keys(settings)
     change = add_objection if add else remove_objection
     with open_session(settings) as session:
         changed = change(session, ring, ref, now=now())
@@ -465,6 +466,8 @@ cli.add_command(token)
 
 
 def main() -> None:
-    """Run the command line; an error that no command handled still exits with its code."""
-    with errors_to_exit():
+    """Run the command line; each error the broker raises exits with its code (one table)."""
+    try:
         cli()
+    except HANDLED as error:
+        sys.exit(report(error))

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from audit import RECEIPT_HEADER, VerificationError, Verified, read_head
+from audit import RECEIPT_HEADER, Verified, read_head
 from broker.cli._common import (
-    EXIT_REJECTED,
-    errors_to_exit,
+    CommandFailed,
     now,
     open_session,
     send_to_witnesses,
@@ -29,6 +27,7 @@ from broker.disclosure import (
     review_entries,
     verify_log,
 )
+from broker.errors import LogVerificationError
 from broker.keys import KeyRing, load_keys
 from broker.policy import duration_days, load_policies
 from broker.schedule.service import find_dwelling
@@ -45,8 +44,7 @@ def _date(value: dt.datetime | None) -> dt.date | None:
 
 
 def _ring(settings: Settings) -> KeyRing:
-    with errors_to_exit():
-        return load_keys(settings)
+    return load_keys(settings)
 
 
 @click.group()
@@ -85,9 +83,9 @@ def audit_verify(ctx: click.Context, checkpoints: tuple[Path, ...]) -> None:
             result, cosignatures, contents = verify_log(
                 session, ring, settings, None, at=now(), held=_held(checkpoints)
             )
-        except VerificationError as error:
+        except LogVerificationError as error:
             click.echo(f"FAILED: {error}")
-            sys.exit(EXIT_REJECTED)
+            raise CommandFailed from error
     click.echo(_verified(result, cosignatures, contents))
 
 

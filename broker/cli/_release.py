@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 import threading
 from pathlib import Path
 
@@ -15,8 +14,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from audit import PemError, Witness, public_keys_from_pem
 from broker.cli._common import (
-    EXIT_REJECTED,
-    errors_to_exit,
+    CommandFailed,
     now,
     open_session,
     send_to_witnesses,
@@ -37,11 +35,10 @@ __all__ = ["deliver", "push", "receiver", "scheduler"]
 
 def _deliver(settings: Settings) -> bool:
     """Try every due release once; print each outcome; return whether all arrived."""
-    with errors_to_exit():
-        ring = load_keys(settings)
+    ring = load_keys(settings)
     engine = make_engine(settings.resolved_database_url)
     try:
-        with errors_to_exit(), httpx.Client(timeout=settings.delivery_timeout) as client:
+        with httpx.Client(timeout=settings.delivery_timeout) as client:
             factory = make_session_factory(engine)
             attempts = deliver_due(factory, settings, ring, client, now, hooks=delivery_hooks())
     finally:
@@ -68,13 +65,12 @@ def push(ctx: click.Context, policy_id: str) -> None:
     loaded, problems = load_policies([settings.policies_dir])
     if problems:
         click.echo("error: the policies do not check; run `broker policy check`", err=True)
-        sys.exit(EXIT_REJECTED)
+        raise CommandFailed
     policy = next((p.policy for p in loaded if p.policy.id == policy_id), None)
     if policy is None or policy.flow is not Flow.AFFECTED_DWELLINGS:
         click.echo("error: no affected-dwellings policy with that id", err=True)
-        sys.exit(EXIT_REJECTED)
-    with errors_to_exit():
-        ring = load_keys(settings)
+        raise CommandFailed
+    ring = load_keys(settings)
     moment = now()
     with open_session(settings) as session:
         outcome = release(session, ring, policy, run_at=moment, now=moment)
@@ -88,7 +84,7 @@ def push(ctx: click.Context, policy_id: str) -> None:
         f"disclosure-log entry {made.log_seq}"
     )
     if not _deliver(settings):
-        sys.exit(EXIT_REJECTED)
+        raise CommandFailed
 
 
 @click.command()
@@ -108,7 +104,7 @@ def deliver(ctx: click.Context, retry: str | None) -> None:
             retry_failed(session, retry, now=now())
         click.echo(f"queued again: {retry}")
     if not _deliver(settings):
-        sys.exit(EXIT_REJECTED)
+        raise CommandFailed
 
 
 @click.command()

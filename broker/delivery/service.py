@@ -40,7 +40,7 @@ from broker.delivery._sealing import seal
 from broker.delivery._signature import content_digest, sign_request
 from broker.disclosure import record, rfc3339
 from broker.disclosure.witnessing import CutReceipt, ReceiptCutter, WitnessClients
-from broker.errors import ConfigError, InputError, NotFound, Problem
+from broker.errors import AuditError, ConfigError, DeliveryError, InputError, NotFound, Problem
 from broker.files import write_atomic
 from broker.keys import KeyRing
 from broker.release import _payload
@@ -253,6 +253,13 @@ def _record_outcome(  # noqa: PLR0913 - the outcome's facts, all named
         record(session, ring, [Draft({**fields, "event": "delivery-failed", "reason": problem})])
 
 
+def _cut(receipts: ReceiptCutter, release: Release) -> CutReceipt:
+    try:
+        return receipts.cut(release.log_seq)
+    except AuditError as exc:
+        raise DeliveryError(f"release {release.id}: no receipt can be cut for it") from exc
+
+
 def _engine_of(factory: sessionmaker[Session]) -> Engine:
     bind = factory.kw.get("bind")
     if not isinstance(bind, Engine):
@@ -278,6 +285,9 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
     Each body is assembled now, around a receipt cut now: under the newest checkpoint
     that covers the entry and that the configured witnesses cosigned (they are asked
     once per call if none has), else under the newest one, saying why it is not.
+
+    Raises:
+        DeliveryError: no checkpoint covers a due release's entry (the round stops).
     """
     recipients = {r.id: r for r in settings.recipients}
     announced = hooks if hooks is not None else DeliveryHooks()
@@ -309,7 +319,7 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
         if release.recipient in blocked or held_back:
             continue  # keep the order: a later release waits for an earlier one
         # 1. Cut the receipt now, after the witnesses have seen the entry (asked if need be).
-        receipt = receipts.cut(release.log_seq)
+        receipt = _cut(receipts, release)
         body = _payload.body(release.content, release.salt, receipt.text, receipt.uncosigned)
         # 2. Send, outside any transaction.
         now = clock()

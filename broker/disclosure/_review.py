@@ -226,7 +226,7 @@ def verify_log(  # noqa: PLR0913 - who verifies against what, all named
 
     Raises:
         NotFound: the reader's organisation is no party (nothing is recorded).
-        VerificationError: the log does not verify (nothing is recorded).
+        LogVerificationError: the log does not verify (nothing is recorded).
     """
     if reader is not None:
         _require_party(session, reader, policies)

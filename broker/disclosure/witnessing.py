@@ -35,13 +35,13 @@ from audit import (
     WitnessReply,
     add_checkpoint_body,
     add_cosignature,
-    make_receipt,
     parse_cosigner_key,
     read_witness_reply,
     verify_cosignatures,
 )
 from audit._storage import log_checkpoints, log_cosignatures
 from broker.config import Settings, WitnessSettings
+from broker.disclosure.service import receipt
 
 __all__ = [
     "NOT_WITNESSED",
@@ -261,7 +261,7 @@ def receipt_now(connection: Connection, settings: Settings, seq: int) -> CutRece
     and ``uncosigned`` says why.
 
     Raises:
-        ReceiptError: no checkpoint covers the entry.
+        AuditError: no checkpoint covers the entry.
     """
     names = _witness_names(settings)
     count = func.count(log_cosignatures.c.witness)
@@ -274,14 +274,14 @@ def receipt_now(connection: Connection, settings: Settings, seq: int) -> CutRece
     ).scalar_one_or_none()
     if best is None:
         newest = int(connection.scalar(select(func.max(log_checkpoints.c.size))) or 0)
-        text = make_receipt(connection, seq, newest)
+        text = receipt(connection, seq, newest)
         return CutReceipt(text, newest, (), NOT_WITNESSED if names else NO_WITNESS)
     signed = connection.scalars(
         select(log_cosignatures.c.witness)
         .where(log_cosignatures.c.size == best, log_cosignatures.c.witness.in_(names))
         .order_by(log_cosignatures.c.witness)
     )
-    return CutReceipt(make_receipt(connection, seq, int(best)), int(best), tuple(signed))
+    return CutReceipt(receipt(connection, seq, int(best)), int(best), tuple(signed))
 
 
 class ReceiptCutter:
@@ -309,7 +309,7 @@ class ReceiptCutter:
         """Return entry ``seq``'s receipt, cosigned unless no witness is configured or answers.
 
         Raises:
-            ReceiptError: no checkpoint covers the entry.
+            AuditError: no checkpoint covers the entry.
         """
         with self._engine.connect() as connection:
             found = receipt_now(connection, self._settings, seq)
