@@ -10,13 +10,7 @@ from typing import Any
 import click
 
 from audit import RECEIPT_HEADER, Verified, read_head
-from broker.cli._common import (
-    CommandFailed,
-    now,
-    open_session,
-    send_to_witnesses,
-    settings_of,
-)
+from broker.cli._common import CommandFailed, now, open_session, send_to_witnesses, settings_of
 from broker.config import Settings
 from broker.disclosure import (
     EntryFilter,

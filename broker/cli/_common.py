@@ -19,6 +19,8 @@ log = structlog.get_logger("broker.cli")
 
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
+PID_FILE = "broker.pid"
+"""Where `broker serve` writes its process id (in the home directory) for `policy reload`."""
 
 
 class CommandFailed(Exception):  # noqa: N818 - what happened, as the exit code says

@@ -13,13 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from audit import PemError, Witness, public_keys_from_pem
-from broker.cli._common import (
-    CommandFailed,
-    now,
-    open_session,
-    send_to_witnesses,
-    settings_of,
-)
+from broker.cli._common import CommandFailed, now, open_session, send_to_witnesses, settings_of
 from broker.config import Settings
 from broker.db import make_engine, make_session_factory
 from broker.delivery.service import deliver_due, retry_failed
