@@ -22,7 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
 
-from broker.errors import DatabaseUnavailable, StorageError
+from broker.errors import DatabaseUnavailable, LogMutationError, StorageError
 
 __all__ = [
     "Base",
@@ -151,10 +151,6 @@ def _schema_missing(exc: SQLAlchemyError) -> bool:
 
 _SEALED = frozenset({"log_entries", "log_nodes", "log_checkpoints", "log_cosignatures"})
 """Disclosure-log tables no session may update or delete from (the database refuses too)."""
-
-
-class LogMutationError(RuntimeError):
-    """A session tried to change or delete rows of the disclosure log."""
 
 
 def _refuse_log_mutation(state: ORMExecuteState) -> None:

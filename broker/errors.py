@@ -6,7 +6,20 @@
      ├── NotFound          no such object (or not visible to the caller)
      ├── StorageError      the database refused the operation
      │    └── DatabaseUnavailable   the database could not be reached: retry later
+     ├── AuditError        the disclosure log refused or failed the operation
+     │    ├── LogConflictError      another writer appended first: nothing changed; retry
+     │    ├── LogMutationError      a change or deletion of the append-only log was refused
+     │    └── LogVerificationError  the log does not verify: where, and why
+     ├── DeliveryError     a release could not be handed to its recipient
+     ├── SignatureError    a signed request or its Content-Digest does not verify
+     │                     (``broker.delivery``, where requests are signed and checked)
      └── Cancelled         the work was stopped before it finished: nothing was changed
+
+``audit`` raises its own errors; the broker translates them once, where it calls
+``audit`` for a job (``broker.disclosure``), into ``AuditError`` ``from`` the
+original. Each edge maps this tree once: the API to problem responses
+(``broker.api._problems.problem_for``), the CLI to exit codes (one table in
+``broker.cli._common``).
 
 Messages name the field and the rule and never echo a value: an input value may
 be personal data typed into the wrong place.
@@ -19,11 +32,16 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 __all__ = [
+    "AuditError",
     "BrokerError",
     "Cancelled",
     "ConfigError",
     "DatabaseUnavailable",
+    "DeliveryError",
     "InputError",
+    "LogConflictError",
+    "LogMutationError",
+    "LogVerificationError",
     "NotFound",
     "Problem",
     "StorageError",
@@ -85,6 +103,31 @@ class Cancelled(BrokerError):  # noqa: N818 - what happened, as asyncio names it
 
 class DatabaseUnavailable(StorageError):  # noqa: N818 - reads as the state it names, like NotFound
     """The database could not be reached or lost the connection; a retry may succeed."""
+
+
+class AuditError(BrokerError):
+    """The disclosure log refused or failed the operation (translated from ``audit``'s errors)."""
+
+
+class LogConflictError(AuditError):
+    """Another writer advanced the log first; nothing was changed, and a retry may succeed."""
+
+
+class LogMutationError(AuditError):
+    """A session tried to change or delete rows of the append-only disclosure log."""
+
+
+class LogVerificationError(AuditError):
+    """The log does not verify: ``seq`` is the first entry that fails (None: the log as a whole)."""
+
+    def __init__(self, reason: str, seq: int | None = None) -> None:
+        """Carry why the log fails, and where."""
+        super().__init__(f"entry {seq}: {reason}" if seq is not None else reason)
+        self.reason, self.seq = reason, seq
+
+
+class DeliveryError(BrokerError):
+    """A release could not be handed to its recipient (a recipient's answer is logged instead)."""
 
 
 def validation_errors(exc: ValidationError) -> list[tuple[tuple[str, ...], str]]:

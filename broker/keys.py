@@ -37,7 +37,6 @@ from audit import (
     EntryValue,
     Signer,
     Verifier,
-    append,
     dwelling_reference,
     public_keys_from_pem,
     public_keys_to_pem,
@@ -229,12 +228,11 @@ def rotate_keys(settings: Settings, session: Session, *, at: dt.datetime) -> Key
         "previous_key": verifier_key(old.origin, old.signing.public_key()),
     }
     # The disclosure package reads keys; import it here, not at the top.
-    from broker.disclosure import index_orgs  # noqa: PLC0415
+    from broker.disclosure import record  # noqa: PLC0415
 
     try:
         signer = Signer(old.origin, (new_key, old.signing))
-        appended = append(session.connection(), [Draft(fields)], signer)
-        index_orgs(session, appended.first_seq, [fields])
+        record(session, old, [Draft(fields)], signer=signer)
         session.flush()
     except Exception:
         for suffix in (".pem", ".pub.pem"):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from broker.config import Settings
 from broker.contact.service import close_unanswered
 from broker.db import make_session_factory, session_scope
-from broker.delivery.service import deliver_due
+from broker.delivery.service import DeliveryHooks, deliver_due
 from broker.disclosure import policy_registered, record
 from broker.disclosure.witnessing import WitnessClients, witness_latest
 from broker.errors import ConfigError
@@ -45,7 +45,7 @@ def _now() -> dt.datetime:
 class Runner:
     """Ticks the scheduler, releases each claimed run, and delivers whatever is due."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the runner's parts; keys and hooks by keyword
         self,
         settings: Settings,
         engine: Engine,
@@ -53,17 +53,20 @@ class Runner:
         clock: Callable[[], dt.datetime] = _now,
         *,
         keys: KeyStore | None = None,
+        hooks: DeliveryHooks | None = None,
     ) -> None:
         """Work on ``engine`` with the policies in force that ``policies`` returns.
 
         The log keys come from ``keys`` (by default a store of the runner's own): loaded
-        once, and again only when a rotation wrote a newer key.
+        once, and again only when a rotation wrote a newer key. ``hooks`` are told of
+        each delivered release (``broker.wiring.delivery_hooks``).
         """
         self._settings = settings
         self._keys = keys if keys is not None else KeyStore(settings)
         self._engine = engine
         self._policies = policies
         self._clock = clock
+        self._hooks = hooks
         self._factory = make_session_factory(engine)
         self._client = httpx.Client(timeout=settings.delivery_timeout)
         self._witnesses = WitnessClients()
@@ -116,6 +119,7 @@ class Runner:
                 self._client,
                 self._clock,
                 witnesses=self._witnesses,
+                hooks=self._hooks,
             )
             if attempts:
                 witness_latest(self._engine, self._settings, clients=self._witnesses)

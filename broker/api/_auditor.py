@@ -19,9 +19,8 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
 
-from audit import VerificationError, latest_checkpoint, write_bundle
+from broker import disclosure
 from broker.access import Principal
 from broker.api._auth import (
     Auditor,
@@ -34,26 +33,22 @@ from broker.api._auth import (
 from broker.api._routing import BoundedJsonRoute
 from broker.disclosure import (
     EntryFilter,
-    audit_read,
-    dwelling_disclosures,
-    entries,
-    is_party,
-    readable_seqs,
-    record,
-    verify,
+    Reader,
+    checkpoint_note,
+    export_log,
+    review_dwelling,
+    review_entries,
 )
-from broker.errors import NotFound
-from broker.keys import KeyRing
+from broker.errors import LogVerificationError, NotFound
+from broker.policy import Policy
 from broker.policy.models import PolicyVersion
 from broker.schedule import DWELLING_REF
-from broker.schedule.service import dwelling_org
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/log", tags=["auditor"], route_class=BoundedJsonRoute)
 _MAX_PAGE = 1000
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_NOT_A_PARTY = "nothing on record for the caller's organisation"
 _NO_DISCLOSURES = "no disclosures on record about this dwelling"
 
 
@@ -110,23 +105,16 @@ class _JsonLines(Response):
     media_type = "application/jsonl"
 
 
-def _read(session: Session, ring: KeyRing, caller: Principal, query: str, **what: Any) -> None:
-    draft = audit_read(query, at=dt.datetime.now(dt.UTC), actor=f"token:{caller.token_id}", **what)
-    record(session, ring, [draft])
+def _reader(caller: Principal) -> Reader:
+    return Reader(actor=f"token:{caller.token_id}", org=caller.org)
 
 
-def _require_party(session: Session, request: Request, caller: Principal) -> None:
-    """Raise NotFound unless the caller's organisation is a party of this broker."""
-    policies = [item.policy for item in request.app.state.policies.active]
-    if not is_party(session, caller.org, policies):
-        raise NotFound(_NOT_A_PARTY)
+def _policies(request: Request) -> list[Policy]:
+    return [item.policy for item in request.app.state.policies.active]
 
 
-def _holds(session: Session, reference: str, org: str) -> bool:
-    try:
-        return dwelling_org(session, reference) == org
-    except NotFound:
-        return False
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @router.get("/entries", response_model=EntryPage)
@@ -144,15 +132,10 @@ def list_entries(  # noqa: PLR0913, PLR0917 - one query parameter each
 ) -> EntryPage:
     """The caller's organisation's entries matching the filters, after the cursor; recorded."""
     where = EntryFilter(event, recipient, policy, since, until)
-    page: list[dict[str, Any]] = []
-    more = False
-    for entry in entries(session.connection(), where, org=caller.org, after=after):
-        if len(page) == limit:
-            more = True
-            break
-        page.append(entry)
-    _read(session, ring, caller, "entries", since=since, until=until)
-    return EntryPage(entries=page, next_after=int(page[-1]["seq"]) if more and page else None)
+    page = review_entries(
+        session, ring, _reader(caller), where, at=_now(), after=after, limit=limit
+    )
+    return EntryPage(entries=page.entries, next_after=page.next_after)
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse)
@@ -162,11 +145,7 @@ def checkpoint(request: Request, caller: AuditorOrVisitator, session: ReadSessio
     Only for a party of this broker's disclosures: a discloser or recipient of a
     policy in force or of a release on record.
     """
-    _require_party(session, request, caller)
-    latest = latest_checkpoint(session.connection())
-    if latest is None:
-        raise NotFound("no checkpoint yet")
-    return latest[1]
+    return checkpoint_note(session, _reader(caller), _policies(request))
 
 
 @router.get("/verify", response_model=VerifyResult)
@@ -178,12 +157,17 @@ def verify_log(
     The whole log, for a party of this broker's disclosures: a tree verifies only
     whole, and the answer (size, root, counts) is what every checkpoint publishes.
     """
-    _require_party(session, request, caller)
     try:
-        result, cosignatures, contents = verify(session.connection(), ring, settings)
-    except VerificationError as error:
+        result, cosignatures, contents = disclosure.verify_log(
+            session,
+            ring,
+            settings,
+            _reader(caller),
+            at=_now(),
+            policies=_policies(request),
+        )
+    except LogVerificationError as error:
         return VerifyResult(ok=False, failed_at=error.seq, reason=error.reason)
-    _read(session, ring, caller, "verify")
     return VerifyResult(
         ok=True,
         size=result.size,
@@ -206,16 +190,11 @@ def dwelling(
     404 when there is none and the dwelling is not the caller's organisation's,
     the same answer as for a dwelling that does not exist.
     """
-    keyed = ring.reference(reference)
-    found = dwelling_disclosures(session.connection(), keyed, org=caller.org)
-    if not found and not _holds(session, reference, caller.org):
-        # 1. The attempt is on record too, without the reference of a dwelling not
-        #    the caller's; 2. commit it, as the error rolls the request back.
-        _read(session, ring, caller, "dwelling")
-        session.commit()
+    review = review_dwelling(session, ring, _reader(caller), reference, at=_now())
+    if not review.shown:
+        session.commit()  # the attempt stays on record: the error rolls the request back
         raise NotFound(_NO_DISCLOSURES)
-    _read(session, ring, caller, "dwelling", dwellings=[keyed])
-    return [DwellingDisclosure(entry=item.entry, receipt=item.receipt) for item in found]
+    return [DwellingDisclosure(entry=d.entry, receipt=d.receipt) for d in review.disclosures]
 
 
 @router.get("/export", response_class=_JsonLines)
@@ -233,19 +212,17 @@ def export(  # noqa: PLR0913, PLR0917 - one dependency or query parameter each
     Entries the caller may not see are written as leaf hashes only, as those
     outside the period are: the bundle still verifies as a whole.
     """
-    _require_party(session, request, caller)
-    _read(session, ring, caller, "export", since=since, until=until)
     out = io.StringIO()
-    write_bundle(
-        session.connection(),
+    export_log(
+        session,
+        ring,
+        settings,
+        _reader(caller),
         out,
-        origin=ring.origin,
-        log_keys=ring.verifier_keys(),
-        witness_keys=[w.key for w in settings.witnesses],
-        since=since.isoformat() if since else None,
-        until=until.isoformat() if until else None,
-        readable=readable_seqs(caller.org),
-        scope=caller.org,
+        at=_now(),
+        since=since,
+        until=until,
+        policies=_policies(request),
     )
     headers = {"Content-Disposition": 'attachment; filename="disclosure-log.jsonl"'}
     return _JsonLines(out.getvalue(), headers=headers)

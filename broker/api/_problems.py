@@ -13,7 +13,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from broker.db import storage_error
-from broker.errors import BrokerError, ConfigError, DatabaseUnavailable, InputError, NotFound
+from broker.errors import (
+    AuditError,
+    BrokerError,
+    ConfigError,
+    DatabaseUnavailable,
+    InputError,
+    LogConflictError,
+    NotFound,
+)
 
 __all__ = [
     "BODY_PROBLEMS",
@@ -91,6 +99,10 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _documented("no token, or an expired or revoked one"),
     403: _documented("the token's role may not use this route"),
     404: _documented("no such object, or not the caller's"),
+    409: _documented(
+        "the disclosure log refused the change: another writer appended first (try again),"
+        " or the change would alter the append-only log; nothing was changed"
+    ),
     413: _documented("the request body is larger than the limit (counted as it streams)"),
     422: _documented("invalid input: each field and the rule it breaks; nothing was changed"),
     429: _documented("too many requests for this token; see Retry-After", retry=True),
@@ -143,6 +155,17 @@ def _field_rule(error: Any) -> FieldRule:
     return FieldRule(field=_location(tuple(error["loc"])), rule=str(error["msg"]))
 
 
+def _log_refused(exc: AuditError) -> JSONResponse:
+    """409: the log refused the change; a conflict with another writer may be retried."""
+    if isinstance(exc, LogConflictError):
+        log.warning("api.log_conflict")
+        detail = "another writer appended to the disclosure log first; nothing was changed"
+    else:
+        log.error("api.audit_error", kind=type(exc).__name__)
+        detail = "the disclosure log refused the change; nothing was changed"
+    return problem_response(409, "conflict", detail)
+
+
 def problem_for(exc: Exception) -> JSONResponse:  # noqa: PLR0911 - one answer per kind of error
     """Return the problem response for ``exc``: the one mapping of errors to HTTP answers."""
     if isinstance(exc, SQLAlchemyError):
@@ -162,6 +185,8 @@ def problem_for(exc: Exception) -> JSONResponse:  # noqa: PLR0911 - one answer p
         return problem_response(422, "rejected", f"{exc}; nothing was changed", errors)
     if isinstance(exc, NotFound):
         return problem_response(404, "not found")
+    if isinstance(exc, AuditError):
+        return _log_refused(exc)
     if isinstance(exc, ConfigError):
         log.error("api.config_error", reason=str(exc))
         return problem_response(503, "unavailable", "the broker is not fully configured")

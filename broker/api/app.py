@@ -25,6 +25,7 @@ from broker.errors import ConfigError
 from broker.keys import KeyStore
 from broker.policy import PolicyRegistry
 from broker.runner import Runner, version_recorder
+from broker.wiring import delivery_hooks
 
 __all__ = ["create_app"]
 
@@ -85,7 +86,10 @@ def _lifespan(
         limiter.total_tokens = max(limiter.total_tokens, settings.api_max_concurrency + 16)
         halt = None
         if settings.scheduler:
-            halt = Runner(settings, db, lambda: registry.active, keys=keys).start()
+            runner = Runner(
+                settings, db, lambda: registry.active, keys=keys, hooks=delivery_hooks()
+            )
+            halt = runner.start()
         yield
         if halt is not None:
             halt()

@@ -4,38 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from audit import (
-    RECEIPT_HEADER,
-    VerificationError,
-    Verified,
-    read_head,
-    write_bundle,
-    write_csv,
-)
-from broker.cli._common import (
-    EXIT_REJECTED,
-    errors_to_exit,
-    now,
-    open_session,
-    send_to_witnesses,
-    settings_of,
-)
+from audit import RECEIPT_HEADER, Verified, read_head
+from broker.cli._common import CommandFailed, now, open_session, send_to_witnesses, settings_of
 from broker.config import Settings
 from broker.disclosure import (
     EntryFilter,
-    audit_read,
-    dwelling_disclosures,
-    entries,
+    Reader,
+    export_log,
     purge,
-    record,
-    verify,
+    review_dwelling,
+    review_entries,
+    verify_log,
 )
+from broker.errors import LogVerificationError
 from broker.keys import KeyRing, load_keys
 from broker.policy import duration_days, load_policies
 from broker.schedule.service import find_dwelling
@@ -43,6 +29,8 @@ from broker.schedule.service import find_dwelling
 __all__ = ["audit"]
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
+_OPERATOR = Reader(actor="cli")
+"""The operator's CLI reads every entry; its reads name the actor ``cli``."""
 
 
 def _date(value: dt.datetime | None) -> dt.date | None:
@@ -50,8 +38,7 @@ def _date(value: dt.datetime | None) -> dt.date | None:
 
 
 def _ring(settings: Settings) -> KeyRing:
-    with errors_to_exit():
-        return load_keys(settings)
+    return load_keys(settings)
 
 
 @click.group()
@@ -87,12 +74,12 @@ def audit_verify(ctx: click.Context, checkpoints: tuple[Path, ...]) -> None:
             click.echo("the log is empty: nothing has been recorded yet")
             return
         try:
-            result, cosignatures, contents = verify(
-                session.connection(), ring, settings, _held(checkpoints)
+            result, cosignatures, contents = verify_log(
+                session, ring, settings, None, at=now(), held=_held(checkpoints)
             )
-        except VerificationError as error:
+        except LogVerificationError as error:
             click.echo(f"FAILED: {error}")
-            sys.exit(EXIT_REJECTED)
+            raise CommandFailed from error
     click.echo(_verified(result, cosignatures, contents))
 
 
@@ -129,25 +116,21 @@ def audit_export(
     """Write the log (or a period of it) for an auditor; the export is itself recorded."""
     settings = settings_of(ctx)
     ring = _ring(settings)
-    first, last = _date(since), _date(until)
-    with open_session(settings) as session:
-        record(session, ring, [audit_read("export", at=now(), since=first, until=last)])
     with open_session(settings) as session, out.open("w", encoding="utf-8", newline="") as file:
-        connection = session.connection()
-        start, end = (d.isoformat() if d else None for d in (first, last))
-        if fmt == "csv":
-            rows = write_csv(connection, file, since=start, until=end)
-            click.echo(f"wrote {rows} entries to {out}")
-            return
-        counts = write_bundle(
-            connection,
+        counts = export_log(
+            session,
+            ring,
+            settings,
+            _OPERATOR,
             file,
-            origin=ring.origin,
-            log_keys=ring.verifier_keys(),
-            witness_keys=[w.key for w in settings.witnesses],
-            since=start,
-            until=end,
+            at=now(),
+            since=_date(since),
+            until=_date(until),
+            fmt="csv" if fmt == "csv" else "jsonl",
         )
+    if fmt == "csv":
+        click.echo(f"wrote {counts['entries']} entries to {out}")
+        return
     click.echo(
         f"wrote {counts['entries']} entries, {counts['leaves']} leaf hashes and "
         f"{counts['checkpoints']} checkpoints (log size {counts['size']}) to {out}"
@@ -187,8 +170,7 @@ def audit_list(  # noqa: PLR0913, PLR0917 - click passes one argument per option
     ring = _ring(settings)
     where = EntryFilter(event, recipient, policy_id, _date(since), _date(until))
     with open_session(settings) as session:
-        found = list(entries(session.connection(), where))
-        record(session, ring, [audit_read("list", at=now(), since=where.since, until=where.until)])
+        found = review_entries(session, ring, _OPERATOR, where, at=now(), query="list").entries
     for entry in found:
         click.echo(json.dumps(entry, ensure_ascii=False) if as_json else _line(entry))
     click.echo(f"{len(found)} entries", err=True)
@@ -210,10 +192,9 @@ def audit_dwelling(ctx: click.Context, dwelling: str, receipts: Path | None) -> 
     ring = _ring(settings)
     with open_session(settings) as session:
         ref = find_dwelling(session, dwelling)
-        reference = ring.reference(ref)
-        found = dwelling_disclosures(session.connection(), reference)
-        record(session, ring, [audit_read("dwelling", at=now(), dwellings=[reference])])
-    click.echo(f"dwelling {ref}: log reference {reference}")
+        review = review_dwelling(session, ring, _OPERATOR, ref, at=now())
+    found = review.disclosures
+    click.echo(f"dwelling {ref}: log reference {review.reference}")
     for item in found:
         entry = item.entry
         click.echo(_line(entry))

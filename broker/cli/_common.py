@@ -1,12 +1,10 @@
-"""Helpers shared by the command modules: settings, sessions, errors to exit codes."""
+"""Helpers shared by the command modules: settings, sessions, and the one exit-code table."""
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
 
 import click
 import structlog
@@ -22,50 +20,71 @@ log = structlog.get_logger("broker.cli")
 
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
+PID_FILE = "broker.pid"
+"""Where `broker serve` writes its process id (in the home directory) for `policy reload`."""
 
 
-def exit_code(error: BrokerError) -> int:
-    if isinstance(error, ConfigError):
-        return EXIT_USAGE
-    return EXIT_REJECTED
+class CommandFailed(Exception):  # noqa: N818 - what happened, as the exit code says
+    """A command failed after it said why; the CLI exits with ``EXIT_REJECTED``.
+
+    ``message``, when given, goes to stderr as it is.
+    """
+
+    def __init__(self, message: str = "") -> None:
+        """Carry the line to print, if the command has not printed it already."""
+        super().__init__(message)
+        self.message = message
 
 
-@contextmanager
-def errors_to_exit() -> Iterator[None]:
-    """Render the broker's errors on stderr and exit with their code: the one mapping."""
-    try:
-        yield
-    except InputError as exc:
-        click.echo(f"rejected: {exc}; nothing was changed", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(exit_code(exc))
-    except StorageError as exc:
-        _storage_failed(exc)
-    except BrokerError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exit_code(exc))
-    except SQLAlchemyError as exc:
+EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
+    (ConfigError, EXIT_USAGE),
+    (BrokerError, EXIT_REJECTED),
+    (SQLAlchemyError, EXIT_REJECTED),
+    (CommandFailed, EXIT_REJECTED),
+)
+"""The one table of exit codes: the first kind that matches decides (0 is success)."""
+
+HANDLED: tuple[type[Exception], ...] = tuple(kind for kind, _code in EXIT_CODES)
+"""The errors the entry point renders and exits with; anything else is a bug."""
+
+
+def exit_code(error: Exception) -> int:
+    """Return the exit code of ``error`` by the one table."""
+    return next(code for kind, code in EXIT_CODES if isinstance(error, kind))
+
+
+def report(error: Exception) -> int:
+    """Render ``error`` on stderr (never a value from the input) and return its exit code."""
+    if isinstance(error, SQLAlchemyError):
         # The driver's message can quote SQL and bound values: only the kind goes on.
-        _storage_failed(storage_error(exc))
-
-
-def _storage_failed(error: StorageError) -> NoReturn:
-    log.error("database.error", reason=str(error))
-    click.echo(f"error: {error}; is it reachable and migrated? run `broker db upgrade`", err=True)
-    sys.exit(exit_code(error))
+        error = storage_error(error)
+    if isinstance(error, CommandFailed):
+        if error.message:
+            click.echo(error.message, err=True)
+    elif isinstance(error, InputError):
+        click.echo(f"rejected: {error}; nothing was changed", err=True)
+        for problem in error.problems:
+            click.echo(f"  {problem}", err=True)
+    elif isinstance(error, StorageError):
+        log.error("database.error", reason=str(error))
+        click.echo(
+            f"error: {error}; is it reachable and migrated? run `broker db upgrade`", err=True
+        )
+    else:
+        click.echo(f"error: {error}", err=True)
+    return exit_code(error)
 
 
 @contextmanager
 def open_session(settings: Settings, *, engine: Engine | None = None) -> Iterator[Session]:
-    """Open a session for one command; commit on success; errors to exit codes.
+    """Open a session for one command; commit on success, else roll back.
 
     On ``engine`` when the command holds one; otherwise on an engine of its own.
     """
     own = engine is None
     db = make_engine(settings.resolved_database_url) if engine is None else engine
     try:
-        with errors_to_exit(), session_scope(make_session_factory(db)) as session:
+        with session_scope(make_session_factory(db)) as session:
             yield session
     finally:
         if own:
@@ -93,12 +112,11 @@ def send_to_witnesses(settings: Settings, *, engine: Engine | None = None) -> No
 
     db = make_engine(settings.resolved_database_url) if engine is None else engine
     try:
-        with errors_to_exit():
-            for outcome in witness_latest(db, settings):
-                if outcome.cosigned:
-                    click.echo(f"witness {outcome.witness}: cosigned size {outcome.size}")
-                else:
-                    click.echo(f"WARNING: witness {outcome.witness}: {outcome.problem}", err=True)
+        for outcome in witness_latest(db, settings):
+            if outcome.cosigned:
+                click.echo(f"witness {outcome.witness}: cosigned size {outcome.size}")
+            else:
+                click.echo(f"WARNING: witness {outcome.witness}: {outcome.problem}", err=True)
     finally:
         if engine is None:
             db.dispose()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from broker.cli._common import errors_to_exit, now, open_session, send_to_witnesses, settings_of
+from broker.cli._common import now, open_session, send_to_witnesses, settings_of
 from broker.keys import init_keys, load_keys, rotate_keys
 
 __all__ = ["keys"]
@@ -22,9 +22,8 @@ def keys() -> None:
 def keys_init(ctx: click.Context) -> None:
     """Create the log signing key and the dwelling-reference key, if missing."""
     settings = settings_of(ctx)
-    with errors_to_exit():
-        created = init_keys(settings)
-        ring = load_keys(settings)
+    created = init_keys(settings)
+    ring = load_keys(settings)
     state = "created" if created else "already present"
     click.echo(f"keys {state} under {settings.home / 'keys'}")
     click.echo(f"log key: {ring.verifier_keys()[-1]}")
@@ -52,8 +51,7 @@ def keys_rotate(ctx: click.Context) -> None:
 @click.pass_context
 def keys_export_public(ctx: click.Context, out: Path) -> None:
     """Write the log's public keys for auditors, witnesses and recipients."""
-    with errors_to_exit():
-        ring = load_keys(settings_of(ctx))
+    ring = load_keys(settings_of(ctx))
     out.write_bytes(ring.public_pem())
     click.echo(f"wrote {len(ring.public_keys)} public key(s) to {out}")
     for vkey in ring.verifier_keys():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 import threading
 from pathlib import Path
 
@@ -15,14 +14,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from sqlalchemy import Engine
 
 from audit import PemError, Witness, public_keys_from_pem
-from broker.cli._common import (
-    EXIT_REJECTED,
-    errors_to_exit,
-    now,
-    open_session,
-    send_to_witnesses,
-    settings_of,
-)
+from broker.cli._common import CommandFailed, now, open_session, send_to_witnesses, settings_of
 from broker.config import Settings
 from broker.db import make_engine, make_session_factory
 from broker.delivery.service import deliver_due, retry_failed
@@ -31,6 +23,7 @@ from broker.policy import Flow, PolicyRegistry, load_policies
 from broker.receiver import MAX_BODY, Receiver, make_receiver_server
 from broker.release import release
 from broker.runner import Runner, version_recorder
+from broker.wiring import delivery_hooks
 
 __all__ = ["deliver", "push", "receiver", "scheduler"]
 
@@ -38,10 +31,10 @@ __all__ = ["deliver", "push", "receiver", "scheduler"]
 def _deliver(settings: Settings, engine: Engine, ring: KeyRing | None = None) -> bool:
     """Try every due release once; print each outcome; return whether all arrived."""
     if ring is None:
-        with errors_to_exit():
-            ring = load_keys(settings)
-    with errors_to_exit(), httpx.Client(timeout=settings.delivery_timeout) as client:
-        attempts = deliver_due(make_session_factory(engine), settings, ring, client, now)
+        ring = load_keys(settings)
+    with httpx.Client(timeout=settings.delivery_timeout) as client:
+        factory = make_session_factory(engine)
+        attempts = deliver_due(factory, settings, ring, client, now, hooks=delivery_hooks())
     for attempt in attempts:
         if attempt.delivered:
             click.echo(f"delivered {attempt.release_id} to {attempt.recipient}")
@@ -64,13 +57,12 @@ def push(ctx: click.Context, policy_id: str) -> None:
     loaded, problems = load_policies([settings.policies_dir])
     if problems:
         click.echo("error: the policies do not check; run `broker policy check`", err=True)
-        sys.exit(EXIT_REJECTED)
+        raise CommandFailed
     policy = next((p.policy for p in loaded if p.policy.id == policy_id), None)
     if policy is None or policy.flow is not Flow.AFFECTED_DWELLINGS:
         click.echo("error: no affected-dwellings policy with that id", err=True)
-        sys.exit(EXIT_REJECTED)
-    with errors_to_exit():
-        ring = load_keys(settings)
+        raise CommandFailed
+    ring = load_keys(settings)
     moment = now()
     # One engine for the whole command: the release, its delivery, the witnesses.
     engine = make_engine(settings.resolved_database_url)
@@ -90,7 +82,7 @@ def push(ctx: click.Context, policy_id: str) -> None:
     finally:
         engine.dispose()
     if not delivered:
-        sys.exit(EXIT_REJECTED)
+        raise CommandFailed
 
 
 @click.command()
@@ -115,7 +107,7 @@ def deliver(ctx: click.Context, retry: str | None) -> None:
     finally:
         engine.dispose()
     if not delivered:
-        sys.exit(EXIT_REJECTED)
+        raise CommandFailed
 
 
 @click.command()
@@ -203,6 +195,9 @@ def scheduler(ctx: click.Context) -> None:
         signal.signal(stopping, lambda _signum, _frame: stop.set())
     click.echo(f"scheduler running with {len(registry.active)} policies; stop with Ctrl-C")
     try:
-        Runner(settings, engine, lambda: registry.active, keys=keys).run(stop)
+        runner = Runner(
+            settings, engine, lambda: registry.active, keys=keys, hooks=delivery_hooks()
+        )
+        runner.run(stop)
     finally:
         engine.dispose()

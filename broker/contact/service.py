@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session
 from audit import Draft, EntryValue
 from broker.access import Principal
 from broker.contact.models import ContactCheck
+from broker.delivery.service import DeliveryHooks
 from broker.disclosure import policy_facts, record, rfc3339
 from broker.errors import InputError, NotFound, Problem
 from broker.keys import KeyRing
 from broker.policy import Outcome, Policy, evaluate
 from broker.policy.service import load_dwelling_facts
-from broker.release import Queued, queue, recipient_key, released_record
+from broker.release import Queued, content_header, queue, recipient_key, released_record
 from broker.schedule import Department, Dwelling
 from schemas import looks_personal
 
@@ -38,6 +39,7 @@ __all__ = [
     "close_unanswered",
     "on_delivered",
     "open_checks",
+    "register_hooks",
     "reply",
     "request_check",
     "visible_check",
@@ -101,14 +103,8 @@ def request_check(  # noqa: PLR0913 - who asks, under which policy, about what, 
     release_id = "rel-" + secrets.token_hex(12)
     key = recipient_key(ring.reference_key, policy.recipient, dwelling_ref)
     content: dict[str, Any] = {
-        "release_id": release_id,
+        **content_header(release_id, policy, mode="contact-check", generated_at=now),
         "check_id": check_id,
-        "policy_id": policy.id,
-        "policy_version": policy.version,
-        "policy_hash": policy.content_hash,
-        "recipient": policy.recipient,
-        "mode": "contact-check",
-        "generated_at": rfc3339(now),
         "dwelling": released_record(key, plan.dwellings[0]),
         "coordinator_contact": caller.contact,
         "outcomes": [o.value for o in Outcome],
@@ -163,6 +159,11 @@ def on_delivered(session: Session, ring: KeyRing, release_id: str, *, now: dt.da
         return
     check.status, check.updated_at = RECEIVED, now
     record(session, ring, [_reply_entry(ring, check, RECEIVED, now)])
+
+
+def register_hooks(hooks: DeliveryHooks) -> None:
+    """Register what contact checks do when a release is delivered: record ``received``."""
+    hooks.on_delivered(on_delivered)
 
 
 def visible_check(session: Session, caller: Principal, check_id: str) -> ContactCheck:

@@ -20,8 +20,9 @@ import datetime as dt
 import random
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 import httpx
 import structlog
@@ -32,17 +33,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from audit import Draft, EntryValue, write_atomic
 from broker.config import RecipientSettings, Settings
-from broker.contact.service import on_delivered
 from broker.db import session_scope
 from broker.delivery._sealing import seal
 from broker.delivery._signature import content_digest, key_id, sign_request
 from broker.disclosure import record, rfc3339
 from broker.disclosure.witnessing import CutReceipt, ReceiptCutter, WitnessClients
-from broker.errors import ConfigError, InputError, NotFound, Problem
+from broker.errors import AuditError, ConfigError, DeliveryError, InputError, NotFound, Problem
 from broker.keys import KeyRing
 from broker.release import Release, delivered_body
 
-__all__ = ["Attempt", "deliver_due", "key_id", "retry_failed"]
+__all__ = ["Attempt", "Delivered", "DeliveryHooks", "deliver_due", "key_id", "retry_failed"]
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +51,37 @@ _MAX_DELAY = 3600.0
 _TRANSIENT_4XX = frozenset({408, 425, 429})
 """Request Timeout, Too Early, Too Many Requests: the one 4xx answers worth repeating."""
 _RETRY_AFTER = frozenset({429, 503})
+
+
+class Delivered(Protocol):
+    """A hook told that a release arrived, in the transaction that records the delivery."""
+
+    def __call__(
+        self, session: Session, ring: KeyRing, release_id: str, *, now: dt.datetime
+    ) -> None:
+        """Act on the delivery of ``release_id`` (at ``now``) in ``session``."""
+
+
+@dataclass(slots=True)
+class DeliveryHooks:
+    """What other topics do when a release's delivery is settled: delivery knows no flow.
+
+    A topic registers its hooks (``broker.contact.service.register_hooks``); the edges'
+    wiring builds one set (``broker.wiring.delivery_hooks``) and passes it down.
+    """
+
+    delivered: list[Delivered] = field(default_factory=list)
+
+    def on_delivered(self, hook: Delivered) -> None:
+        """Call ``hook`` for every release that arrives, in the transaction recording it."""
+        self.delivered.append(hook)
+
+    def announce_delivered(
+        self, session: Session, ring: KeyRing, release_id: str, *, now: dt.datetime
+    ) -> None:
+        """Tell every registered hook that ``release_id`` arrived."""
+        for hook in self.delivered:
+            hook(session, ring, release_id, now=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +243,13 @@ def _record_outcome(  # noqa: PLR0913 - the outcome's facts, all named
         record(session, ring, [Draft({**fields, "event": "delivery-failed", "reason": problem})])
 
 
+def _cut(receipts: ReceiptCutter, release: Release) -> CutReceipt:
+    try:
+        return receipts.cut(release.log_seq)
+    except AuditError as exc:
+        raise DeliveryError(f"release {release.id}: no receipt can be cut for it") from exc
+
+
 def _engine_of(factory: sessionmaker[Session]) -> Engine:
     bind = factory.kw.get("bind")
     if not isinstance(bind, Engine):
@@ -227,14 +265,22 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
     clock: Callable[[], dt.datetime],
     *,
     witnesses: WitnessClients | None = None,
+    hooks: DeliveryHooks | None = None,
 ) -> list[Attempt]:
     """Try every due release once, oldest first; return what happened to each.
+
+    ``hooks`` are told of each release that arrived, in the transaction that
+    records it (a contact check records its ``received`` reply so).
 
     Each body is assembled now, around a receipt cut now: under the newest checkpoint
     that covers the entry and that the configured witnesses cosigned (they are asked
     once per call if none has), else under the newest one, saying why it is not.
+
+    Raises:
+        DeliveryError: no checkpoint covers a due release's entry (the round stops).
     """
     recipients = {r.id: r for r in settings.recipients}
+    announced = hooks if hooks is not None else DeliveryHooks()
     started = clock()
     with session_scope(factory) as session:
         due = list(
@@ -263,7 +309,7 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
         if release.recipient in blocked or held_back:
             continue  # keep the order: a later release waits for an earlier one
         # 1. Cut the receipt now, after the witnesses have seen the entry (asked if need be).
-        receipt = receipts.cut(release.log_seq)
+        receipt = _cut(receipts, release)
         body = delivered_body(release.content, release.salt, receipt.text, receipt.uncosigned)
         # 2. Send, outside any transaction.
         now = clock()
@@ -283,7 +329,7 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
             if not problem:
                 stored.status, stored.delivered_at, stored.last_error = "delivered", now, None
                 stored.receipt, stored.receipt_uncosigned = receipt.text, receipt.uncosigned
-                on_delivered(session, ring, stored.id, now=now)
+                announced.announce_delivered(session, ring, stored.id, now=now)
             elif final:
                 stored.status, stored.last_error = "failed", problem
             else:

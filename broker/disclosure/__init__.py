@@ -1,6 +1,16 @@
 """The broker's side of the disclosure log: recording, review, verification, purge."""
 
 from broker.disclosure._orgs import index_orgs, is_party, party_of
+from broker.disclosure._review import (
+    DwellingReview,
+    EntryPage,
+    Reader,
+    checkpoint_note,
+    export_log,
+    review_dwelling,
+    review_entries,
+    verify_log,
+)
 from broker.disclosure.service import (
     Disclosure,
     EntryFilter,
@@ -20,10 +30,15 @@ from broker.disclosure.service import (
 
 __all__ = [
     "Disclosure",
+    "DwellingReview",
     "EntryFilter",
+    "EntryPage",
+    "Reader",
     "audit_read",
+    "checkpoint_note",
     "dwelling_disclosures",
     "entries",
+    "export_log",
     "index_orgs",
     "is_party",
     "objection_changed",
@@ -33,7 +48,10 @@ __all__ = [
     "purge",
     "readable_seqs",
     "record",
+    "review_dwelling",
+    "review_entries",
     "rfc3339",
     "verify",
+    "verify_log",
     "witness_cosigners",
 ]

@@ -17,9 +17,13 @@ from sqlalchemy.orm import Session
 
 from audit import (
     Appended,
+    ConcurrentAppendError,
     Cosigner,
     Draft,
     EntryValue,
+    ReceiptError,
+    Signer,
+    VerificationError,
     Verified,
     append,
     content_seqs,
@@ -32,7 +36,7 @@ from audit import (
 from broker.config import Settings
 from broker.disclosure._orgs import audience, index_orgs
 from broker.disclosure.models import EntryOrg
-from broker.errors import InputError, Problem
+from broker.errors import AuditError, InputError, LogConflictError, LogVerificationError, Problem
 from broker.keys import KeyRing
 from broker.policy import Policy
 
@@ -47,6 +51,7 @@ __all__ = [
     "policy_registered",
     "purge",
     "readable_seqs",
+    "receipt",
     "record",
     "rfc3339",
     "verify",
@@ -59,13 +64,26 @@ def rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def record(session: Session, ring: KeyRing, drafts: Sequence[Draft]) -> Appended:
+def record(
+    session: Session, ring: KeyRing, drafts: Sequence[Draft], *, signer: Signer | None = None
+) -> Appended:
     """Append ``drafts`` in the session's transaction, sign the new head, index the entries.
+
+    The head is signed by the ring's current key, or by ``signer`` (a key rotation
+    signs with the new key and the old one).
 
     Each entry is indexed, in the same transaction, under the organisations it
     concerns (``broker.disclosure._orgs``): what an auditor token of one may read.
+
+    Raises:
+        LogConflictError: another writer advanced the log first (the transaction rolls back).
     """
-    appended = append(session.connection(), drafts, ring.signer())
+    try:
+        appended = append(session.connection(), drafts, signer or ring.signer())
+    except ConcurrentAppendError as exc:
+        raise LogConflictError(
+            "another writer appended to the disclosure log first; retry"
+        ) from exc
     index_orgs(session, appended.first_seq, [draft.fields for draft in drafts])
     return appended
 
@@ -196,7 +214,21 @@ def dwelling_disclosures(
     With ``org``, only the entries an auditor of that organisation may read.
     """
     found = list(entries(connection, EntryFilter(dwelling_ref=reference), org=org))
-    return [Disclosure(entry, make_receipt(connection, int(entry["seq"]))) for entry in found]
+    return [Disclosure(entry, receipt(connection, int(entry["seq"]))) for entry in found]
+
+
+def receipt(connection: Connection, seq: int, size: int | None = None) -> str:
+    """Return entry ``seq``'s receipt (C2SP tlog-proof) under the checkpoint of ``size``.
+
+    ``size`` None is the newest checkpoint.
+
+    Raises:
+        AuditError: no stored checkpoint of that size covers the entry.
+    """
+    try:
+        return make_receipt(connection, seq, size)
+    except ReceiptError as exc:
+        raise AuditError(f"entry {seq}: no receipt ({exc})") from exc
 
 
 def witness_cosigners(settings: Settings) -> list[Cosigner]:
@@ -210,10 +242,17 @@ def verify(
     settings: Settings,
     held: Iterable[tuple[str, str]] = (),
 ) -> tuple[Verified, int, int]:
-    """Verify the stored log against every log key and configured witness key."""
-    return verify_database(
-        connection, ring.origin, ring.verifiers(), witness_cosigners(settings), held
-    )
+    """Verify the stored log against every log key and configured witness key.
+
+    Raises:
+        LogVerificationError: the log does not verify (where, and why).
+    """
+    try:
+        return verify_database(
+            connection, ring.origin, ring.verifiers(), witness_cosigners(settings), held
+        )
+    except VerificationError as exc:
+        raise LogVerificationError(exc.reason, exc.seq) from exc
 
 
 def purge(
@@ -235,6 +274,7 @@ def purge(
 
     Raises:
         InputError: ``before`` is in the future.
+        LogConflictError: another writer advanced the log first.
     """
     if before is not None and before > at.date():
         raise InputError(
@@ -261,6 +301,11 @@ def purge(
         "before": before.isoformat() if before else None,
         "by_policy_retention": bool(retention),
     }
-    appended = purge_contents(connection, doomed, fields, ring.signer())
+    try:
+        appended = purge_contents(connection, doomed, fields, ring.signer())
+    except ConcurrentAppendError as exc:
+        raise LogConflictError(
+            "another writer appended to the disclosure log first; retry"
+        ) from exc
     index_orgs(session, appended.first_seq, [{**fields, "event": "retention-purge"}])
     return len(doomed)

@@ -38,12 +38,12 @@ from audit import (
     best_cosigned,
     cosigned_size,
     latest_checkpoint,
-    make_receipt,
     parse_cosigner_key,
     read_witness_reply,
     verify_cosignatures,
 )
 from broker.config import Settings, WitnessSettings
+from broker.disclosure.service import receipt
 
 __all__ = [
     "NOT_WITNESSED",
@@ -257,17 +257,17 @@ def receipt_now(connection: Connection, settings: Settings, seq: int) -> CutRece
     and ``uncosigned`` says why.
 
     Raises:
-        ReceiptError: no checkpoint covers the entry.
+        AuditError: no checkpoint covers the entry.
     """
     names = _witness_names(settings)
     best = best_cosigned(connection, seq, names)
     if best is None:
         checkpoint = latest_checkpoint(connection, with_cosignatures=False)
         newest = checkpoint[0] if checkpoint is not None else 0
-        text = make_receipt(connection, seq, newest)
+        text = receipt(connection, seq, newest)
         return CutReceipt(text, newest, (), NOT_WITNESSED if names else NO_WITNESS)
     size, signed = best
-    return CutReceipt(make_receipt(connection, seq, size), size, signed)
+    return CutReceipt(receipt(connection, seq, size), size, signed)
 
 
 class ReceiptCutter:
@@ -295,7 +295,7 @@ class ReceiptCutter:
         """Return entry ``seq``'s receipt, cosigned unless no witness is configured or answers.
 
         Raises:
-            ReceiptError: no checkpoint covers the entry.
+            AuditError: no checkpoint covers the entry.
         """
         with self._engine.connect() as connection:
             found = receipt_now(connection, self._settings, seq)

@@ -1,7 +1,7 @@
 """Releases: the one path by which anything leaves the broker, and its outbox."""
 
 from broker.release._payload import body as delivered_body
-from broker.release._payload import recipient_key
+from broker.release._payload import content_header, recipient_key
 from broker.release._payload import record as released_record
 from broker.release.models import Release, ReleaseState
 from broker.release.repository import release_body
@@ -12,6 +12,7 @@ __all__ = [
     "Queued",
     "Release",
     "ReleaseState",
+    "content_header",
     "delivered_body",
     "queue",
     "recipient_key",

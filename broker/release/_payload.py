@@ -10,6 +10,7 @@ exactly what the broker put on record.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -17,9 +18,30 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from audit import canonical_json
-from broker.policy import ReleasedDwelling
+from broker.disclosure import rfc3339
+from broker.policy import Policy, ReleasedDwelling
 
-__all__ = ["body", "canonical", "digest", "recipient_key", "record"]
+__all__ = ["body", "canonical", "content_header", "digest", "recipient_key", "record"]
+
+
+def content_header(
+    release_id: str, policy: Policy, *, mode: str, generated_at: dt.datetime
+) -> dict[str, Any]:
+    """Return what every released document states first: which release, under which policy.
+
+    The release's id, the policy's id, version and content hash, the recipient,
+    how the recipient applies it (``mode``) and when it was generated. Each flow
+    adds what it releases.
+    """
+    return {
+        "release_id": release_id,
+        "policy_id": policy.id,
+        "policy_version": policy.version,
+        "policy_hash": policy.content_hash,
+        "recipient": policy.recipient,
+        "mode": mode,
+        "generated_at": rfc3339(generated_at),
+    }
 
 
 def recipient_key(reference_key: bytes, recipient: str, dwelling_ref: str) -> str:

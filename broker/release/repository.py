@@ -72,7 +72,7 @@ def release_body(session: Session, settings: Settings, release: Release) -> byte
     Asks no witness: a body not yet delivered carries the best receipt stored now.
 
     Raises:
-        ReceiptError: no checkpoint covers the release's entry.
+        AuditError: no checkpoint covers the release's entry.
     """
     if release.receipt is not None:
         return _payload.body(

@@ -197,17 +197,10 @@ def release(
     if delta is None:
         return Outcome(plan, None, "nothing changed since the last release to this recipient")
     changed, withdrawn = delta.changed, delta.withdrawn
-    generated = rfc3339(now)
     content: dict[str, Any] = {
-        "release_id": release_id,
-        "policy_id": policy.id,
-        "policy_version": policy.version,
-        "policy_hash": policy.content_hash,
-        "recipient": policy.recipient,
-        "mode": delta.mode.value,
+        **_payload.content_header(release_id, policy, mode=delta.mode.value, generated_at=now),
         "resync": delta.resync,
         "base_release": delta.base,
-        "generated_at": generated,
         "window": [d.isoformat() for d in plan.window] if plan.window else None,
         "in_scope": plan.in_scope,
         "left_out": plan.left_out,

@@ -14,7 +14,9 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from broker.db import Base
+from broker.disclosure import objection_changed, record
 from broker.errors import NotFound
+from broker.keys import KeyRing
 from broker.schedule.models import (
     Department,
     Dwelling,
@@ -267,8 +269,10 @@ def find_dwelling(session: Session, text: str) -> str:
     return found[0]
 
 
-def add_objection(session: Session, ref: str, *, now: dt.datetime) -> bool:
-    """Record a resident's objection for the dwelling ``ref``; return False if already recorded.
+def add_objection(session: Session, ring: KeyRing, ref: str, *, now: dt.datetime) -> bool:
+    """Record a resident's objection for the dwelling ``ref``, and its log entry.
+
+    Returns False, recording nothing, if it was already recorded.
 
     Raises:
         NotFound: no dwelling has that reference.
@@ -278,11 +282,14 @@ def add_objection(session: Session, ref: str, *, now: dt.datetime) -> bool:
         return False
     session.add(Objection(dwelling_id=dwelling_id, created_at=now))
     session.flush()
+    _record_objection(session, ring, ref, added=True, now=now)
     return True
 
 
-def remove_objection(session: Session, ref: str) -> bool:
-    """Withdraw the objection for the dwelling ``ref``; return False if there was none.
+def remove_objection(session: Session, ring: KeyRing, ref: str, *, now: dt.datetime) -> bool:
+    """Withdraw the objection for the dwelling ``ref``, and record it in the log.
+
+    Returns False, recording nothing, if there was none.
 
     Raises:
         NotFound: no dwelling has that reference.
@@ -290,4 +297,15 @@ def remove_objection(session: Session, ref: str) -> bool:
     dwelling_id = _dwelling_id(session, ref)
     deleted = session.execute(delete(Objection).where(Objection.dwelling_id == dwelling_id))
     session.flush()
-    return bool(getattr(deleted, "rowcount", 0))
+    if not getattr(deleted, "rowcount", 0):
+        return False
+    _record_objection(session, ring, ref, added=False, now=now)
+    return True
+
+
+def _record_objection(
+    session: Session, ring: KeyRing, ref: str, *, added: bool, now: dt.datetime
+) -> None:
+    discloser = dwelling_org(session, ref)
+    entry = objection_changed(ring.reference(ref), discloser=discloser, added=added, at=now)
+    record(session, ring, [entry])

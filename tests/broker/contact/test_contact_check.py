@@ -26,6 +26,7 @@ from broker.ingest.service import ingest_file
 from broker.keys import init_keys, load_keys
 from broker.receiver import Receiver, make_receiver_server
 from broker.schedule import Dwelling
+from broker.wiring import delivery_hooks
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
 TODAY = dt.datetime.now(dt.UTC)
@@ -102,6 +103,7 @@ def deliver(world: dict[str, object]) -> None:
             world["ring"],
             http,
             lambda: dt.datetime.now(dt.UTC),  # type: ignore[arg-type]
+            hooks=delivery_hooks(),
         )
     assert attempts, "nothing was due"
     assert all(a.delivered for a in attempts), attempts
