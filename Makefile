@@ -29,11 +29,11 @@ run: $(STAMP)
 ## test: the whole suite (SQLite and PostgreSQL, the slow end-to-end tests too) in parallel;
 ##       the 15 slowest tests are listed at the end
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxschedchunk 2 --durations=15 $(PYTEST_ARGS)
 
 ## test-fast: the developer's loop: the suite without the tests marked slow
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15 -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxschedchunk 2 --durations=15 -m "not slow" $(PYTEST_ARGS)
 
 ## check: lint, format and type checks on every package
 check: $(STAMP)

@@ -101,3 +101,13 @@ def session(shared_database: Database) -> Iterator[Session]:
 def anyio_backend() -> str:
     """Async tests run on asyncio."""
     return "asyncio"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the tests marked slow first, the rest in pytest's order.
+
+    Under pytest-xdist (`make test` hands out two tests at a time) the longest tests then
+    start at once on every worker, rather than one of them running alone at the end.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

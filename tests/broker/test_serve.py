@@ -90,6 +90,7 @@ def server(database: Database, tmp_path: Path) -> Iterator[tuple[str, Path, dict
     assert not (home / "broker.pid").exists()
 
 
+@pytest.mark.slow
 def test_reload_keeps_old_set_on_invalid_file(
     server: tuple[str, Path, dict[str, str]], database: Database, tmp_path: Path
 ) -> None:
@@ -145,6 +146,7 @@ def test_reload_without_server(database: Database, tmp_path: Path) -> None:
     assert "no running broker" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_burst_over_the_concurrency_limit_waits_its_turn(
     database: Database, tmp_path: Path
 ) -> None:

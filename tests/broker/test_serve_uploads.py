@@ -26,6 +26,9 @@ from broker.keys import init_keys
 from broker.schedule.models import Upload
 from tests.broker.test_serve import POLICIES, _serve_env, _wait_ready
 
+# Slow: each test runs a real `broker serve` process (`make test-fast` leaves them out).
+pytestmark = pytest.mark.slow
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

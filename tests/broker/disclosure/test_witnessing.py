@@ -122,6 +122,7 @@ def roll_back(database: Database, size: int) -> None:
         connection.execute(text("UPDATE log_head SET size = :n, root = :r"), {"n": size, "r": root})
 
 
+@pytest.mark.slow
 def test_the_witness_cosigns_each_extension(database: Database, witnessed: Settings) -> None:
     """Each new checkpoint is cosigned after a consistency proof; receipts carry the cosignature."""
     append(database, witnessed, 3)
@@ -142,6 +143,7 @@ def test_the_witness_cosigns_each_extension(database: Database, witnessed: Setti
     assert checked.cosigned_by == (WITNESS,)
 
 
+@pytest.mark.slow
 def test_a_rolled_back_log_is_refused(database: Database, witnessed: Settings) -> None:
     """After a restore from an old backup the witness has seen more than the log holds."""
     append(database, witnessed, 5)
@@ -153,6 +155,7 @@ def test_a_rolled_back_log_is_refused(database: Database, witnessed: Settings) -
     assert "the witness saw a log of 5 entries, this one has 4" in outcome.problem
 
 
+@pytest.mark.slow
 def test_a_rewritten_history_signed_with_the_real_key_is_refused(
     database: Database, witnessed: Settings
 ) -> None:
