@@ -6,8 +6,14 @@ STAMP := $(VENV)/.installed
 ORG ?= bo-vest
 # The port of the municipality's reference receiver in the demo.
 RECEIVER_PORT ?= 7390
+# pytest-xdist workers for `make test`; each has its own PostgreSQL database. The tests
+# wait on processes and sockets much of the time, so more workers than cores pays off.
+# `make test TEST_WORKERS=0` runs the suite in this one process.
+TEST_WORKERS ?= 4
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="tests/audit -x"`.
+PYTEST_ARGS ?=
 
-.PHONY: run test check bench schemas clean
+.PHONY: run test test-fast check bench schemas clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,9 +26,14 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	BIN=$(BIN) ORG=$(ORG) RECEIVER_PORT=$(RECEIVER_PORT) bash scripts/demo.sh --serve
 
-## test: the whole suite (SQLite and PostgreSQL)
+## test: the whole suite (SQLite and PostgreSQL, the slow end-to-end tests too) in parallel;
+##       the 15 slowest tests are listed at the end
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxschedchunk 2 --durations=15 $(PYTEST_ARGS)
+
+## test-fast: the developer's loop: the suite without the tests marked slow
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxschedchunk 2 --durations=15 -m "not slow" $(PYTEST_ARGS)
 
 ## check: lint, format and type checks on every package
 check: $(STAMP)

@@ -1,8 +1,9 @@
 """Shared fixtures: real databases (SQLite files and PostgreSQL schemas), built by migrations.
 
 PostgreSQL comes from BROKER_TEST_POSTGRES_URL (default: the local server's `test`
-database). When it cannot be reached its tests skip with the reason, or fail
-when REQUIRE_POSTGRES=1 (as in CI).
+database); under pytest-xdist each worker creates and drops its own database there.
+When it cannot be reached its tests skip with the reason, or fail when
+REQUIRE_POSTGRES=1 (as in CI).
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from databases import BACKENDS, Database, create_database, postgres_url
+from databases import (
+    BACKENDS,
+    Database,
+    create_database,
+    postgres_url,
+    server_url,
+    worker_database,
+)
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -22,19 +30,43 @@ from broker.db import make_engine
 
 @pytest.fixture(scope="session")
 def postgres_admin() -> Iterator[Engine]:
-    """An engine on the PostgreSQL test database, or a skip (a failure in CI) with the reason."""
-    engine = make_engine(postgres_url(), pool_pre_ping=True)
+    """An engine on this process's PostgreSQL test database, or a skip (a failure in CI).
+
+    Under pytest-xdist the worker's own database is created here and dropped at the end.
+    """
+    server = make_engine(server_url(), pool_pre_ping=True)
     try:
-        with engine.connect() as connection:
+        with server.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any reason to be unreachable is reported
-        engine.dispose()
-        reason = f"PostgreSQL unreachable at {make_url(postgres_url()).render_as_string()}: {exc}"
+        server.dispose()
+        reason = f"PostgreSQL unreachable at {make_url(server_url()).render_as_string()}: {exc}"
         if os.environ.get("REQUIRE_POSTGRES") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-    yield engine
-    engine.dispose()
+    name = worker_database()
+    if name is not None:
+        _create_database(server, name)
+    engine = make_engine(postgres_url(), pool_pre_ping=True)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        if name is not None:
+            _drop_database(server, name)
+        server.dispose()
+
+
+def _create_database(server: Engine, name: str) -> None:
+    with server.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+
+def _drop_database(server: Engine, name: str) -> None:
+    # FORCE: a `broker serve` a failed test left running must not keep the database.
+    with server.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -69,3 +101,13 @@ def session(shared_database: Database) -> Iterator[Session]:
 def anyio_backend() -> str:
     """Async tests run on asyncio."""
     return "asyncio"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the tests marked slow first, the rest in pytest's order.
+
+    Under pytest-xdist (`make test` hands out two tests at a time) the longest tests then
+    start at once on every worker, rather than one of them running alone at the end.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

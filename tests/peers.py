@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import http.client
+import itertools
 import json
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -89,11 +91,37 @@ def apply_release(held: dict[str, dict[str, Any]], content: dict[str, Any]) -> N
         held.pop(key, None)
 
 
+# Ports for the servers tests start: below the kernel's ephemeral range (32768 and up on
+# Linux, where `bind(0)` and outgoing connections take theirs), one block per pytest-xdist
+# worker. A port handed out here is so never handed to another worker of the run, nor
+# taken meanwhile as the source port of some connection, before its server binds it.
+_PORTS_FROM = 20000
+_PORTS_PER_WORKER = 500
+_WORKER_BLOCKS = 25  # 20000..32499
+_next_port = itertools.count(secrets.randbelow(_PORTS_PER_WORKER))
+
+
+def _worker_number() -> int:
+    found = re.fullmatch(r"gw(\d+)", os.environ.get("PYTEST_XDIST_WORKER", ""))
+    return int(found.group(1)) % _WORKER_BLOCKS if found else 0
+
+
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on just now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a TCP port on 127.0.0.1 that nothing listens on just now, this worker's own.
+
+    Successive calls give different ports (they cycle through the worker's block), so two
+    servers a test starts get two ports even before either binds.
+    """
+    block = _PORTS_FROM + _worker_number() * _PORTS_PER_WORKER
+    for _ in range(_PORTS_PER_WORKER):
+        port = block + next(_next_port) % _PORTS_PER_WORKER
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use (another run on this machine, or TIME_WAIT)
+            return port
+    raise AssertionError("no free port in this worker's block")
 
 
 def broker_env(database: Database, home: Path, extra: dict[str, str]) -> dict[str, str]:

@@ -34,6 +34,9 @@ from audit import (
 )
 from audit._storage import log_checkpoints, log_entries
 
+# Slow: worker processes appending at once (`make test-fast` leaves it out).
+pytestmark = pytest.mark.slow
+
 ORIGIN = "test.example/disclosure-log"
 WORKER = Path(__file__).with_name("append_worker.py")
 WORKERS = 4

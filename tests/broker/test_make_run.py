@@ -15,7 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from peers import free_port
+
+# Slow: the demo script end to end (`make test-fast` leaves it out).
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 PERSONAL = ("Lejer navn", "CPR", "Telefon", "E-mail", "Bemærkning", "Særlige behov")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import httpx
 import pytest
 from clirun import run_broker
 from databases import Database
+from peers import free_port
 from sqlalchemy import select
 
 from broker.config import Settings
@@ -24,12 +24,6 @@ from broker.keys import init_keys
 from broker.policy.models import PolicyVersion
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_ready(url: str, process: subprocess.Popen[str], deadline: float = 20.0) -> None:
@@ -75,7 +69,7 @@ def server(database: Database, tmp_path: Path) -> Iterator[tuple[str, Path, dict
     shutil.copytree(POLICIES, policies)
     home = tmp_path / "home"
     init_keys(Settings(home=home))
-    port = _free_port()
+    port = free_port()
     env = _serve_env(database, home, policies)
     process = subprocess.Popen(
         [sys.executable, "-m", "broker", "serve", "--port", str(port)],
@@ -96,6 +90,7 @@ def server(database: Database, tmp_path: Path) -> Iterator[tuple[str, Path, dict
     assert not (home / "broker.pid").exists()
 
 
+@pytest.mark.slow
 def test_reload_keeps_old_set_on_invalid_file(
     server: tuple[str, Path, dict[str, str]], database: Database, tmp_path: Path
 ) -> None:
@@ -151,13 +146,14 @@ def test_reload_without_server(database: Database, tmp_path: Path) -> None:
     assert "no running broker" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_burst_over_the_concurrency_limit_waits_its_turn(
     database: Database, tmp_path: Path
 ) -> None:
     """Far more concurrent requests than the server lets in: all answered, none stalls or fails."""
     home = tmp_path / "home"
     init_keys(Settings(home=home))
-    port = _free_port()
+    port = free_port()
     env = _serve_env(
         database,
         home,

@@ -28,6 +28,9 @@ from broker.config import Settings
 from broker.keys import init_keys
 from tests.broker.test_privacy import PLANTED, _assert_absent
 
+# Slow: each test runs a real `broker serve` process (`make test-fast` leaves them out).
+pytestmark = pytest.mark.slow
+
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 LIMIT = 1024 * 1024
 CPR = PLANTED["CPR"]

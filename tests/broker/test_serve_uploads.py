@@ -18,12 +18,16 @@ import pytest
 from clirun import run_broker
 from databases import Database
 from factories import slow_workbook
+from peers import free_port
 from sqlalchemy import func, select
 
 from broker.config import Settings
 from broker.keys import init_keys
 from broker.schedule.models import Upload
-from tests.broker.test_serve import POLICIES, _free_port, _serve_env, _wait_ready
+from tests.broker.test_serve import POLICIES, _serve_env, _wait_ready
+
+# Slow: each test runs a real `broker serve` process (`make test-fast` leaves them out).
+pytestmark = pytest.mark.slow
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -62,7 +66,7 @@ def served(database: Database, tmp_path: Path) -> Iterator[Served]:
     made = run_broker(database, home, "token", "create", "--role", "housing", "--org", "bo-vest")
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip().splitlines()[-1]
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     with log.open("w", encoding="utf-8") as stream:
         process = subprocess.Popen(

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from databases import Database
+from peers import free_port
 from sqlalchemy import text
 
 from audit import (
@@ -40,12 +41,6 @@ AT = dt.datetime(2026, 11, 23, 6, 0, tzinfo=dt.UTC)
 WITNESS = "witness.test/w1"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def witnessed(tmp_path: Path) -> Iterator[Settings]:
     """Broker keys, and a real witness process that trusts their public half."""
@@ -53,7 +48,7 @@ def witnessed(tmp_path: Path) -> Iterator[Settings]:
     init_keys(Settings(home=home))
     public = tmp_path / "log-public.pem"
     public.write_bytes(load_keys(Settings(home=home)).public_pem())
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -127,6 +122,7 @@ def roll_back(database: Database, size: int) -> None:
         connection.execute(text("UPDATE log_head SET size = :n, root = :r"), {"n": size, "r": root})
 
 
+@pytest.mark.slow
 def test_the_witness_cosigns_each_extension(database: Database, witnessed: Settings) -> None:
     """Each new checkpoint is cosigned after a consistency proof; receipts carry the cosignature."""
     append(database, witnessed, 3)
@@ -147,6 +143,7 @@ def test_the_witness_cosigns_each_extension(database: Database, witnessed: Setti
     assert checked.cosigned_by == (WITNESS,)
 
 
+@pytest.mark.slow
 def test_a_rolled_back_log_is_refused(database: Database, witnessed: Settings) -> None:
     """After a restore from an old backup the witness has seen more than the log holds."""
     append(database, witnessed, 5)
@@ -158,6 +155,7 @@ def test_a_rolled_back_log_is_refused(database: Database, witnessed: Settings) -
     assert "the witness saw a log of 5 entries, this one has 4" in outcome.problem
 
 
+@pytest.mark.slow
 def test_a_rewritten_history_signed_with_the_real_key_is_refused(
     database: Database, witnessed: Settings
 ) -> None:
@@ -179,7 +177,7 @@ def test_an_unreachable_witness_is_reported_not_fatal(database: Database, tmp_pa
     settings = Settings(home=tmp_path)
     init_keys(settings)
     key = cosigner_verifier_key("w.test/down", Ed25519PrivateKey.generate().public_key())
-    down = WitnessSettings(url=f"http://127.0.0.1:{_free_port()}", key=key)  # type: ignore[arg-type]
+    down = WitnessSettings(url=f"http://127.0.0.1:{free_port()}", key=key)  # type: ignore[arg-type]
     settings = Settings(home=tmp_path, witnesses=(down,))
     append(database, settings, 1)
     (outcome,) = witness_latest(database.engine, settings)

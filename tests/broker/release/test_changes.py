@@ -63,6 +63,7 @@ def _push(site: Site, *, fails: bool) -> str:
     return release_id
 
 
+@pytest.mark.slow
 def test_a_release_failed_for_good_leaves_the_receiver_holding_the_truth(bare_site: Site) -> None:
     """Three uploads, the 2nd and 4th release failing for good: the receiver ends at the truth."""
     site = bare_site

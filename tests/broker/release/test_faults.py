@@ -13,6 +13,9 @@ import time
 import pytest
 from peers import POLICY, RECIPIENT, Site, post_exactly, released_id
 
+# Slow: each test runs a real `broker receiver` process (`make test-fast` leaves them out).
+pytestmark = pytest.mark.slow
+
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
 

@@ -21,6 +21,9 @@ from broker.disclosure.witnessing import NO_WITNESS, NOT_WITNESSED
 from broker.keys import load_keys
 from tests.broker.test_privacy import KEPT_STREET, PLANTED, _assert_absent, _stored_bytes
 
+# Slow: each test runs a real `broker receiver` process (`make test-fast` leaves them out).
+pytestmark = pytest.mark.slow
+
 RELEASED = {"key", "adresseid", "vejnavn", "husnr", "etage", "doer", "postnr", "postnrnavn"}
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 

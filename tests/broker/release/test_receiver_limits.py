@@ -18,6 +18,9 @@ from broker.delivery.service import key_id
 from broker.keys import load_keys
 from tests.broker.test_privacy import PLANTED, _assert_absent
 
+# Slow: each test runs a real `broker receiver` process (`make test-fast` leaves them out).
+pytestmark = pytest.mark.slow
+
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
 

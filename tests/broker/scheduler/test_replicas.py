@@ -22,6 +22,9 @@ from sqlalchemy import select
 
 from broker.scheduler import SchedulerRun
 
+# Slow: scheduler replicas in their own processes (`make test-fast` leaves it out).
+pytestmark = pytest.mark.slow
+
 WORKER = Path(__file__).with_name("tick_worker.py")
 REPLICAS = 2
 POLICIES = 20
