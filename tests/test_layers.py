@@ -103,7 +103,7 @@ def test_no_package_imports_another_packages_private_modules() -> None:
 @pytest.mark.parametrize(
     ("module", "source"),
     [
-        ("broker/scheduler/_cron.py", "from broker.policy._model import Schedule, _expand\n"),
+        ("broker/scheduler/_cron.py", "from broker.policy._agreement import Schedule, _expand\n"),
         ("broker/contact/service.py", "from broker.release import Queued, _payload\n"),
         ("broker/runner.py", "import audit._storage\n"),
         ("broker/disclosure/service.py", "from audit import _storage as log_storage\n"),
@@ -119,7 +119,7 @@ def test_the_check_refuses_a_private_import_across_packages(module: str, source:
 @pytest.mark.parametrize(
     ("module", "source"),
     [
-        ("broker/policy/_load.py", "from broker.policy._model import Flow, _expand\n"),
+        ("broker/policy/_load.py", "from broker.policy._agreement import Flow, _expand\n"),
         ("broker/api/app.py", "from broker.api._auth import Authenticate\n"),
         ("audit/_check.py", "from audit._storage import log_entries\n"),
         ("broker/contact/service.py", "from broker.release import Queued, queue\n"),

@@ -42,7 +42,7 @@ from broker.disclosure import (
 from broker.errors import LogVerificationError, NotFound
 from broker.policy import Policy
 from broker.policy.models import PolicyVersion
-from broker.schedule import DWELLING_REF
+from broker.renovation import DWELLING_REF
 
 __all__ = ["router"]
 

@@ -17,7 +17,7 @@ from broker.contact.models import ContactCheck
 from broker.contact.service import CONSENT, open_checks, reply, request_check, visible_check
 from broker.errors import InputError, Problem
 from broker.policy import Flow, LoadedPolicy, Policy
-from broker.schedule import DWELLING_REF
+from broker.renovation import DWELLING_REF
 
 __all__ = ["router"]
 

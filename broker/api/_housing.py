@@ -12,7 +12,7 @@ from broker.api._problems import UPLOAD_PROBLEMS
 from broker.api._routing import BoundedJsonRoute
 from broker.api._uploads import Upload, run_cancellable
 from broker.ingest import IngestReport, ingest_bytes
-from broker.schedule.repository import department_dwellings, org_departments
+from broker.renovation.repository import department_dwellings, org_departments
 from schemas import format_address
 
 __all__ = ["router"]

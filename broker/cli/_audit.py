@@ -24,7 +24,7 @@ from broker.disclosure import (
 from broker.errors import LogVerificationError
 from broker.keys import KeyRing, load_keys
 from broker.policy import duration_days, load_policies
-from broker.schedule.service import find_dwelling
+from broker.renovation.service import find_dwelling
 
 __all__ = ["audit"]
 

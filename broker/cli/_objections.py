@@ -16,7 +16,7 @@ def objection() -> None:
 
 def _objection(ctx: click.Context, ref: str, *, add: bool) -> bool:
     from broker.keys import load_keys  # noqa: PLC0415
-    from broker.schedule.service import add_objection, remove_objection  # noqa: PLC0415
+    from broker.renovation.service import add_objection, remove_objection  # noqa: PLC0415
 
     settings = settings_of(ctx)
     ring = load_keys(settings)

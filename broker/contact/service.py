@@ -31,7 +31,7 @@ from broker.keys import KeyRing
 from broker.policy import Outcome, Policy, evaluate
 from broker.policy.service import load_dwelling_facts
 from broker.release import Queued, content_header, queue, recipient_key, released_record
-from broker.schedule import Department, Dwelling
+from broker.renovation import Department, Dwelling
 from schemas import looks_personal
 
 __all__ = [

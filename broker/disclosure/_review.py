@@ -137,7 +137,7 @@ def review_entries(  # noqa: PLR0913 - the page's bounds, all named
 
 def _holds(session: Session, ref: str, org: str) -> bool:
     # schedule's objections record through this package, so it is imported late.
-    from broker.schedule.service import dwelling_org  # noqa: PLC0415
+    from broker.renovation.service import dwelling_org  # noqa: PLC0415
 
     try:
         return dwelling_org(session, ref) == org

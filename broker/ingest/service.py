@@ -25,7 +25,7 @@ from broker.ingest._json import parse_json_upload
 from broker.ingest._mapping import ColumnMapping, resolve_columns
 from broker.ingest._read import Table, check_cancel, detect_format, read_csv, read_xlsx
 from broker.ingest._rows import Progress, parse_rows
-from broker.schedule.service import ReplaceStats, replace_schedule
+from broker.renovation.service import ReplaceStats, replace_schedule
 from schemas import ScheduleUpload
 
 __all__ = [

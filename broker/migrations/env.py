@@ -10,7 +10,7 @@ import broker.contact.models
 import broker.disclosure.models
 import broker.policy.models
 import broker.release.models
-import broker.schedule.models
+import broker.renovation.models
 import broker.scheduler.models  # noqa: F401 - registers the tables
 from audit import metadata as audit_metadata
 from broker.db import Base

@@ -1,17 +1,6 @@
 """The policy engine: data-sharing agreements as declarative files, evaluated purely."""
 
-from broker.policy._cases import CaseResult, check_policies, run_cases
-from broker.policy._diff import DwellingChange, PlanDiff, diff_plans
-from broker.policy._evaluate import (
-    DwellingFacts,
-    PhaseFacts,
-    ReleasedDwelling,
-    ReleasePlan,
-    Withheld,
-    evaluate,
-)
-from broker.policy._load import LoadedPolicy, PolicyProblem, lint, load_policies, load_policy_file
-from broker.policy._model import (
+from broker.policy._agreement import (
     MIN_DWELLINGS,
     Flow,
     LegalBasis,
@@ -24,6 +13,17 @@ from broker.policy._model import (
     Window,
     duration_days,
 )
+from broker.policy._cases import CaseResult, check_policies, run_cases
+from broker.policy._diff import DwellingChange, PlanDiff, diff_plans
+from broker.policy._evaluate import (
+    DwellingFacts,
+    PhaseFacts,
+    ReleasedDwelling,
+    ReleasePlan,
+    Withheld,
+    evaluate,
+)
+from broker.policy._load import LoadedPolicy, PolicyProblem, lint, load_policies, load_policy_file
 from broker.policy._registry import PolicyRegistry
 
 __all__ = [

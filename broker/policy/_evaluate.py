@@ -12,7 +12,7 @@ import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from broker.policy._model import PHASE_FIELDS, Flow, Policy, Transform
+from broker.policy._agreement import PHASE_FIELDS, Flow, Policy, Transform
 from schemas import CATALOGUE, FieldClass
 
 __all__ = ["DwellingFacts", "PhaseFacts", "ReleasePlan", "ReleasedDwelling", "Withheld", "evaluate"]

@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from broker.errors import validation_errors
-from broker.policy._model import Flow, Policy, duration_days
+from broker.policy._agreement import Flow, Policy, duration_days
 from schemas import CATALOGUE
 
 __all__ = ["LoadedPolicy", "PolicyProblem", "lint", "load_policies", "load_policy_file"]

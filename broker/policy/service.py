@@ -8,11 +8,11 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broker.policy._agreement import Policy
 from broker.policy._evaluate import DwellingFacts, PhaseFacts, ReleasePlan, evaluate
 from broker.policy._load import LoadedPolicy
-from broker.policy._model import Policy
 from broker.policy.models import PolicyVersion
-from broker.schedule.models import Department, Dwelling, Objection, Phase
+from broker.renovation.models import Department, Dwelling, Objection, Phase
 from schemas import ADDRESS_FIELDS
 
 __all__ = ["explain", "load_dwelling_facts", "record_versions"]

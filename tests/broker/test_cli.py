@@ -10,7 +10,7 @@ from databases import Database
 from factories import PERSONAL_HEADINGS, dwelling_rows, export_row, with_personal, write_csv
 from sqlalchemy import func, select
 
-from broker.schedule import Dwelling
+from broker.renovation import Dwelling
 
 
 def _dwellings(database: Database) -> int:

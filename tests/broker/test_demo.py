@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from broker.demo import DEMO_HEADINGS, generate_demo_rows, write_demo_csv
 from broker.ingest import ingest_file
-from broker.schedule import Dwelling
+from broker.renovation import Dwelling
 
 if TYPE_CHECKING:
     from pathlib import Path

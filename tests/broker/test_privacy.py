@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 from broker.config import Settings
 from broker.keys import init_keys
-from broker.schedule import Dwelling
+from broker.renovation import Dwelling
 
 # Distinctive fake values, one per personal column; none is a real person's.
 PLANTED = {

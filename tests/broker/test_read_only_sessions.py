@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from broker.db import make_session_factory, session_scope
-from broker.schedule import Department
+from broker.renovation import Department
 
 NOW = dt.datetime(2027, 1, 11, 5, tzinfo=dt.UTC)
 

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from broker.config import Settings
 from broker.keys import init_keys
-from broker.schedule.models import Upload
+from broker.renovation.models import Upload
 from tests.broker.test_serve import POLICIES, _serve_env, _wait_ready
 
 # Slow: each test runs a real `broker serve` process (`make test-fast` leaves them out).

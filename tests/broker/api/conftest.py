@@ -28,7 +28,7 @@ from broker.ingest import ingest_file
 from broker.keys import init_keys, load_keys
 from broker.policy import Policy, load_policy_file
 from broker.release import release
-from broker.schedule import Department, Dwelling
+from broker.renovation import Department, Dwelling
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
 TODAY = dt.datetime.now(dt.UTC)

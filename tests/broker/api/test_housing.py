@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from broker.access import Role
 from broker.api._problems import PROBLEM
-from broker.schedule import Upload
+from broker.renovation import Upload
 from tests.broker.api.conftest import OUT, SOON, World
 
 H = Role.HOUSING

@@ -127,7 +127,7 @@ def test_a_lost_race_in_the_cli_exits_1_with_a_message(database: Database, tmp_p
     assert loaded.returncode == 0, loaded.stderr
     from sqlalchemy import select  # noqa: PLC0415
 
-    from broker.schedule import Dwelling  # noqa: PLC0415
+    from broker.renovation import Dwelling  # noqa: PLC0415
 
     with database.engine.connect() as connection:
         ref = str(connection.scalar(select(Dwelling.ref).limit(1)))

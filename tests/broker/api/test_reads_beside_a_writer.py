@@ -8,7 +8,7 @@ import pytest
 
 from broker.access import Role
 from broker.db import make_session_factory
-from broker.schedule import Department
+from broker.renovation import Department
 from tests.broker.api.conftest import TODAY, World
 
 READS = [

@@ -25,7 +25,7 @@ from broker.disclosure import EntryFilter, entries
 from broker.ingest.service import ingest_file
 from broker.keys import init_keys, load_keys
 from broker.receiver import Receiver, make_receiver_server
-from broker.schedule import Dwelling
+from broker.renovation import Dwelling
 from broker.wiring import delivery_hooks
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"

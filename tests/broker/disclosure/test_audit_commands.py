@@ -20,7 +20,7 @@ from broker.config import Settings
 from broker.db import make_session_factory, session_scope
 from broker.disclosure import record, rfc3339
 from broker.keys import init_keys, load_keys
-from broker.schedule import Dwelling
+from broker.renovation import Dwelling
 
 ROOT = Path(__file__).resolve().parents[3]
 AT = dt.datetime(2026, 11, 23, 6, 0, tzinfo=dt.UTC)

@@ -39,7 +39,7 @@ from broker.policy import Policy, load_policy_file
 from broker.policy.models import PolicyVersion
 from broker.policy.service import record_versions
 from broker.release import release
-from broker.schedule import Dwelling
+from broker.renovation import Dwelling
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)

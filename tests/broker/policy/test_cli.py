@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from broker.config import Settings
 from broker.keys import init_keys
-from broker.schedule import Dwelling
+from broker.renovation import Dwelling
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
 PHASES = (("genhusning", dt.date(2027, 3, 1), dt.date(2027, 6, 30)),)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from strategies import BASE, dwellings, policies
 
 from broker.policy import DwellingFacts, PhaseFacts, Policy, evaluate, load_policy_file
-from broker.policy._model import PHASE_FIELDS
+from broker.policy._agreement import PHASE_FIELDS
 from schemas import CATALOGUE, FieldClass
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"

@@ -1,6 +1,6 @@
 """A broker replica's scheduler in its own process, for the replica test: ticks at frozen instants.
 
-Run as ``python tests/broker/scheduler/tick_worker.py --worker N --policies P --barrier DIR
+Run as ``python tests/broker/renovationr/tick_worker.py --worker N --policies P --barrier DIR
 --now ISO [--now ISO ...]`` with the database URL in ``BROKER_DATABASE_URL`` (kept off the
 command line: it may hold a password). The worker opens its own engine, touches
 ``DIR/ready-N``, waits for ``DIR/start`` so that every replica ticks at once, then ticks at

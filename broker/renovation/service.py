@@ -17,7 +17,7 @@ from broker.db import Base
 from broker.disclosure import objection_changed, record
 from broker.errors import NotFound
 from broker.keys import KeyRing
-from broker.schedule.models import (
+from broker.renovation.models import (
     Department,
     Dwelling,
     DwellingReplacement,

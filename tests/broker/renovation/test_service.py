@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from broker.errors import InputError
 from broker.ingest import ingest_file
-from broker.schedule import Department, Dwelling, DwellingReplacement, Phase, Upload
+from broker.renovation import Department, Dwelling, DwellingReplacement, Phase, Upload
 
 NOW = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(days=7)

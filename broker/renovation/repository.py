@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from broker.errors import NotFound
-from broker.schedule.models import Department, Dwelling
+from broker.renovation.models import Department, Dwelling
 
 __all__ = ["DepartmentSummary", "department_dwellings", "org_departments"]
 

@@ -1,6 +1,6 @@
 """The renovation schedule as stored: departments, dwellings, phases and uploads."""
 
-from broker.schedule.models import (
+from broker.renovation.models import (
     DWELLING_REF,
     Department,
     Dwelling,
