@@ -34,7 +34,8 @@ from broker.api import create_app
 from broker.api._problems import PROBLEM
 from broker.db import make_engine
 from tests.broker.api.conftest import World
-from tests.broker.api.test_authorization import MATRIX, _body
+from tests.broker.api.test_authorization import MATRIX
+from tests.broker.api.test_response_privacy import _every_route
 from tests.broker.test_privacy import PLANTED, _assert_absent
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
@@ -119,19 +120,6 @@ def _client(app: FastAPI) -> httpx.AsyncClient:
     # client here gets the answer, as over HTTP.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://test")
-
-
-async def _every_route(world: World, client: httpx.AsyncClient) -> list[httpx.Response]:
-    return [
-        await client.request(
-            method,
-            path.format(**world.params),
-            headers=world.auth(role),
-            **_body(world, method, path),
-        )
-        for (method, path), row in MATRIX.items()
-        for role in sorted(row.roles)
-    ]
 
 
 @pytest.mark.anyio
