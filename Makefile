@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# `make run` installs what running needs; `make test` and `make check` add the test and lint tools.
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 ORG ?= bo-vest
 # The port of the municipality's reference receiver in the demo.
@@ -15,7 +17,14 @@ PYTEST_ARGS ?=
 
 .PHONY: run test test-fast check bench schemas clean
 
+$(RUN_STAMP): pyproject.toml constraints.txt
+	bash scripts/system-packages.sh run
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
+	touch $(RUN_STAMP)
+
 $(STAMP): pyproject.toml constraints.txt
+	bash scripts/system-packages.sh test
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
@@ -23,7 +32,7 @@ $(STAMP): pyproject.toml constraints.txt
 ## run: migrate the embedded SQLite database, load the demo department, create the log keys,
 ##      start the municipality's reference receiver, push this week's release to it, verify
 ##      the disclosure log, serve on 127.0.0.1:8000 (scripts/demo.sh)
-run: $(STAMP)
+run: $(RUN_STAMP)
 	BIN=$(BIN) ORG=$(ORG) RECEIVER_PORT=$(RECEIVER_PORT) bash scripts/demo.sh --serve
 
 ## test: the whole suite (SQLite and PostgreSQL, the slow end-to-end tests too) in parallel;

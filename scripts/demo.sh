@@ -18,8 +18,7 @@ broker() { "$BIN/broker" "$@"; }
 
 mkdir -p "$BROKER_HOME"
 broker db upgrade
-broker demo-data --out "$BROKER_HOME/demo-export.csv"
-broker ingest "$BROKER_HOME/demo-export.csv" --org "$ORG"
+broker demo-data --out "$BROKER_HOME/demo-export.csv" --load "$ORG"
 broker policy check
 broker policy explain "$POLICY"
 broker keys init

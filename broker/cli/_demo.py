@@ -7,7 +7,11 @@ from pathlib import Path
 
 import click
 
-from broker.cli._common import now
+from audit import write_atomic
+from broker.cli._common import now, open_session, settings_of
+from broker.cli._ingest import echo_report
+from broker.config import Settings
+from broker.renovation.repository import newest_upload
 
 __all__ = ["demo_data"]
 
@@ -26,11 +30,22 @@ __all__ = ["demo_data"]
     default=None,
     help="First day of the phase plan (default: 26 weeks ago, so the plan is under way).",
 )
-def demo_data(out: Path, start: dt.datetime | None) -> None:
+@click.option(
+    "--load",
+    "org",
+    metavar="ORG",
+    default=None,
+    help="Also load the export for ORG, as `broker ingest` does, unless ORG's newest "
+    "schedule in the database was not loaded by the demo (then it is kept).",
+)
+@click.pass_context
+def demo_data(ctx: click.Context, out: Path, start: dt.datetime | None, org: str | None) -> None:
     """Write a synthetic ERP export for one department of 306 dwellings.
 
     Street names and people are fictional; the personal columns hold fake
-    values so that ingest's dropping of them can be seen.
+    values so that ingest's dropping of them can be seen. With ``--load`` the
+    demo never replaces a schedule someone else uploaded: the id of the upload it
+    made is kept beside the export (``OUT.upload``), and a newer upload wins.
     """
     from broker.demo import write_demo_csv  # noqa: PLC0415 - keeps --help fast
 
@@ -38,3 +53,31 @@ def demo_data(out: Path, start: dt.datetime | None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = write_demo_csv(out, start=first_day)
     click.echo(f"wrote {rows} rows to {out} (plan starts {first_day.isoformat()})")
+    if org is not None:
+        _load(settings_of(ctx), out, org)
+
+
+def _demo_upload(marker: Path) -> int | None:
+    try:
+        return int(marker.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _load(settings: Settings, export: Path, org: str) -> None:
+    from broker.ingest import ingest_file  # noqa: PLC0415 - keeps --help fast
+
+    marker = export.with_name(export.name + ".upload")
+    with open_session(settings) as session:
+        newest = newest_upload(session, org)
+        if newest is not None and newest != _demo_upload(marker):
+            click.echo(
+                f"kept {org}'s schedule: its newest upload ({newest}) was not made by the "
+                "demo, so the demo data was not loaded"
+            )
+            return
+        report = ingest_file(session, export, org=org, now=now())
+        session.flush()
+        loaded = newest_upload(session, org)
+    write_atomic(marker, f"{loaded}\n".encode())
+    echo_report(report)

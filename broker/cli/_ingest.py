@@ -5,12 +5,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from broker.cli._common import now, open_session, settings_of
 
-__all__ = ["ingest"]
+if TYPE_CHECKING:
+    from broker.ingest import IngestReport
+
+__all__ = ["echo_report", "ingest"]
 
 
 def _progress_printer() -> Callable[[int, int], None] | None:
@@ -54,6 +58,11 @@ def ingest(ctx: click.Context, path: Path, org: str, mapping: Path | None) -> No
             mapping=column_mapping,
             progress=_progress_printer(),
         )
+    echo_report(report)
+
+
+def echo_report(report: IngestReport) -> None:
+    """Print what an accepted upload did: rows, departments, dwellings, dropped columns."""
     stats = report.stats
     click.echo(
         f"accepted: {report.rows} rows from {report.source_format.upper()}; "

@@ -23,6 +23,7 @@ from broker.policy import Flow, PolicyRegistry, load_policies
 from broker.receiver import MAX_BODY, Receiver, make_receiver_server
 from broker.release import release
 from broker.runner import Runner, version_recorder
+from broker.scheduler import default_identity, stand_in
 from broker.wiring import delivery_hooks
 
 __all__ = ["deliver", "push", "receiver", "scheduler"]
@@ -69,6 +70,10 @@ def push(ctx: click.Context, policy_id: str) -> None:
     try:
         with open_session(settings, engine=engine) as session:
             outcome = release(session, ring, policy, run_at=moment, now=moment)
+            # The scheduler must not send this week's release again once it starts.
+            if outcome.release is not None and policy.schedule is not None:
+                by = f"push:{default_identity()}"[:64]
+                stand_in(session, policy.id, policy.schedule, by=by, now=moment)
         if outcome.release is None:
             click.echo(f"nothing released: {outcome.reason}")
             return

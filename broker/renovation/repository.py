@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from broker.errors import NotFound
-from broker.renovation.models import Department, Dwelling
+from broker.renovation.models import Department, Dwelling, Upload
 
-__all__ = ["DepartmentSummary", "department_dwellings", "org_departments"]
+__all__ = ["DepartmentSummary", "department_dwellings", "newest_upload", "org_departments"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,4 +59,11 @@ def department_dwellings(session: Session, org: str, code: str) -> list[Dwelling
             .options(selectinload(Dwelling.phases))
             .order_by(Dwelling.id)
         )
+    )
+
+
+def newest_upload(session: Session, org: str) -> int | None:
+    """Return the id of ``org``'s newest accepted upload, or None before its first."""
+    return session.scalar(
+        select(Upload.id).where(Upload.org == org).order_by(Upload.id.desc()).limit(1)
     )

@@ -17,6 +17,7 @@ from broker.scheduler.service import (
     default_identity,
     due_runs,
     run_forever,
+    stand_in,
 )
 
 __all__ = [
@@ -35,4 +36,5 @@ __all__ = [
     "next_fire",
     "previous_fire",
     "run_forever",
+    "stand_in",
 ]

@@ -19,6 +19,10 @@ Which run is due, per policy:
   last :data:`FIRST_RUN_WINDOW` (7 days), so a new deployment or a new policy sends
   this week's release, not one from months ago.
 - Never a run due before ``since``, when the caller gives one.
+
+A release made by hand (``broker push``) stands in for the run most recently due
+(:func:`stand_in`): the scheduler does not send the same week's release again
+seconds later because its own run of that week was never claimed.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ __all__ = [
     "default_identity",
     "due_runs",
     "run_forever",
+    "stand_in",
 ]
 
 log = structlog.get_logger(__name__)
@@ -104,6 +109,21 @@ def claim(
         ).returning(SchedulerRun.policy_id)
     ).first()
     return inserted is not None
+
+
+def stand_in(
+    session: Session, policy_id: str, schedule: Schedule, *, by: str, now: dt.datetime
+) -> dt.datetime | None:
+    """Claim the run of ``policy_id`` most recently due at ``now`` for a release made by hand.
+
+    Called in the transaction of that release, so the claim and the release land
+    together. Returns the due time claimed, or None when no run was due yet or that
+    run was claimed already (the scheduler's next run fires as usual either way).
+    """
+    due_at = previous_fire(schedule, now)
+    if due_at is None or not claim(session, policy_id, due_at, by=by, now=now):
+        return None
+    return due_at
 
 
 def due_runs(

@@ -101,3 +101,26 @@ def test_db_upgrade_creates_sqlite_in_wal_mode(tmp_path: Path) -> None:
     finally:
         connection.close()
     assert {"departments", "dwellings", "phases", "uploads", "alembic_version"} <= tables
+
+
+def test_demo_data_never_replaces_a_schedule_it_did_not_load(
+    database: Database, tmp_path: Path
+) -> None:
+    """`demo-data --load` loads and reloads the demo, and keeps an organisation's own upload."""
+    export = tmp_path / "demo-export.csv"
+    first = run_broker(database, tmp_path, "demo-data", "--out", str(export), "--load", "bo-vest")
+    assert first.returncode == 0, first.stderr
+    assert "dwellings: 306 (306 new" in first.stdout
+    again = run_broker(database, tmp_path, "demo-data", "--out", str(export), "--load", "bo-vest")
+    assert again.returncode == 0, again.stderr
+    assert "dwellings: 306 (0 new, 306 already known" in again.stdout  # its own: reloaded
+
+    own = write_csv(tmp_path / "own.csv", dwelling_rows(3))
+    ingested = run_broker(database, tmp_path, "ingest", str(own), "--org", "bo-vest")
+    assert ingested.returncode == 0, ingested.stderr
+    affected = _dwellings(database)
+    kept = run_broker(database, tmp_path, "demo-data", "--out", str(export), "--load", "bo-vest")
+    assert kept.returncode == 0, kept.stderr
+    assert "kept bo-vest's schedule" in kept.stdout
+    assert "accepted:" not in kept.stdout
+    assert _dwellings(database) == affected  # nothing loaded over the organisation's own upload

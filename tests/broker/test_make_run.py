@@ -11,6 +11,7 @@ import csv
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,12 @@ def test_the_demo_delivers_to_the_receiver_and_twice_is_fine(tmp_path: Path) -> 
     ports = [free_port(), free_port()]
     first = _run_demo(home, ports[0])
     assert first.returncode == 0, first.stdout + first.stderr
+    # The push stands in for this week's scheduled run: `broker serve` will not send it again.
+    with sqlite3.connect(home / "broker.db") as db:
+        runs = db.execute("SELECT policy_id, claimed_by FROM scheduler_runs").fetchall()
+    assert [(policy, by.split(":")[0]) for policy, by in runs] == [
+        ("albertslund-visitation-weekly", "push")
+    ]
     second = _run_demo(home, ports[1])
     assert second.returncode == 0, second.stdout + second.stderr
     assert [_listening(port) for port in ports] == [False, False]  # the receivers stopped

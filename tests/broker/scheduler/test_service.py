@@ -27,6 +27,7 @@ from broker.scheduler import (
     default_identity,
     due_runs,
     run_forever,
+    stand_in,
 )
 
 CPH = zoneinfo.ZoneInfo("Europe/Copenhagen")
@@ -426,3 +427,30 @@ def test_no_schedules_means_nothing_due(database: Database) -> None:
     assert ticker.seconds_to_next(utc(2027, 1, 11, 5)) == WAKE_EVERY
     never = scheduler(database, {"never": Schedule(cron="0 0 31 2 *")}, Recorder())
     assert never.seconds_to_next(utc(2027, 1, 11, 5)) == WAKE_EVERY
+
+
+def test_a_release_by_hand_stands_in_for_the_run_due(database: Database) -> None:
+    """`stand_in` claims the run most recently due, once; the scheduler then skips it only."""
+    monday = utc(2026, 11, 30, 5)  # 06:00 in Copenhagen
+    pushed_at = monday + dt.timedelta(hours=3)
+    with session_scope(make_session_factory(database.engine)) as session:
+        assert stand_in(session, "weekly", WEEKLY, by="push:1", now=pushed_at) == monday
+        assert stand_in(session, "weekly", WEEKLY, by="push:2", now=pushed_at) is None
+    recorder = Recorder()
+    runs = scheduler(database, {"weekly": WEEKLY}, recorder)
+    assert runs.tick(pushed_at + dt.timedelta(seconds=5)) == []  # not the same week again
+    next_monday = monday + dt.timedelta(days=7)
+    assert runs.tick(next_monday) == [("weekly", next_monday)]
+    assert recorder.runs == [("weekly", next_monday)]
+    assert claims(database) == [
+        ("weekly", monday, "push:1"),
+        ("weekly", next_monday, "test-host:1"),
+    ]
+
+
+def test_stand_in_before_the_first_fire_claims_nothing(database: Database) -> None:
+    """A schedule that has not fired yet in the lookback has no run for a push to stand in for."""
+    never = Schedule(cron="0 6 30 2 *")  # 30 February
+    with session_scope(make_session_factory(database.engine)) as session:
+        assert stand_in(session, "never", never, by="push:1", now=utc(2026, 11, 30)) is None
+    assert claims(database) == []
