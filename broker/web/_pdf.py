@@ -18,7 +18,7 @@ from weasyprint.urls import URLFetcher
 from broker.release import Listing
 from broker.web._listing_view import ListView, list_view
 
-__all__ = ["render_pdf", "render_print_html"]
+__all__ = ["local_fetcher", "render_pdf", "render_print_html"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -47,9 +47,14 @@ def render_print_html(listing: Listing, lang: str = "da") -> str:
     return template.render(view=view, trace_line=_trace_line(view))
 
 
+def local_fetcher() -> URLFetcher:
+    """Return the URL fetcher WeasyPrint gets: ``data:`` URLs only, nothing over a network."""
+    return URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
+
+
 def render_pdf(listing: Listing, lang: str = "da") -> bytes:
     """Return the list as PDF bytes, in ``lang`` (``da`` or ``en``)."""
-    fetcher = URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
-    document = HTML(string=render_print_html(listing, lang), url_fetcher=fetcher, base_url=None)
+    html = render_print_html(listing, lang)
+    document = HTML(string=html, url_fetcher=local_fetcher(), base_url=None)
     pdf: bytes = document.write_pdf()
     return pdf
