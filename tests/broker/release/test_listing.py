@@ -263,3 +263,22 @@ def test_the_query_count_does_not_grow_with_the_chain(changes_world: ListWorld) 
     assert late_count <= 6
     assert len(late.held) == 11
     assert len(early.held) == 7
+
+
+def test_a_purged_previous_release_leaves_nothing_to_compare(
+    database: Database, tmp_path: Path
+) -> None:
+    """When only the previous list was purged, the list shows in full and marks nothing."""
+    world = ListWorld(database, tmp_path, weekly())
+    world.upload(rows(6))
+    world.release()
+    world.upload(rows(7))
+    second = world.release()
+    with session_scope(world.factory) as session:
+        assert purge(session, world.ring, at=world.now, before=world.now.date()) > 0
+    found = world.listing(second)
+    assert not found.purged
+    assert found.previous_purged
+    assert found.previous is not None
+    assert len(found.rows) == 7
+    assert all(row.status is None for row in found.rows)
