@@ -369,9 +369,15 @@ def read_entries(
             yield bytes(raw)
 
 
-def content_seqs(connection: Connection) -> set[int]:
-    """Return the sequence numbers of the entries whose content is still stored."""
-    return {int(seq) for seq in connection.scalars(select(log_contents.c.seq))}
+def content_seqs(connection: Connection, among: Collection[int] | None = None) -> set[int]:
+    """Return the sequence numbers of the entries whose content is still stored.
+
+    With ``among``, only those of these sequence numbers (one query, however many).
+    """
+    query = select(log_contents.c.seq)
+    if among is not None:
+        query = query.where(log_contents.c.seq.in_(sorted(set(among))))
+    return {int(seq) for seq in connection.scalars(query)}
 
 
 def latest_checkpoint(

@@ -57,6 +57,7 @@ from broker.delivery import (
     open_sealed,
     verify_request,
 )
+from broker.release import SetRefused, apply_release
 
 __all__ = ["Receiver", "Reply"]
 
@@ -104,40 +105,13 @@ def _applied(held: dict[str, Any] | None, checked: _Checked) -> dict[str, Any]:
         _Rejected: a delta on another base (409 ``base``), a release older in the log
             than ``held`` (409 ``order``), or a malformed set (422 ``release``).
     """
-    content, release_id = checked.content, checked.release_id
-    policy_id = content["policy_id"]
-    holding = None if held is None else str(held["release_id"])
-    if held is not None and int(held["log_index"]) > checked.index:
-        detail = f"release {release_id} is older in the log than {holding}, held for {policy_id}"
-        raise _Rejected(409, "order", detail)
-    dwellings: dict[str, Any] = {}
-    if content["mode"] == "changes":
-        base = content.get("base_release")
-        if base is None or base != holding:
-            detail = (
-                f"release {release_id} is relative to {base}; this receiver holds "
-                f"{holding or 'no release'} of {policy_id}"
-            )
-            raise _Rejected(409, "base", detail)
-        assert held is not None  # noqa: S101 - holding is not None
-        dwellings = {record["key"]: record for record in held["dwellings"]}
-    records, withdrawn = content.get("dwellings"), content.get("withdrawn")
-    if not (
-        isinstance(records, list)
-        and all(isinstance(r, dict) and isinstance(r.get("key"), str) for r in records)
-        and isinstance(withdrawn, list)
-        and all(isinstance(key, str) for key in withdrawn)
-    ):
-        raise _Rejected(422, "release", "dwellings must be records with a key; withdrawn, keys")
-    dwellings.update({record["key"]: record for record in records})
-    for key in withdrawn:
-        dwellings.pop(key, None)
-    return {
-        "policy_id": policy_id,
-        "release_id": release_id,
-        "log_index": checked.index,
-        "dwellings": [dwellings[key] for key in sorted(dwellings)],
-    }
+    try:
+        return apply_release(
+            held, checked.content, release_id=checked.release_id, index=checked.index
+        )
+    except SetRefused as refused:
+        status = 422 if refused.rule == "release" else 409
+        raise _Rejected(status, refused.rule, refused.detail) from None
 
 
 class Receiver:

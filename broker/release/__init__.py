@@ -3,20 +3,45 @@
 from broker.release._payload import body as delivered_body
 from broker.release._payload import content_header, recipient_key
 from broker.release._payload import record as released_record
+from broker.release._sets import SetRefused, apply_release
+from broker.release.listing import (
+    Change,
+    ChangeKind,
+    Listing,
+    ListingRow,
+    Period,
+    ReleaseSummary,
+    RowStatus,
+    listing,
+    newest_releases,
+    releases_to,
+)
 from broker.release.models import Release, ReleaseState
 from broker.release.repository import release_body
 from broker.release.service import Outcome, Queued, queue, release
 
 __all__ = [
+    "Change",
+    "ChangeKind",
+    "Listing",
+    "ListingRow",
     "Outcome",
+    "Period",
     "Queued",
     "Release",
     "ReleaseState",
+    "ReleaseSummary",
+    "RowStatus",
+    "SetRefused",
+    "apply_release",
     "content_header",
     "delivered_body",
+    "listing",
+    "newest_releases",
     "queue",
     "recipient_key",
     "release",
     "release_body",
     "released_record",
+    "releases_to",
 ]

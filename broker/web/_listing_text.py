@@ -1,0 +1,131 @@
+"""The weekly list's words: English msgids, Danish in the message catalogue.
+
+# TRANSLATORS: every msgid below is the English text; its Danish is in
+# ``locale/da/LC_MESSAGES/listing.po.part`` (merged into ``messages.po``). The
+# ``%(name)s`` placeholders are filled in by the code and must stay as they are.
+
+Until the web edge's ``_i18n`` catalogue is in place, ``gettext_for(lang)`` reads the
+Danish from that fragment; at integration it becomes a call to the one catalogue.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+__all__ = [
+    "CHANGE_TEXTS",
+    "FIELD_LABELS",
+    "LANGUAGES",
+    "N_",
+    "PERIOD_TEXTS",
+    "PHASE_LABELS",
+    "TEXTS",
+    "Gettext",
+    "gettext_for",
+]
+
+Gettext = Callable[[str], str]
+LANGUAGES = ("da", "en")
+_FRAGMENT = Path(__file__).parent / "locale" / "da" / "LC_MESSAGES" / "listing.po.part"
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for a deferred marker
+    """Mark ``message`` for the catalogue; it is translated where it is shown."""
+    return message
+
+
+PHASE_LABELS: Mapping[str, str] = {
+    "varsling": N_("notice"),
+    "nedpakning": N_("packing"),
+    "genhusning": N_("rehousing"),
+    "udpakning": N_("unpacking"),
+    "hjemkomst": N_("return home"),
+    "genetablering": N_("re-establishing the home"),
+    "haandvaerkeradgang": N_("craftsmen's access"),
+    "mangelgennemgang": N_("defect inspection"),
+}
+"""A readable label per phase kind (``schemas.PhaseKind``)."""
+
+FIELD_LABELS: Mapping[str, str] = {
+    "afdeling": N_("Department"),
+    "adresseid": N_("Address id (DAR)"),
+    "vejnavn": N_("Street"),
+    "husnr": N_("No."),
+    "etage": N_("Floor"),
+    "doer": N_("Door"),
+    "postnr": N_("Postcode"),
+    "postnrnavn": N_("Town"),
+    "kommunekode": N_("Municipality code"),
+    "disposition": N_("Disposition"),
+    "fase": N_("Phase"),
+    "startdato": N_("Start"),
+    "slutdato": N_("End"),
+}
+"""Column headings per released field (``schemas.CATALOGUE``)."""
+
+PERIOD_TEXTS: Mapping[str, str] = {
+    "week": N_("week %(week)s %(year)s"),
+    "weeks": N_("week %(first)s-%(last)s %(year)s"),
+    "weeks-years": N_("week %(first)s %(first_year)s - week %(last)s %(last_year)s"),
+    "week-short": N_("week %(week)s"),
+}
+"""How ISO weeks are written (months and dates are written by Babel)."""
+
+CHANGE_TEXTS: Mapping[str, str] = {
+    "new": N_("new"),
+    "withdrawn": N_("withdrawn"),
+    "changed": N_("changed: %(changes)s"),
+    "phase-moved": N_("%(phase)s moved from %(before)s to %(after)s"),
+    "phase-end-moved": N_("%(phase)s end moved from %(before)s to %(after)s"),
+    "phase-added": N_("%(phase)s added (%(period)s)"),
+    "phase-removed": N_("%(phase)s removed"),
+    "field-changed": N_("%(field)s changed from %(before)s to %(after)s"),
+}
+"""What the change column says."""
+
+TEXTS: Mapping[str, str] = {
+    "sheet": N_("List"),
+    "about-sheet": N_("About the list"),
+    "title": N_("Dwellings affected by the renovation"),
+    "period": N_("Period"),
+    "change": N_("Change since the previous list"),
+    "start-monday": N_("Start week (Monday)"),
+    "start-month": N_("Start month (1st day)"),
+    "start-date": N_("Start date"),
+    "end-date": N_("End date"),
+    "policy": N_("Policy"),
+    "policy-version": N_("Policy version"),
+    "policy-hash": N_("Policy hash (SHA-256)"),
+    "release": N_("Release id"),
+    "recipient": N_("Recipient"),
+    "created": N_("Created"),
+    "log-index": N_("Disclosure log index"),
+    "first-list": N_("First list: nothing to compare with."),
+    "previous": N_("Compared with release %(release)s."),
+    "previous-purged": N_("The previous list was deleted (retention): nothing to compare with."),
+    "purged": N_("This list was deleted at the end of its retention period."),
+    "no-rows": N_("No dwellings on this list."),
+    "page": N_("Page"),
+    "of": N_("of"),
+    "left-out": N_("Left out (the resident objected): %(count)s"),
+}
+"""The list's other words: headings, notes, the trace to the disclosure log."""
+
+
+@functools.cache
+def _danish() -> dict[str, str]:
+    with _FRAGMENT.open("rb") as file:
+        catalog = read_po(file, locale="da")
+    return {str(m.id): str(m.string) for m in catalog if m.id and m.string}
+
+
+def gettext_for(lang: str) -> Gettext:
+    """Return the ``gettext`` for ``lang`` (``da``, the default, or ``en``)."""
+    if lang == "en":
+        return str
+    danish = _danish()
+    return lambda message: danish.get(message, message)

@@ -1,0 +1,60 @@
+"""The weekly list as a print-ready PDF (WeasyPrint), from the template the page includes.
+
+``lists/print.html`` lays the list out for A4 landscape: the heading row repeats on
+each page, and each page names the policy, its version and hash and the release id,
+so a printout traces to the disclosure log. Nothing is fetched: the fetcher allows
+``data:`` URLs only (no network, no files).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher
+
+from broker.release import Listing
+from broker.web._listing_view import ListView, list_view
+
+__all__ = ["local_fetcher", "render_pdf", "render_print_html"]
+
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+@functools.cache
+def _environment() -> Environment:
+    """Return this module's own Jinja2 environment (the web edge's will replace it)."""
+    return Environment(
+        loader=FileSystemLoader(_TEMPLATES),
+        autoescape=select_autoescape(("html",)),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _trace_line(view: ListView) -> str:
+    """Return the line each page carries: policy, version, hash and release id."""
+    return " · ".join(f"{label}: {value}" for label, value in view.trace[:4])
+
+
+def render_print_html(listing: Listing, lang: str = "da") -> str:
+    """Return the list's print HTML (what ``render_pdf`` lays out)."""
+    view = list_view(listing, lang)
+    template = _environment().get_template("lists/print.html")
+    return template.render(view=view, trace_line=_trace_line(view))
+
+
+def local_fetcher() -> URLFetcher:
+    """Return the URL fetcher WeasyPrint gets: ``data:`` URLs only, nothing over a network."""
+    return URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
+
+
+def render_pdf(listing: Listing, lang: str = "da") -> bytes:
+    """Return the list as PDF bytes, in ``lang`` (``da`` or ``en``)."""
+    html = render_print_html(listing, lang)
+    document = HTML(string=html, url_fetcher=local_fetcher(), base_url=None)
+    pdf: bytes = document.write_pdf()
+    return pdf
