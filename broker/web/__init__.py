@@ -1,3 +1,5 @@
 """The web edge: pages, and the documents rendered from the same data (XLSX, PDF)."""
 
-__all__: list[str] = []
+from broker.web._static import StaticAssets, install_static, static_url
+
+__all__ = ["StaticAssets", "install_static", "static_url"]
