@@ -15,6 +15,7 @@ from broker.api._admin import router as admin_router
 from broker.api._auditor import router as auditor_router
 from broker.api._auth import Authenticate, RateLimiter
 from broker.api._contact import router as contact_router
+from broker.api._docs import install_docs
 from broker.api._housing import router as housing_router
 from broker.api._middleware import Admission, BodyLimit, RequestId
 from broker.api._problems import PROBLEM_RESPONSES, install_problem_handlers
@@ -25,6 +26,7 @@ from broker.errors import ConfigError
 from broker.keys import KeyStore
 from broker.policy import PolicyRegistry
 from broker.runner import Runner, version_recorder
+from broker.web import install_static
 from broker.wiring import delivery_hooks
 
 __all__ = ["create_app"]
@@ -119,7 +121,13 @@ def create_app(
 
     cleanup = [c for c in (on_shutdown, None if engine is not None else db.dispose) if c]
     lifespan = _lifespan(settings, db, registry, keys, cleanup)
-    app = FastAPI(title="renovation-broker", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="renovation-broker",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,  # install_docs: Swagger UI from vendored assets, not a CDN
+        redoc_url=None,
+    )
     app.state.engine = db
     app.state.settings = settings
     app.state.session_factory = make_session_factory(db)
@@ -132,6 +140,8 @@ def create_app(
         app.include_router(router, responses=PROBLEM_RESPONSES)
     app.state.keys = keys
     _keys_loaded(keys)
+    install_docs(app)
+    install_static(app)
 
     # Outermost last: the request id, admission, the body limit, then the token, all before
     # the app reads the body. A request refused by one of them is never read.
