@@ -19,7 +19,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["RecipientSettings", "Settings", "WitnessSettings", "load_settings"]
+__all__ = ["RecipientSettings", "Settings", "SmtpSettings", "WitnessSettings", "load_settings"]
+
+_MAILBOX = r"^[^@\s<>,;:\\\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"
+"""One plain address, ``visitation@albertslund.dk``: no display name, no list."""
 
 
 class WitnessSettings(BaseModel):
@@ -52,11 +55,47 @@ class RecipientSettings(BaseModel):
             "(HPKE, broker/delivery/SEALING.md)"
         ),
     )
+    notify: str | None = Field(
+        default=None,
+        pattern=_MAILBOX,
+        max_length=254,
+        description=(
+            "e-mail to this address when a new list to this recipient is delivered "
+            "(needs smtp); it says only that a list is ready, with a link"
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_delivery(self) -> RecipientSettings:
         if (self.webhook is None) == (self.directory is None):
             raise ValueError("give exactly one of webhook and directory")
+        return self
+
+
+class SmtpSettings(BaseModel):
+    """The mail server the broker's notifications leave through."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(min_length=1, max_length=253, description="the SMTP server")
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = Field(
+        default=True, description="upgrade the connection with STARTTLS (refuse a server without)"
+    )
+    ca_file: Path | None = Field(
+        default=None, description="CA certificates (PEM) to trust for STARTTLS; default: system's"
+    )
+    user: str | None = Field(default=None, min_length=1, description="log in as this user")
+    password: SecretStr | None = Field(default=None, description="the user's password")
+    sender: str = Field(pattern=_MAILBOX, max_length=254, description="the From address")
+    timeout: float = Field(default=10.0, gt=0, le=120, description="seconds per SMTP operation")
+
+    @model_validator(mode="after")
+    def _login_whole(self) -> SmtpSettings:
+        if (self.user is None) != (self.password is None):
+            raise ValueError("give both user and password, or neither")
+        if self.password is not None and not self.starttls:
+            raise ValueError("a password is sent only over STARTTLS: set starttls")
         return self
 
 
@@ -113,6 +152,13 @@ class Settings(BaseSettings):
     )
     api_max_body: int = Field(
         default=20 * 1024 * 1024, ge=1024, description="largest request body, in bytes"
+    )
+    smtp: SmtpSettings | None = Field(
+        default=None, description="where notifications are sent from; none: no e-mail is sent"
+    )
+    public_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8000"),
+        description="the address users open the pages at (links in e-mails and printed links)",
     )
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: console on a terminal, JSON lines otherwise"

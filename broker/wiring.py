@@ -7,14 +7,21 @@ side effect of an import.
 
 from __future__ import annotations
 
+from broker.config import Settings
 from broker.contact.service import register_hooks as contact_hooks
 from broker.delivery.service import DeliveryHooks
+from broker.web import register_notifications
 
 __all__ = ["delivery_hooks"]
 
 
-def delivery_hooks() -> DeliveryHooks:
-    """Return the hooks told of each delivered release: a contact check records ``received``."""
+def delivery_hooks(settings: Settings) -> DeliveryHooks:
+    """Return the hooks told of each delivered release.
+
+    A contact check records ``received``; a list to a recipient with a ``notify``
+    address sends its notification (when ``settings.smtp`` is set).
+    """
     hooks = DeliveryHooks()
     contact_hooks(hooks)
+    register_notifications(hooks, settings)
     return hooks

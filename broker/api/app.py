@@ -89,7 +89,7 @@ def _lifespan(
         halt = None
         if settings.scheduler:
             runner = Runner(
-                settings, db, lambda: registry.active, keys=keys, hooks=delivery_hooks()
+                settings, db, lambda: registry.active, keys=keys, hooks=delivery_hooks(settings)
             )
             halt = runner.start()
         yield

@@ -35,7 +35,7 @@ def _deliver(settings: Settings, engine: Engine, ring: KeyRing | None = None) ->
         ring = load_keys(settings)
     with httpx.Client(timeout=settings.delivery_timeout) as client:
         factory = make_session_factory(engine)
-        attempts = deliver_due(factory, settings, ring, client, now, hooks=delivery_hooks())
+        attempts = deliver_due(factory, settings, ring, client, now, hooks=delivery_hooks(settings))
     for attempt in attempts:
         if attempt.delivered:
             click.echo(f"delivered {attempt.release_id} to {attempt.recipient}")
@@ -201,7 +201,7 @@ def scheduler(ctx: click.Context) -> None:
     click.echo(f"scheduler running with {len(registry.active)} policies; stop with Ctrl-C")
     try:
         runner = Runner(
-            settings, engine, lambda: registry.active, keys=keys, hooks=delivery_hooks()
+            settings, engine, lambda: registry.active, keys=keys, hooks=delivery_hooks(settings)
         )
         runner.run(stop)
     finally:

@@ -42,7 +42,16 @@ from broker.errors import AuditError, ConfigError, DeliveryError, InputError, No
 from broker.keys import KeyRing
 from broker.release import Release, delivered_body
 
-__all__ = ["Attempt", "Delivered", "DeliveryHooks", "deliver_due", "key_id", "retry_failed"]
+__all__ = [
+    "Arrival",
+    "Arrived",
+    "Attempt",
+    "Delivered",
+    "DeliveryHooks",
+    "deliver_due",
+    "key_id",
+    "retry_failed",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -62,19 +71,57 @@ class Delivered(Protocol):
         """Act on the delivery of ``release_id`` (at ``now``) in ``session``."""
 
 
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A release whose delivery is recorded and committed: what a hook after it may know."""
+
+    release_id: str
+    recipient: str
+    policy_id: str
+    mode: str
+    delivered_at: dt.datetime
+
+
+class Arrived(Protocol):
+    """A hook told that a release arrived, after the transaction recording it committed.
+
+    It runs outside any transaction, once, in the worker that recorded the delivery. It
+    must not raise: the delivery stands whatever it does (an error it lets out is logged
+    by delivery, and the round goes on).
+    """
+
+    def __call__(self, arrival: Arrival) -> None:
+        """Act on ``arrival`` (e.g. tell someone that it is there)."""
+
+
 @dataclass(slots=True)
 class DeliveryHooks:
     """What other topics do when a release's delivery is settled: delivery knows no flow.
 
     A topic registers its hooks (``broker.contact.service.register_hooks``); the edges'
     wiring builds one set (``broker.wiring.delivery_hooks``) and passes it down.
+    ``delivered`` hooks run in the transaction that records the delivery; ``arrived``
+    hooks after it committed (for what must not hold a transaction open: the network).
     """
 
     delivered: list[Delivered] = field(default_factory=list)
+    arrived: list[Arrived] = field(default_factory=list)
 
     def on_delivered(self, hook: Delivered) -> None:
         """Call ``hook`` for every release that arrives, in the transaction recording it."""
         self.delivered.append(hook)
+
+    def on_arrived(self, hook: Arrived) -> None:
+        """Call ``hook`` for every release that arrives, after its delivery is committed."""
+        self.arrived.append(hook)
+
+    def announce_arrived(self, arrival: Arrival) -> None:
+        """Tell every ``arrived`` hook of ``arrival``; one that raises is logged and passed."""
+        for hook in self.arrived:
+            try:
+                hook(arrival)
+            except Exception:  # the delivery is committed: nothing a hook does may undo it
+                log.exception("delivery.hook_failed", release_id=arrival.release_id)
 
     def announce_delivered(
         self, session: Session, ring: KeyRing, release_id: str, *, now: dt.datetime
@@ -257,6 +304,21 @@ def _engine_of(factory: sessionmaker[Session]) -> Engine:
     return bind
 
 
+def _arrived(hooks: DeliveryHooks, release: Release, receipt: CutReceipt, now: dt.datetime) -> None:
+    """Log the committed delivery of ``release`` and tell the ``arrived`` hooks."""
+    log.info("delivery.delivered", release_id=release.id, recipient=release.recipient)
+    if receipt.uncosigned is not None:
+        log.warning(
+            "delivery.receipt_uncosigned",
+            release_id=release.id,
+            recipient=release.recipient,
+            reason=receipt.uncosigned,
+        )
+    hooks.announce_arrived(
+        Arrival(release.id, release.recipient, release.policy_id, release.mode, now)
+    )
+
+
 def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by keyword
     factory: sessionmaker[Session],
     settings: Settings,
@@ -270,7 +332,8 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
     """Try every due release once, oldest first; return what happened to each.
 
     ``hooks`` are told of each release that arrived, in the transaction that
-    records it (a contact check records its ``received`` reply so).
+    records it (a contact check records its ``received`` reply so), and again after
+    that transaction committed (the visitator's notification is sent so).
 
     Each body is assembled now, around a receipt cut now: under the newest checkpoint
     that covers the entry and that the configured witnesses cosigned (they are asked
@@ -338,14 +401,8 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
             _record_outcome(session, ring, stored, problem, final=final, now=now, receipt=receipt)
         attempts.append(Attempt(release.id, release.recipient, not problem, final, problem))
         if not problem:
-            log.info("delivery.delivered", release_id=release.id, recipient=release.recipient)
-            if receipt.uncosigned is not None:
-                log.warning(
-                    "delivery.receipt_uncosigned",
-                    release_id=release.id,
-                    recipient=release.recipient,
-                    reason=receipt.uncosigned,
-                )
+            # 4. Only now, with the delivery committed, what may take its time or fail.
+            _arrived(announced, release, receipt, now)
             continue
         # Later releases to this recipient wait for the next round: a retry is due first, and
         # one failed for good may be put back (`retry_failed`) while still in order.

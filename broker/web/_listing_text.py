@@ -20,6 +20,7 @@ __all__ = [
     "CHANGE_TEXTS",
     "FIELD_LABELS",
     "LANGUAGES",
+    "MAIL_TEXTS",
     "N_",
     "PERIOD_TEXTS",
     "PHASE_LABELS",
@@ -114,6 +115,18 @@ TEXTS: Mapping[str, str] = {
     "left-out": N_("Left out (the resident objected): %(count)s"),
 }
 """The list's other words: headings, notes, the trace to the disclosure log."""
+
+MAIL_TEXTS: Mapping[str, str] = {
+    "subject": N_("A new list of dwellings affected by the renovation"),
+    "ready": N_("A new list of the dwellings affected by the renovation is ready for you."),
+    "open": N_("Open it here (you will be asked to sign in):\n%(link)s"),
+    "only": N_(
+        "This e-mail only says that a list is ready. The list itself is shown only to "
+        "those who sign in."
+    ),
+    "automatic": N_("This e-mail was sent automatically. Please do not reply to it."),
+}
+"""The notification e-mail's words (``broker/web/_notify.py``): never the list's content."""
 
 
 @functools.cache

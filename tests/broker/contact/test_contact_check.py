@@ -103,7 +103,7 @@ def deliver(world: dict[str, object]) -> None:
             world["ring"],
             http,
             lambda: dt.datetime.now(dt.UTC),  # type: ignore[arg-type]
-            hooks=delivery_hooks(),
+            hooks=delivery_hooks(world["settings"]),  # type: ignore[arg-type]
         )
     assert attempts, "nothing was due"
     assert all(a.delivered for a in attempts), attempts

@@ -7,6 +7,7 @@ import re
 from broker.web._listing_text import (
     CHANGE_TEXTS,
     FIELD_LABELS,
+    MAIL_TEXTS,
     PERIOD_TEXTS,
     PHASE_LABELS,
     TEXTS,
@@ -20,6 +21,7 @@ MSGIDS = [
     *PERIOD_TEXTS.values(),
     *CHANGE_TEXTS.values(),
     *TEXTS.values(),
+    *MAIL_TEXTS.values(),
 ]
 PLACEHOLDER = re.compile(r"%\(([a-z_]+)\)s")
 
