@@ -35,7 +35,7 @@ from peers import free_port
 from pydantic import SecretStr, ValidationError
 from structlog.testing import capture_logs
 
-from broker.config import RecipientSettings, Settings, SmtpSettings
+from broker.config import RecipientSettings, Settings, SmtpSettings, load_settings
 from broker.db import session_scope
 from broker.delivery.service import Arrival, DeliveryHooks, deliver_due
 from broker.policy import Mode
@@ -477,3 +477,25 @@ def test_a_notify_address_is_one_plain_address(tmp_path: Path, address: str) -> 
     """A recipient's notify address is one address: no list, no header, no display name."""
     with pytest.raises(ValidationError, match="notify"):
         RecipientSettings(id=RECIPIENT, directory=tmp_path, notify=address)  # type: ignore[arg-type]
+
+
+def test_the_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``BROKER_SMTP`` (JSON), ``BROKER_PUBLIC_URL`` and a recipient's ``notify`` are read."""
+    monkeypatch.setenv(
+        "BROKER_SMTP",
+        '{"host": "smtp.example", "user": "broker", "password": "pw", '
+        '"sender": "b@bo-vest.example"}',
+    )
+    monkeypatch.setenv("BROKER_PUBLIC_URL", PUBLIC)
+    monkeypatch.setenv(
+        "BROKER_RECIPIENTS", f'[{{"id": "{RECIPIENT}", "directory": "d", "notify": "{NOTIFY}"}}]'
+    )
+    monkeypatch.setenv("BROKER_CONFIG", "/nonexistent/broker.toml")
+    settings = load_settings()
+    assert settings.smtp is not None
+    assert (settings.smtp.port, settings.smtp.starttls) == (587, True)
+    assert settings.smtp.password is not None
+    assert settings.smtp.password.get_secret_value() == "pw"
+    assert "pw" not in repr(settings.smtp)
+    assert str(settings.public_url) == PUBLIC
+    assert settings.recipients[0].notify == NOTIFY
