@@ -128,6 +128,13 @@ class Settings(BaseSettings):
     recipients: tuple[RecipientSettings, ...] = Field(
         default=(), description="where releases go, by recipient id"
     )
+    oidc_file: Path | None = Field(
+        default=None,
+        description=(
+            "the organisations' identity providers for signing in to the pages "
+            "(TOML or YAML, see broker.oidc); none: no sign-in through an organisation"
+        ),
+    )
     scheduler: bool = Field(
         default=True, description="broker serve also runs scheduled releases and deliveries"
     )

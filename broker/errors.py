@@ -13,6 +13,8 @@
      ├── DeliveryError     a release could not be handed to its recipient
      ├── SignatureError    a signed request or its Content-Digest does not verify
      │                     (``broker.delivery``, where requests are signed and checked)
+     ├── SignInRefused     a sign-in through an identity provider was refused, with a reason
+     │                     (``broker.oidc``, where the provider's answer is checked)
      └── Cancelled         the work was stopped before it finished: nothing was changed
 
 ``audit`` raises its own errors; the broker translates them once, where it calls

@@ -21,6 +21,7 @@ from databases import (
     server_url,
     worker_database,
 )
+from peers import free_port
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -101,6 +102,12 @@ def session(shared_database: Database) -> Iterator[Session]:
 def anyio_backend() -> str:
     """Async tests run on asyncio."""
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def iam_server_port() -> int:
+    """pytest-iam's OpenID Connect provider listens on a port of this worker's own block."""
+    return free_port()
 
 
 @pytest.hookimpl(trylast=True)
