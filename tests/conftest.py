@@ -13,6 +13,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browsing import (  # noqa: F401 - the browser tests' option, hook and fixtures
+    base_url,
+    browser,
+    browser_context_args,
+    browser_type,
+    browser_type_launch_args,
+    launch_browser,
+    playwright,
+    pytest_addoption,
+    pytest_runtest_teardown,
+    screenshot,
+)
 from databases import (
     BACKENDS,
     Database,

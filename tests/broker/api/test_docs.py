@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
+from browsing import RequestLog, serve_broker
+from databases import Database, create_database
+from playwright.sync_api import Page
 from vendored import SWAGGER_UI, listed_files, note_fields, present_files
 
 from broker.api import create_app
@@ -108,3 +112,29 @@ def test_the_vendored_swagger_ui_is_the_one_the_note_lists() -> None:
     assert (fields["package"], fields["licence"].split()[0]) == ("swagger-ui-dist", "Apache-2.0")
     assert re.fullmatch(r"sha512-[A-Za-z0-9+/]{86}==", fields["npm tarball integrity"])
     assert "Apache License" in (SWAGGER_UI / "LICENSE").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A migrated SQLite database: /docs reads none, so one backend is enough."""
+    yield from create_database("sqlite", tmp_path, request)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_swagger_ui_renders_in_chromium_from_the_local_assets(
+    page: Page,
+    sqlite_database: Database,
+    tmp_path: Path,
+    screenshot: Callable[[Page, str], Path],
+) -> None:
+    """Chromium shows the API's operations at /docs with no request to any other host."""
+    with serve_broker(sqlite_database, tmp_path / "home") as broker:
+        requests = RequestLog(page)
+        page.goto(f"{broker.url}/docs")
+        page.locator(".swagger-ui .info .title").filter(has_text="renovation-broker").wait_for()
+        page.locator(".opblock-summary-path", has_text="/v1/policies").first.wait_for()
+        screenshot(page, "docs")
+    assert requests.hosts() == {broker.origin}
+    paths = {urlsplit(url).path for url in requests.urls}
+    assert {"/docs", "/docs/assets/swagger-ui-bundle.js", "/openapi.json"} <= paths
