@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,3 +83,87 @@ def test_a_missing_chromium_skips_or_fails_under_require(
     monkeypatch.setenv("REQUIRE_CHROMIUM", "1")
     with pytest.raises(pytest.fail.Exception, match="no Chromium"):
         chromium_or_skip()
+
+
+INNER_CONFTEST = """
+import pytest
+from browsing import (
+    base_url, browser, browser_context_args, browser_type, browser_type_launch_args,
+    launch_browser, playwright, pytest_addoption, pytest_runtest_teardown, screenshot,
+)
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+"""
+# pytest runs the tests on one browser_name (a session-scoped parameter) one after another,
+# so the three browser tests come first here, then the other two.
+INNER_TESTS = """
+import asyncio
+import pytest
+
+seen = []
+
+
+def test_first_page(browser, page):
+    page.set_content("<p>1</p>")
+    seen.append(browser)
+
+
+def test_next_page_shares_the_browser(browser, page):
+    page.set_content("<p>2</p>")
+    assert browser is seen[0] and browser.is_connected()
+
+
+@pytest.mark.anyio
+async def test_async_test_runs_its_own_loop():
+    await asyncio.sleep(0)
+    assert len(seen) == 2 and not any(browser.is_connected() for browser in seen)
+
+
+def test_no_loop_is_left_running():
+    with pytest.raises(RuntimeError):
+        asyncio.get_running_loop()
+
+
+def test_a_third_page(browser, page):
+    page.set_content("<p>3</p>")
+    seen.append(browser)
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_chromium_is_shared_by_browser_tests_and_closed_before_others(tmp_path: Path) -> None:
+    """Consecutive browser tests share one Chromium; an async test after them runs its loop."""
+    (tmp_path / "conftest.py").write_text(INNER_CONFTEST, encoding="utf-8")
+    (tmp_path / "test_inner.py").write_text(INNER_TESTS, encoding="utf-8")
+    tests = Path(browsing.__file__).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), str(tests.parent)])}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    inner = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:xdist",
+            "-q",
+            "-W",
+            "error",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert inner.returncode == 0, inner.stdout[-4000:]
+    assert "5 passed" in inner.stdout
