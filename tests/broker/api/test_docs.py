@@ -91,6 +91,14 @@ async def test_docs_reference_no_other_host_and_every_asset_answers(tmp_path: Pa
 
 
 @pytest.mark.anyio
+async def test_docs_say_their_language(tmp_path: Path) -> None:
+    """The page names its language (Swagger UI's is English), as WCAG 3.1.1 asks."""
+    async with _client(tmp_path) as client:
+        docs = await client.get("/docs")
+    assert '<html lang="en">' in docs.text
+
+
+@pytest.mark.anyio
 async def test_redoc_is_not_offered(tmp_path: Path) -> None:
     """/redoc would load ReDoc from a CDN: it is not served."""
     async with _client(tmp_path) as client:
