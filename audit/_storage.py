@@ -353,16 +353,22 @@ def append(connection: Connection, drafts: Sequence[Draft], signer: Signer) -> A
 
 
 def read_entries(
-    connection: Connection, *, after: int = -1, among: Select[Any] | None = None
+    connection: Connection,
+    *,
+    after: int = -1,
+    among: Select[Any] | Collection[int] | None = None,
 ) -> Iterator[bytes]:
     """Yield the stored entries' canonical bytes in sequence order, from the one after ``after``.
 
-    ``among`` is a query of sequence numbers that limits which entries are read.
+    ``among`` limits which entries are read: a query of sequence numbers, or the
+    numbers themselves (each then looked up by its key: a page reads only its rows).
     The rows are fetched in pages, so a long log is not held in memory.
     """
     query = select(log_entries.c.entry).where(log_entries.c.seq > after)
-    if among is not None:
+    if isinstance(among, Select):
         query = query.where(log_entries.c.seq.in_(among))
+    elif among is not None:
+        query = query.where(log_entries.c.seq.in_(sorted(set(among))))
     query = query.order_by(log_entries.c.seq).execution_options(yield_per=1000)
     with connection.execute(query) as rows:
         for (raw,) in rows:

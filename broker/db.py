@@ -149,8 +149,18 @@ def _schema_missing(exc: SQLAlchemyError) -> bool:
     return isinstance(original, sqlite3.OperationalError) and str(original).startswith("no such ")
 
 
-_SEALED = frozenset({"log_entries", "log_nodes", "log_checkpoints", "log_cosignatures"})
-"""Disclosure-log tables no session may update or delete from (the database refuses too)."""
+_SEALED = frozenset(
+    {
+        "log_entries",
+        "log_nodes",
+        "log_checkpoints",
+        "log_cosignatures",
+        "log_entry_orgs",
+        "log_entry_facts",
+    }
+)
+"""Disclosure-log tables and their indexes no session may update or delete from (the
+database refuses too)."""
 
 
 def _refuse_log_mutation(state: ORMExecuteState) -> None:

@@ -10,7 +10,6 @@ every entry. The reads run in the caller's session: their entries commit with it
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -120,17 +119,15 @@ def review_entries(  # noqa: PLR0913 - the page's bounds, all named
 ) -> EntryPage:
     """Return the entries matching ``where`` after the cursor (at most ``limit``); recorded.
 
-    The database selects the page: the entries after ``after`` that the reader may
-    read, oldest first, read only up to the one after the page. ``query`` names the
-    review in its ``audit-read`` entry.
+    The database selects and filters the page: the entries after ``after`` that
+    match and the reader may read, oldest first, read only up to the one after the
+    page. ``query`` names the review in its ``audit-read`` entry.
     """
-    found = entries(session.connection(), where, org=reader.org, after=after)
-    if limit is None:
-        page, more = list(found), False
-    else:
-        page = list(itertools.islice(found, limit + 1))
-        more = len(page) > limit
-        page = page[:limit]
+    # One entry beyond the page tells whether there is a next one.
+    beyond = None if limit is None else limit + 1
+    page = list(entries(session.connection(), where, org=reader.org, after=after, limit=beyond))
+    more = limit is not None and len(page) > limit
+    page = page[:limit]
     _read(session, ring, reader, query, at=at, since=where.since, until=where.until)
     return EntryPage(page, int(page[-1]["seq"]) if more and page else None)
 

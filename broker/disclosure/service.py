@@ -7,12 +7,13 @@ it records or not at all. Entries name dwellings only by their keyed reference.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import ColumnElement, Connection, Select, exists, select
 from sqlalchemy.orm import Session
 
 from audit import (
@@ -34,8 +35,9 @@ from audit import (
     verify_database,
 )
 from broker.config import Settings
+from broker.disclosure._facts import index_facts
 from broker.disclosure._orgs import audience, index_orgs
-from broker.disclosure.models import EntryOrg
+from broker.disclosure.models import EntryFacts, EntryOrg
 from broker.errors import AuditError, InputError, LogConflictError, LogVerificationError, Problem
 from broker.keys import KeyRing
 from broker.policy import Policy
@@ -73,7 +75,8 @@ def record(
     signs with the new key and the old one).
 
     Each entry is indexed, in the same transaction, under the organisations it
-    concerns (``broker.disclosure._orgs``): what an auditor token of one may read.
+    concerns (``broker.disclosure._orgs``): what an auditor token of one may read;
+    and by the facts the entry list filters by (``broker.disclosure._facts``).
 
     Raises:
         LogConflictError: another writer advanced the log first (the transaction rolls back).
@@ -84,7 +87,9 @@ def record(
         raise LogConflictError(
             "another writer appended to the disclosure log first; retry"
         ) from exc
-    index_orgs(session, appended.first_seq, [draft.fields for draft in drafts])
+    fields = [draft.fields for draft in drafts]
+    index_orgs(session, appended.first_seq, fields)
+    index_facts(session, appended.first_seq, fields)
     return appended
 
 
@@ -155,7 +160,11 @@ def objection_changed(reference: str, *, discloser: str, added: bool, at: dt.dat
 
 @dataclass(frozen=True, slots=True)
 class EntryFilter:
-    """What ``broker audit list`` narrows by; unset parts match everything."""
+    """What ``broker audit list`` narrows by; unset parts match everything.
+
+    The database applies every part but ``dwelling_ref`` (``clauses``, on the facts
+    written with each entry); ``matches`` states the same rule on a parsed entry.
+    """
 
     event: str | None = None
     recipient: str | None = None
@@ -177,20 +186,65 @@ class EntryFilter:
             and (self.dwelling_ref is None or self.dwelling_ref in dwellings)
         )
 
+    def clauses(self) -> list[ColumnElement[bool]]:
+        """Return the filter's parts as conditions on ``EntryFacts`` (all but ``dwelling_ref``)."""
+        named = (
+            (EntryFacts.event, self.event),
+            (EntryFacts.recipient, self.recipient),
+            (EntryFacts.policy_id, self.policy_id),
+        )
+        found = [column == value for column, value in named if value is not None]
+        if self.since is not None:
+            found.append(EntryFacts.day >= self.since)
+        if self.until is not None:
+            found.append(EntryFacts.day <= self.until)
+        return found
+
+
+def _selection(
+    where: EntryFilter, *, org: str | None, after: int, limit: int | None
+) -> Select[int] | None:
+    """Return the query of the matching entries' sequence numbers (None: every entry)."""
+    clauses = where.clauses()
+    if org is None and not clauses and limit is None:
+        return None
+    query = select(EntryFacts.seq).where(EntryFacts.seq > after, *clauses)
+    if org is not None:
+        readable = EntryOrg.seq == EntryFacts.seq, EntryOrg.org.in_(audience(org))
+        query = query.where(exists().where(*readable))
+    if limit is not None:
+        query = query.order_by(EntryFacts.seq).limit(limit)
+    return query
+
 
 def entries(
-    connection: Connection, where: EntryFilter, *, org: str | None = None, after: int = -1
+    connection: Connection,
+    where: EntryFilter,
+    *,
+    org: str | None = None,
+    after: int = -1,
+    limit: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield the parsed entries that match, oldest first, from the one after ``after``.
 
-    With ``org``, only the entries an auditor of that organisation may read: the
-    database selects them by the index written with each entry.
+    The database selects them, and at most ``limit``: by the facts written with
+    each entry and, with ``org``, by the organisations' index (only the entries an
+    auditor of that organisation may read). Only a ``dwelling_ref`` is matched
+    here, on the parsed entries (the facts hold no dwelling).
     """
-    among = readable_seqs(org) if org is not None else None
-    for raw in read_entries(connection, after=after, among=among):
-        entry = json.loads(raw)
-        if where.matches(entry):
-            yield entry
+    by_dwelling = where.dwelling_ref is not None
+    selection = _selection(where, org=org, after=after, limit=None if by_dwelling else limit)
+    among: Select[int] | list[int] | None = selection
+    if selection is not None and limit is not None and not by_dwelling:
+        # A page: its sequence numbers first, then its entries by key. As one statement,
+        # PostgreSQL may merge the subquery with a scan of every entry before the page.
+        among = list(connection.scalars(selection))
+        if not among:
+            return
+    found = (json.loads(raw) for raw in read_entries(connection, after=after, among=among))
+    if by_dwelling:
+        found = (entry for entry in found if where.dwelling_ref in (entry.get("dwellings") or []))
+    yield from itertools.islice(found, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,5 +361,7 @@ def purge(
         raise LogConflictError(
             "another writer appended to the disclosure log first; retry"
         ) from exc
-    index_orgs(session, appended.first_seq, [{**fields, "event": "retention-purge"}])
+    recorded = [{**fields, "event": "retention-purge"}]
+    index_orgs(session, appended.first_seq, recorded)
+    index_facts(session, appended.first_seq, recorded)
     return len(doomed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import httpx
@@ -70,6 +71,13 @@ async def test_ready_on_a_migrated_database(database: Database, tmp_path: Path) 
         "keys": "loaded",
     }
     assert ready.headers["x-request-id"]
+
+
+def test_the_quick_start_quotes_the_schema_head() -> None:
+    """The README's quick start shows the /readyz answer of a database at the newest migration."""
+    readme = (POLICIES.parent / "README.md").read_text(encoding="utf-8")
+    quoted = re.findall(r'"schema":"(\d{4})"', readme)
+    assert quoted == [HEAD] == ["0013"]
 
 
 @pytest.mark.anyio

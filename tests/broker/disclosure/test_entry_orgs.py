@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from databases import Database
 from factories import dwelling_rows, write_csv
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from audit import Draft
@@ -32,7 +34,7 @@ from broker.disclosure import (
     purge,
     record,
 )
-from broker.disclosure.models import LOG_WIDE, EntryOrg
+from broker.disclosure.models import LOG_WIDE, EntryFacts, EntryOrg
 from broker.ingest import ingest_file
 from broker.keys import init_keys, load_keys, rotate_keys
 from broker.policy import Policy, load_policy_file
@@ -58,6 +60,13 @@ def _index(engine: Engine) -> dict[int, set[str]]:
         for seq, org in connection.execute(select(EntryOrg.seq, EntryOrg.org)):
             found.setdefault(int(seq), set()).add(str(org))
         return found
+
+
+def _facts(engine: Engine) -> list[tuple[object, ...]]:
+    columns = (EntryFacts.seq, EntryFacts.event, EntryFacts.recipient, EntryFacts.policy_id)
+    with engine.connect() as connection:
+        query = select(*columns, EntryFacts.day).order_by(EntryFacts.seq)
+        return [tuple(row) for row in connection.execute(query)]
 
 
 def _events(engine: Engine) -> dict[int, str]:
@@ -173,3 +182,28 @@ def test_migration_0012_rebuilds_the_same_index_from_the_entries(
     assert again == parties
     assert parties[0][1:] == ("bo-vest", "albertslund/visitation")
     assert set(_events(database.engine).values()) >= {"delivery", "objection", "key-rotated"}
+
+
+def test_migration_0013_rebuilds_the_same_facts_from_the_entries(
+    database: Database, tmp_path: Path
+) -> None:
+    """Down to 0012 and up again: the facts come back equal, and the indexes append-only."""
+    at = _seed(database, tmp_path)
+    before, orgs = _facts(database.engine), _index(database.engine)
+    assert [row[0] for row in before] == sorted(_events(database.engine))  # one row per entry
+    facts = {int(str(row[0])): row[1:] for row in before}
+    weekly = _policy("albertslund-visitation-weekly")
+    assert facts[at["delivery"]] == ("delivery", weekly.recipient, weekly.id, dt.date(2026, 11, 25))
+    assert facts[at["purge"]] == ("retention-purge", None, None, NOW.date())
+    config = alembic_config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0012")
+    assert "log_entry_facts" not in inspect(database.engine).get_table_names()
+    upgrade(database.engine)
+    assert _facts(database.engine) == before
+    assert _index(database.engine) == orgs
+    for table in ("log_entry_facts", "log_entry_orgs"):
+        with database.engine.connect() as connection, pytest.raises(DBAPIError) as excinfo:
+            connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - a test constant
+        assert "the disclosure log is append-only" in str(excinfo.value.orig)

@@ -18,6 +18,7 @@ from audit._storage import (
     log_nodes,
 )
 from broker.db import LogMutationError, make_session_factory
+from broker.disclosure.models import EntryFacts, EntryOrg
 
 REFUSED: list[Update | Delete] = [
     update(log_entries).values(entry=b"x"),
@@ -30,12 +31,16 @@ REFUSED: list[Update | Delete] = [
     delete(log_cosignatures),
     update(log_contents).values(content=b"x"),
     delete(log_head),
+    update(EntryOrg).values(org="x"),
+    delete(EntryOrg),
+    update(EntryFacts).values(event="x"),
+    delete(EntryFacts),
 ]
 
 
 @pytest.mark.parametrize("statement", REFUSED, ids=lambda s: f"{type(s).__name__}-{s.table}")
 def test_session_refuses_log_mutation(database: Database, statement: Update | Delete) -> None:
-    """UPDATE and DELETE of sealed log tables raise in the session, naming the table."""
+    """UPDATE and DELETE of sealed log tables and indexes raise in the session, naming the table."""
     with make_session_factory(database.engine)() as session, pytest.raises(LogMutationError):
         session.execute(statement)
 

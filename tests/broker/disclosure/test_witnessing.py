@@ -108,12 +108,14 @@ def roll_back(database: Database, size: int) -> None:
     with database.engine.begin() as connection:
         root = StoredTree(connection).root(size)
         tables = ("log_entries", "log_nodes", "log_checkpoints", "log_cosignatures")
-        for table in tables:
+        indexes = ("log_entry_orgs", "log_entry_facts")  # the broker's, restored with the log
+        for table in tables + indexes:
             if database.backend == "sqlite":
                 connection.execute(text(f"DROP TRIGGER {table}_no_delete"))
             else:
                 connection.execute(text(f"DROP TRIGGER {table}_no_change ON {table}"))
-        connection.execute(text("DELETE FROM log_entries WHERE seq >= :n"), {"n": size})
+        for table in ("log_entries", *indexes):
+            connection.execute(text(f"DELETE FROM {table} WHERE seq >= :n"), {"n": size})  # noqa: S608
         connection.execute(text("DELETE FROM log_checkpoints WHERE size > :n"), {"n": size})
         connection.execute(text("DELETE FROM log_cosignatures WHERE size > :n"), {"n": size})
         connection.execute(

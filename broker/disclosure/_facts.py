@@ -1,0 +1,53 @@
+"""What each disclosure-log entry is about, as the entry list filters by it.
+
+The rule, applied when an entry is recorded (and by migration 0013 to the entries
+before it): an entry's ``event``, ``recipient`` and ``policy_id`` when they are
+text, and the UTC day of its ``time``; None for what the entry does not name.
+``EntryFilter`` compares the same values (``broker.disclosure.service``), so the
+database selects exactly the entries the filter's ``matches`` accepts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from audit import EntryValue
+from broker.disclosure.models import EntryFacts
+
+__all__ = ["entry_facts", "index_facts"]
+
+
+def _text(value: EntryValue) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _day(value: EntryValue) -> dt.date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def entry_facts(fields: Mapping[str, EntryValue]) -> dict[str, object]:
+    """Return the facts row (without ``seq``) of the entry with ``fields``."""
+    return {
+        "event": _text(fields.get("event")),
+        "recipient": _text(fields.get("recipient")),
+        "policy_id": _text(fields.get("policy_id")),
+        "day": _day(fields.get("time")),
+    }
+
+
+def index_facts(
+    session: Session, first_seq: int, entries: Sequence[Mapping[str, EntryValue]]
+) -> None:
+    """Write the facts of the entries appended from ``first_seq``, in the session's transaction."""
+    rows = [{"seq": first_seq + n, **entry_facts(fields)} for n, fields in enumerate(entries)]
+    if rows:
+        session.execute(insert(EntryFacts), rows)
