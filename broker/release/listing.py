@@ -44,11 +44,13 @@ from schemas import CATALOGUE, PhaseKind
 __all__ = [
     "Change",
     "ChangeKind",
+    "ListPage",
     "Listing",
     "ListingRow",
     "Period",
     "ReleaseSummary",
     "RowStatus",
+    "list_page",
     "listing",
     "newest_releases",
     "releases_to",
@@ -218,11 +220,16 @@ def _summary(row: Release) -> ReleaseSummary:
 
 
 def releases_to(
-    session: Session, municipality: str, *, policy_id: str | None = None
+    session: Session,
+    municipality: str,
+    *,
+    policy_id: str | None = None,
+    recipient: str | None = None,
 ) -> list[ReleaseSummary]:
-    """Return the list releases to ``municipality`` (of ``policy_id``), newest first in the log.
+    """Return the list releases to ``municipality`` (of ``policy_id``, to ``recipient``).
 
-    Only releases that carry a set of dwellings (no contact checks); contents not loaded.
+    Newest first in the log. Only releases that carry a set of dwellings (no contact
+    checks); contents not loaded.
     """
     query = (
         select(Release)
@@ -232,6 +239,8 @@ def releases_to(
     )
     if policy_id is not None:
         query = query.where(Release.policy_id == policy_id)
+    if recipient is not None:
+        query = query.where(Release.recipient == recipient)
     return [_summary(row) for row in session.scalars(query)]
 
 
@@ -539,3 +548,63 @@ def listing(session: Session, municipality: str, release_id: str) -> Listing:
         field_names=fields,
         phase_field_names=phase_fields,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """What a visitator's list page shows: one list, its series, and the other lists.
+
+    ``listing`` is None when nothing was released to the municipality yet. ``history``
+    is every release of the list's policy to its recipient, newest first (the shown one
+    included); ``others`` the newest release of each other policy or recipient.
+    """
+
+    listing: Listing | None
+    history: tuple[ReleaseSummary, ...] = ()
+    others: tuple[ReleaseSummary, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    """Filters left off: a value the list does not hold (e.g. a street gone since)."""
+
+
+def list_page(
+    session: Session,
+    municipality: str,
+    release_id: str | None = None,
+    *,
+    phase: str | None = None,
+    street: str | None = None,
+) -> ListPage:
+    """Return release ``release_id`` to ``municipality`` (default: the newest) as its page.
+
+    ``phase`` and ``street`` filter the rows (``Listing.filtered``); a value the list
+    does not hold leaves that filter off, named in ``problems`` (a bookmarked filter
+    on a street that has left the list still opens the list).
+
+    Raises:
+        NotFound: no such list release, or one addressed to another municipality.
+    """
+    newest = newest_releases(session, municipality)
+    if release_id is None:
+        if not newest:
+            return ListPage(None)
+        release_id = newest[0].id
+    found = listing(session, municipality, release_id)
+    problems: list[Problem] = []
+    if phase is not None and phase not in found.phase_kinds:
+        problems.append(Problem("must be a phase in this list", column="phase"))
+        phase = None
+    if street is not None and street not in found.streets:
+        problems.append(Problem("must be a street in this list", column="street"))
+        street = None
+    if phase is not None or street is not None:
+        found = found.filtered(phase=phase, street=street)
+    shown = found.release
+    history = releases_to(
+        session, municipality, policy_id=shown.policy_id, recipient=shown.recipient
+    )
+    others = tuple(
+        summary
+        for summary in newest
+        if (summary.policy_id, summary.recipient) != (shown.policy_id, shown.recipient)
+    )
+    return ListPage(found, tuple(history), others, tuple(problems))

@@ -19,9 +19,11 @@ from broker.release import (
     Change,
     ChangeKind,
     Listing,
+    ListPage,
     Period,
     RowStatus,
     _payload,
+    list_page,
     listing,
     newest_releases,
     releases_to,
@@ -282,3 +284,68 @@ def test_a_purged_previous_release_leaves_nothing_to_compare(
     assert found.previous is not None
     assert len(found.rows) == 7
     assert all(row.status is None for row in found.rows)
+
+
+def test_the_list_page_shows_the_newest_list_its_series_and_the_other_lists(
+    database: Database, tmp_path: Path
+) -> None:
+    """`list_page`: the newest list by default, any of its series by id, the others apart."""
+    world = ListWorld(database, tmp_path, weekly())
+    world.upload(rows(6))
+    first = world.release()
+    world.upload(rows(7))
+    second = world.release()
+    world.policy = weekly(id="albertslund-hjemmepleje-weekly", recipient="albertslund/hjemmepleje")
+    other = world.release(deliver=False)
+    with session_scope(world.factory) as session:
+        newest = list_page(session, MUNICIPALITY)
+        earlier = list_page(session, MUNICIPALITY, first)
+    assert newest.listing is not None
+    assert newest.listing.release.id == other
+    assert [r.id for r in newest.history] == [other]
+    assert [r.id for r in newest.others] == [second]
+    assert earlier.listing is not None
+    assert earlier.listing.release.id == first
+    assert [r.id for r in earlier.history] == [second, first]
+    assert [r.id for r in earlier.others] == [other]
+
+
+def test_the_list_page_filters_and_leaves_off_a_filter_not_in_the_list(
+    database: Database, tmp_path: Path
+) -> None:
+    """A filter narrows the rows; a value the list does not hold is left off, and named."""
+    world = ListWorld(database, tmp_path, weekly())
+    world.upload(mixed_street_rows())
+    release_id = world.release()
+    with session_scope(world.factory) as session:
+        page = list_page(session, MUNICIPALITY, release_id, street="Prøvevej")
+        assert page.listing is not None
+        assert {row.fields["vejnavn"] for row in page.listing.rows} == {"Prøvevej"}
+        assert page.listing.street_filter == "Prøvevej"
+        assert page.problems == ()
+        both = list_page(session, MUNICIPALITY, release_id, phase="nedrivning", street="Prøvevej")
+        gone = list_page(session, MUNICIPALITY, release_id, street="Gl. Vej")
+    assert both.listing is not None
+    assert both.listing.phase_filter is None
+    assert both.listing.street_filter == "Prøvevej"
+    assert [p.column for p in both.problems] == ["phase"]
+    assert gone.listing is not None
+    assert gone.listing.street_filter is None
+    assert len(gone.listing.rows) == len(mixed_street_rows()) // 2  # all ten dwellings
+    assert [p.column for p in gone.problems] == ["street"]
+
+
+def test_the_list_page_of_a_municipality_without_lists_or_of_another(
+    database: Database, tmp_path: Path
+) -> None:
+    """No list yet: an empty page; another municipality's release: not found, as an unknown id."""
+    world = ListWorld(database, tmp_path, weekly())
+    with session_scope(world.factory) as session:
+        assert list_page(session, MUNICIPALITY) == ListPage(None)
+    world.upload(rows(6))
+    release_id = world.release()
+    with session_scope(world.factory) as session:
+        assert list_page(session, "glostrup") == ListPage(None)
+        for unknown in (release_id, "rel-000000000000000000000000"):
+            with pytest.raises(NotFound):
+                list_page(session, "glostrup", unknown)
