@@ -3,6 +3,7 @@
     BrokerError
      ├── InputError        bad input: nothing was changed; carries every problem found
      ├── ConfigError       settings, keys or files the broker needs are missing or wrong
+     │    └── KeyFileError          a key file cannot be read: not PEM, or not the key expected
      ├── NotFound          no such object (or not visible to the caller)
      ├── StorageError      the database refused the operation
      │    └── DatabaseUnavailable   the database could not be reached: retry later
@@ -19,7 +20,8 @@
 
 ``audit`` raises its own errors; the broker translates them once, where it calls
 ``audit`` for a job (``broker.disclosure``), into ``AuditError`` ``from`` the
-original. Each edge maps this tree once: the API to problem responses
+original; and where it reads key files (``broker.keys``), audit's ``PemError``
+into ``KeyFileError``. Each edge maps this tree once: the API to problem responses
 (``broker.api._problems.problem_for``), the CLI to exit codes (one table in
 ``broker.cli._common``).
 
@@ -41,6 +43,7 @@ __all__ = [
     "DatabaseUnavailable",
     "DeliveryError",
     "InputError",
+    "KeyFileError",
     "LogConflictError",
     "LogMutationError",
     "LogVerificationError",
@@ -85,6 +88,13 @@ class InputError(BrokerError):
 
 class ConfigError(BrokerError):
     """A setting, key or file the broker needs is missing or wrong."""
+
+
+class KeyFileError(ConfigError):
+    """A key file cannot be read: missing, not PEM, or not the kind of key expected.
+
+    The message names the file and the rule, never the file's content.
+    """
 
 
 class NotFound(BrokerError):  # noqa: N818 - the domain's word, like httpx's names

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     BestAvailableEncryption,
     Encoding,
@@ -35,6 +36,7 @@ from sqlalchemy.orm import Session
 from audit import (
     Draft,
     EntryValue,
+    PemError,
     Signer,
     Verifier,
     dwelling_reference,
@@ -43,9 +45,18 @@ from audit import (
     verifier_key,
 )
 from broker.config import Settings
-from broker.errors import ConfigError
+from broker.errors import ConfigError, KeyFileError
 
-__all__ = ["KeyRing", "KeyStore", "create_log_key", "init_keys", "load_keys", "rotate_keys"]
+__all__ = [
+    "KeyRing",
+    "KeyStore",
+    "create_log_key",
+    "init_keys",
+    "load_keys",
+    "read_opening_key",
+    "read_public_keys",
+    "rotate_keys",
+]
 
 _LOG_KEY = re.compile(r"^log-(\d{4})\.pem$")
 _REFERENCE = "reference.key"
@@ -138,7 +149,7 @@ def _load_private(path: Path, settings: Settings) -> Ed25519PrivateKey:
     passphrase = settings.key_passphrase
     password = passphrase.get_secret_value().encode() if passphrase else None
     try:
-        key = load_pem_private_key(path.read_bytes(), password=password)
+        key = load_pem_private_key(_read(path), password=password)
     except TypeError:
         # Encrypted without a passphrase given, or a passphrase for a plain key.
         hint = "set" if password is None else "unset"
@@ -150,11 +161,46 @@ def _load_private(path: Path, settings: Settings) -> Ed25519PrivateKey:
     return key
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"{path.name}: cannot be read ({exc.strerror})") from None
+
+
+def read_public_keys(path: Path) -> list[Ed25519PublicKey]:
+    """Return the Ed25519 public keys in the PEM file at ``path`` (a log's, a peer's).
+
+    Raises:
+        KeyFileError: the file cannot be read, or holds no Ed25519 public key.
+    """
+    try:
+        return public_keys_from_pem(_read(path))
+    except PemError as exc:
+        raise KeyFileError(f"{path.name}: {exc}") from exc
+
+
+def read_opening_key(path: Path) -> X25519PrivateKey:
+    """Return the X25519 private key (unencrypted PEM) a receiver opens sealed releases with.
+
+    Raises:
+        KeyFileError: the file cannot be read, or holds no unencrypted X25519 private key.
+    """
+    try:
+        key = load_pem_private_key(_read(path), password=None)
+    except (TypeError, ValueError):
+        raise KeyFileError(f"{path.name}: not an unencrypted PEM private key") from None
+    if not isinstance(key, X25519PrivateKey):
+        raise KeyFileError(f"{path.name}: not an X25519 private key")
+    return key
+
+
 def load_keys(settings: Settings) -> KeyRing:
     """Load the current signing key, every public key and the reference key.
 
     Raises:
-        ConfigError: no keys yet (run ``broker keys init``), or a key cannot be opened.
+        ConfigError: no keys yet (run ``broker keys init``), or a key cannot be opened
+            (``KeyFileError``: a public key file is not one).
     """
     directory = _directory(settings)
     numbers = _numbers(directory)
@@ -166,7 +212,7 @@ def load_keys(settings: Settings) -> KeyRing:
     for number in range(1, numbers[-1] + 1):
         path = directory / f"log-{number:04d}.pub.pem"
         if path.exists():
-            public += public_keys_from_pem(path.read_bytes())
+            public += read_public_keys(path)
     current = signing.public_key()
     if not any(key == current for key in public):
         public.append(current)

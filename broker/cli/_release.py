@@ -9,16 +9,14 @@ from pathlib import Path
 
 import click
 import httpx
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from sqlalchemy import Engine
 
-from audit import PemError, Witness, public_keys_from_pem
+from audit import Witness
 from broker.cli._common import CommandFailed, now, open_session, send_to_witnesses, settings_of
 from broker.config import Settings
 from broker.db import make_engine, make_session_factory
 from broker.delivery.service import deliver_due, retry_failed
-from broker.keys import KeyRing, KeyStore, load_keys
+from broker.keys import KeyRing, KeyStore, load_keys, read_opening_key, read_public_keys
 from broker.policy import Flow, PolicyRegistry, load_policies
 from broker.receiver import MAX_BODY, Receiver, make_receiver_server
 from broker.release import release
@@ -156,16 +154,8 @@ def receiver(  # noqa: PLR0913, PLR0917 - click passes one argument per option
     max_body_mib: int,
 ) -> None:
     """Receive releases: verify signature, digest and receipt; store each once."""
-    try:
-        keys = public_keys_from_pem(public_key.read_bytes())
-    except PemError as error:
-        raise click.UsageError(f"--public-key: {error}") from None
-    opener = None
-    if private_key is not None:
-        loaded = load_pem_private_key(private_key.read_bytes(), password=None)
-        if not isinstance(loaded, X25519PrivateKey):
-            raise click.UsageError("--private-key: not an X25519 private key")
-        opener = loaded
+    keys = read_public_keys(public_key)
+    opener = read_opening_key(private_key) if private_key is not None else None
     store.mkdir(parents=True, exist_ok=True)
     witness = None
     if as_witness:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from audit import PemError, Witness, public_keys_from_pem, serve
+from audit import Witness, serve
+from broker.keys import read_public_keys
 
 __all__ = ["witness"]
 
@@ -39,10 +40,7 @@ def witness(  # noqa: PLR0913, PLR0917 - click passes one argument per option
     port: int, host: str, log_key: Path, store: Path, name: str | None, origins: tuple[str, ...]
 ) -> None:
     """Cosign a log's checkpoints only while each one extends the last (tlog-witness)."""
-    try:
-        log_keys = public_keys_from_pem(log_key.read_bytes())
-    except PemError as error:
-        raise click.UsageError(f"--log-key: {error}") from None
+    log_keys = read_public_keys(log_key)
     store.mkdir(parents=True, exist_ok=True)
     witness_name = name or f"{socket.gethostname()}/witness"
     server = Witness(store, witness_name, log_keys, origins=set(origins) or None)
