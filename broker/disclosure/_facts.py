@@ -2,7 +2,8 @@
 
 The rule, applied when an entry is recorded (and by migration 0013 to the entries
 before it): an entry's ``event``, ``recipient`` and ``policy_id`` when they are
-text, and the UTC day of its ``time``; None for what the entry does not name.
+text (without NUL, which PostgreSQL's text cannot hold and no entry the broker
+makes has), and the UTC day of its ``time``; None for what the entry does not name.
 ``EntryFilter`` compares the same values (``broker.disclosure.service``), so the
 database selects exactly the entries the filter's ``matches`` accepts.
 """
@@ -22,7 +23,7 @@ __all__ = ["entry_facts", "index_facts"]
 
 
 def _text(value: EntryValue) -> str | None:
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and "\x00" not in value else None
 
 
 def _day(value: EntryValue) -> dt.date | None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, exists, select
+from sqlalchemy import ColumnElement, Connection, Select, exists, false, select
 from sqlalchemy.orm import Session
 
 from audit import (
@@ -193,7 +193,12 @@ class EntryFilter:
             (EntryFacts.recipient, self.recipient),
             (EntryFacts.policy_id, self.policy_id),
         )
-        found = [column == value for column, value in named if value is not None]
+        # No fact holds a NUL (PostgreSQL's text cannot): such a value matches nothing.
+        found = [
+            column == value if "\x00" not in value else false()
+            for column, value in named
+            if value is not None
+        ]
         if self.since is not None:
             found.append(EntryFacts.day >= self.since)
         if self.until is not None:

@@ -43,7 +43,7 @@ _facts = sa.table(
 
 
 def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and "\x00" not in value else None
 
 
 def _day(value: object) -> dt.date | None:

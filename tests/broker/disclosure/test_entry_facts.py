@@ -183,6 +183,7 @@ FILTERS = [
     EntryFilter(until=dt.date(2026, 11, 20)),
     EntryFilter(event="delivery", dwelling_ref="ref-3"),
     EntryFilter(event=NAME, recipient=CPR, policy_id=PHONE),
+    EntryFilter(event="release\x00", recipient="albertslund/r1\x00"),  # no text holds NUL
 ]
 
 
