@@ -165,7 +165,16 @@ class Settings(BaseSettings):
     )
     public_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("http://127.0.0.1:8000"),
-        description="the address users open the pages at (links in e-mails and printed links)",
+        description=(
+            "the address users open the pages at (links in e-mails and printed links, such "
+            "as set-password links); session cookies are Secure when it is https"
+        ),
+    )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="a page session ends after this long unused"
+    )
+    session_lifetime_hours: int = Field(
+        default=12, ge=1, le=24 * 7, description="a page session ends this long after sign-in"
     )
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: console on a terminal, JSON lines otherwise"

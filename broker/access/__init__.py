@@ -8,6 +8,7 @@ from broker.access.service import (
     create_token,
     list_tokens,
     revoke_token,
+    scope_problems,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "create_token",
     "list_tokens",
     "revoke_token",
+    "scope_problems",
 ]

@@ -15,6 +15,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +23,15 @@ from sqlalchemy.orm import Session
 from broker.access.models import Token
 from broker.errors import InputError, NotFound, Problem
 
-__all__ = ["Principal", "Role", "authenticate", "create_token", "list_tokens", "revoke_token"]
+__all__ = [
+    "Principal",
+    "Role",
+    "authenticate",
+    "create_token",
+    "list_tokens",
+    "revoke_token",
+    "scope_problems",
+]
 
 _ORG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 _TOKEN = re.compile(r"^brk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -41,13 +50,42 @@ class Role(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the token's id, role and scope."""
+    """Who is calling: the token's (or signed-in user's) id, role and scope.
+
+    A bearer token and a user signed in to the pages are the same principal to every
+    service: the same role and scope checks. ``kind`` says which one acted, for the record.
+    """
 
     token_id: str
+    """The token's id, or the user's id when ``kind`` is ``user``."""
     role: Role
     org: str
     departments: tuple[str, ...]
     contact: str | None
+    kind: Literal["token", "user"] = "token"
+
+    @property
+    def actor(self) -> str:
+        """Who acted, as the disclosure log records it: ``token:<id>`` or ``user:<id>``."""
+        return f"{self.kind}:{self.token_id}"
+
+
+def scope_problems(
+    *, role: str, org: str, departments: tuple[str, ...], contact: str | None
+) -> list[Problem]:
+    """Return what is wrong with a role and scope (a token's or a user's); empty when valid."""
+    problems: list[Problem] = []
+    if role not in Role.__members__.values():
+        problems.append(Problem("one of " + ", ".join(Role), None, "role"))
+    if not _ORG.match(org):
+        problems.append(Problem("lower-case letters, digits and -", None, "org"))
+    if any(not _ORG.match(d) for d in departments):
+        problems.append(Problem("lower-case letters, digits and -", None, "department"))
+    if role == Role.COORDINATOR and not departments:
+        problems.append(Problem("a coordinator needs at least one department", None, "department"))
+    if role == Role.COORDINATOR and (contact is None or not _CONTACT.match(contact)):
+        problems.append(Problem("a coordinator needs a work e-mail address", None, "contact"))
+    return problems
 
 
 def _hash(token: str) -> str:
@@ -70,17 +108,7 @@ def create_token(  # noqa: PLR0913 - a token's whole profile, all named
         InputError: an unknown role, a bad organisation or department, a coordinator
             without departments or work contact, or an expiry outside 1-366 days.
     """
-    problems: list[Problem] = []
-    if role not in Role.__members__.values():
-        problems.append(Problem("one of " + ", ".join(Role), None, "role"))
-    if not _ORG.match(org):
-        problems.append(Problem("lower-case letters, digits and -", None, "org"))
-    if any(not _ORG.match(d) for d in departments):
-        problems.append(Problem("lower-case letters, digits and -", None, "department"))
-    if role == Role.COORDINATOR and not departments:
-        problems.append(Problem("a coordinator needs at least one department", None, "department"))
-    if role == Role.COORDINATOR and (contact is None or not _CONTACT.match(contact)):
-        problems.append(Problem("a coordinator needs a work e-mail address", None, "contact"))
+    problems = scope_problems(role=role, org=org, departments=departments, contact=contact)
     if not 1 <= days <= 366:  # noqa: PLR2004 - a year at most
         problems.append(Problem("between 1 and 366", None, "expires"))
     if problems:

@@ -106,7 +106,7 @@ class _JsonLines(Response):
 
 
 def _reader(caller: Principal) -> Reader:
-    return Reader(actor=f"token:{caller.token_id}", org=caller.org)
+    return Reader(actor=caller.actor, org=caller.org)
 
 
 def _policies(request: Request) -> list[Policy]:

@@ -25,6 +25,7 @@ from broker.cli._policy import policy
 from broker.cli._release import deliver, push, receiver, scheduler
 from broker.cli._serve import serve
 from broker.cli._tokens import token
+from broker.cli._users import user
 from broker.cli._witness import witness
 from broker.config import load_settings
 from broker.errors import ConfigError
@@ -64,6 +65,7 @@ for command in (
     receiver,
     scheduler,
     token,
+    user,
 ):
     cli.add_command(command)
 

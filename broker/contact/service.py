@@ -111,7 +111,7 @@ def request_check(  # noqa: PLR0913 - who asks, under which policy, about what, 
     }
     fields: dict[str, EntryValue] = {
         "event": "contact-check",
-        "actor": f"token:{caller.token_id}",
+        "actor": caller.actor,
         **policy_facts(policy),
         "release_id": release_id,
         "check_id": check_id,

@@ -10,8 +10,8 @@ before it):
 3. An entry about a release (``release_id``) or a contact check (``check_id``) also
    concerns the parties of the entry that made that release: a delivery names only
    the recipient, a closed check and a reply name no policy.
-4. An ``audit-read`` concerns the organisation of the token that read. A read by the
-   operator's CLI concerns none.
+4. An ``audit-read`` concerns the organisation of the token, or of the user signed in
+   to the pages, that read. A read by the operator's CLI concerns none.
 
 An entry that concerns no organisation (a read by the CLI, an objection recorded
 before objections named their discloser) is shown by the operator's CLI only.
@@ -63,10 +63,15 @@ def _check_orgs(session: Session, check_id: str) -> set[str]:
 
 def _reader_org(session: Session, actor: EntryValue) -> str | None:
     from broker.access.models import Token  # noqa: PLC0415 - kept beside its siblings' imports
+    from broker.accounts.models import User  # noqa: PLC0415 - the same
 
-    if not isinstance(actor, str) or not actor.startswith("token:"):
+    if not isinstance(actor, str):
         return None
-    return session.scalar(select(Token.org).where(Token.id == actor.removeprefix("token:")))
+    if actor.startswith("token:"):
+        return session.scalar(select(Token.org).where(Token.id == actor.removeprefix("token:")))
+    if actor.startswith("user:"):
+        return session.scalar(select(User.org).where(User.id == actor.removeprefix("user:")))
+    return None
 
 
 def entry_orgs(session: Session, fields: Mapping[str, EntryValue]) -> frozenset[str]:

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import broker.access.models
+import broker.accounts.models
 import broker.contact.models
 import broker.disclosure.models
 import broker.policy.models

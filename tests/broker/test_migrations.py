@@ -11,6 +11,7 @@ from databases import Database
 from sqlalchemy.exc import IntegrityError
 
 import broker.access.models
+import broker.accounts.models
 import broker.contact.models
 import broker.disclosure.models
 import broker.policy.models

@@ -1,0 +1,60 @@
+"""Local accounts as stored: users, one-time set-password links and sign-in sessions.
+
+Secrets are never stored: a set-password link and a session cookie are kept only as
+SHA-256 hashes, a password only as an argon2id hash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from broker.db import Base, UtcDateTime
+
+__all__ = ["PasswordLink", "User", "WebSession"]
+
+
+class User(Base):
+    """A person who signs in to the pages, with the same role and scope as an API token."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("org", "username"),)
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    org: Mapped[str] = mapped_column(String(40))
+    username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    departments: Mapped[str] = mapped_column(Text)
+    """Space-separated department codes (coordinators only)."""
+    contact: Mapped[str | None] = mapped_column(String(120))
+    """A coordinator's work contact, released with a contact check."""
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    """argon2id; None until the user sets a password (or signs in another way only)."""
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class PasswordLink(Base):
+    """A one-time link to set a password: only the hash of its token, until it expires."""
+
+    __tablename__ = "password_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie's hash, whose it is, its age and its CSRF secret."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    csrf_secret: Mapped[str] = mapped_column(String(64))

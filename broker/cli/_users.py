@@ -1,0 +1,96 @@
+"""``broker user``: local accounts for the pages: create, list, disable, reset."""
+
+from __future__ import annotations
+
+import click
+
+from broker.access import Role
+from broker.accounts import create_user, disable_user, list_users, reset_password
+from broker.cli._common import now, open_session, settings_of
+from broker.config import Settings
+
+__all__ = ["user"]
+
+
+def _link(settings: Settings, token: str) -> str:
+    return f"{str(settings.public_url).rstrip('/')}/adgangskode/{token}"
+
+
+@click.group()
+def user() -> None:
+    """Local accounts for the pages: each with a role and a scope, as a token has."""
+
+
+@user.command("create")
+@click.argument("org")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--department", "departments", multiple=True, help="A coordinator's department.")
+@click.option("--contact", default=None, help="A coordinator's work e-mail address.")
+@click.pass_context
+def user_create(  # noqa: PLR0913, PLR0917 - click passes one argument per option
+    ctx: click.Context,
+    org: str,
+    username: str,
+    role: str,
+    departments: tuple[str, ...],
+    contact: str | None,
+) -> None:
+    """Create USERNAME of organisation ORG; print its one-time set-password link."""
+    settings = settings_of(ctx)
+    with open_session(settings) as session:
+        created, token = create_user(
+            session,
+            org=org,
+            username=username,
+            role=role,
+            departments=departments,
+            contact=contact,
+            now=now(),
+        )
+        name = created.username
+    click.echo(f"user {name} ({role}, {org}) created; to set the password, open within 24 hours:")
+    click.echo(_link(settings, token))
+
+
+@user.command("list")
+@click.pass_context
+def user_list(ctx: click.Context) -> None:
+    """List users (organisation, username, role, scope, state; never a password)."""
+    with open_session(settings_of(ctx)) as session:
+        for item in list_users(session):
+            state = (
+                "disabled"
+                if item.disabled_at is not None
+                else "active"
+                if item.password_hash is not None
+                else "no password yet"
+            )
+            scope = f"{item.org} {item.departments}".strip()
+            click.echo(
+                f"{item.org:<20}  {item.username:<24}  {item.role:<11}  {scope:<30}  {state}"
+            )
+
+
+@user.command("disable")
+@click.argument("org")
+@click.argument("username")
+@click.pass_context
+def user_disable(ctx: click.Context, org: str, username: str) -> None:
+    """Disable USERNAME of ORG at once: its sessions end, it cannot sign in."""
+    with open_session(settings_of(ctx)) as session:
+        changed = disable_user(session, org, username, now=now())
+    click.echo(f"user {username} ({org}) {'disabled' if changed else 'was already disabled'}")
+
+
+@user.command("reset")
+@click.argument("org")
+@click.argument("username")
+@click.pass_context
+def user_reset(ctx: click.Context, org: str, username: str) -> None:
+    """Void USERNAME's password and sessions; print a new one-time set-password link."""
+    settings = settings_of(ctx)
+    with open_session(settings) as session:
+        token = reset_password(session, org, username, now=now())
+    click.echo(f"user {username} ({org}): password voided; to set a new one, open within 24 hours:")
+    click.echo(_link(settings, token))
