@@ -26,7 +26,7 @@ from broker.errors import ConfigError
 from broker.keys import KeyStore
 from broker.policy import PolicyRegistry
 from broker.runner import Runner, version_recorder
-from broker.web import install_static
+from broker.web import install_static, install_web
 from broker.wiring import delivery_hooks
 
 __all__ = ["create_app"]
@@ -142,6 +142,9 @@ def create_app(
     _keys_loaded(keys)
     install_docs(app)
     install_static(app)
+    # The pages at /, beside /v1: their own error pages outside the API, their session
+    # lookup inside the layers below.
+    install_web(app, settings)
 
     # Outermost last: the request id, admission, the body limit, then the token, all before
     # the app reads the body. A request refused by one of them is never read.

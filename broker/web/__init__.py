@@ -1,6 +1,70 @@
-"""The web edge: pages, and the documents rendered from the same data (XLSX, PDF)."""
+"""The web edge: pages in Danish (English second), signed in with a local account.
 
-from broker.web._notify import register_hooks as register_notifications
+``install_web(app, settings)`` puts the pages at ``/`` beside the API at ``/v1``.
+Page modules build on :mod:`broker.web._shell`: ``page_router()``, ``SignedIn``,
+``SignedInAs``, ``render``. Other ways to sign in plug in with
+:func:`add_sign_in_option` and :func:`begin_session`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import FastAPI
+
+from broker.config import Settings
+from broker.web._errors import install_error_pages
+from broker.web._i18n import LANGUAGES, N_, gettext_for
+from broker.web._shell import (
+    PageDb,
+    PageReadDb,
+    SignedIn,
+    SignedInAs,
+    WebSessions,
+    language,
+    page_router,
+    render,
+)
 from broker.web._static import StaticAssets, install_static, static_url
+from broker.web._notify import register_hooks as register_notifications
+from broker.web._signin import SignInOption, add_sign_in_option, begin_session
+from broker.web._signin import router as sign_in_router
+from broker.web._start import router as start_router
 
-__all__ = ["StaticAssets", "install_static", "register_notifications", "static_url"]
+__all__ = [
+    "LANGUAGES",
+    "N_",
+    "PageDb",
+    "PageReadDb",
+    "SignInOption",
+    "SignedIn",
+    "SignedInAs",
+    "StaticAssets",
+    "add_sign_in_option",
+    "begin_session",
+    "gettext_for",
+    "install_static",
+    "install_web",
+    "language",
+    "page_router",
+    "register_notifications",
+    "render",
+    "static_url",
+]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def install_web(app: FastAPI, settings: Settings) -> None:  # noqa: ARG001 - read from app.state
+    """Serve the pages on ``app``: sign-in, the start page, error pages outside ``/v1``.
+
+    Call after the API's routes and problem handlers, before its middleware.
+    """
+    app.state.web_clock = _now
+    app.state.sign_in_options = []
+    for router in (sign_in_router, start_router):
+        app.include_router(router)
+    install_error_pages(app)
+    app.add_middleware(WebSessions)

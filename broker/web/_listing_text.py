@@ -1,20 +1,15 @@
-"""The weekly list's words: English msgids, Danish in the message catalogue.
+"""The weekly list's words: English msgids, Danish in the pages' one message catalogue.
 
 # TRANSLATORS: every msgid below is the English text; its Danish is in
-# ``locale/da/LC_MESSAGES/listing.po.part`` (merged into ``messages.po``). The
-# ``%(name)s`` placeholders are filled in by the code and must stay as they are.
-
-Until the web edge's ``_i18n`` catalogue is in place, ``gettext_for(lang)`` reads the
-Danish from that fragment; at integration it becomes a call to the one catalogue.
+# ``locale/da/LC_MESSAGES/messages.po``. The ``%(name)s`` placeholders are filled
+# in by the code and must stay as they are.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 
-from babel.messages.pofile import read_po
+from broker.web._i18n import LANGUAGES, N_, Gettext, gettext_for
 
 __all__ = [
     "CHANGE_TEXTS",
@@ -28,16 +23,6 @@ __all__ = [
     "Gettext",
     "gettext_for",
 ]
-
-Gettext = Callable[[str], str]
-LANGUAGES = ("da", "en")
-_FRAGMENT = Path(__file__).parent / "locale" / "da" / "LC_MESSAGES" / "listing.po.part"
-
-
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for a deferred marker
-    """Mark ``message`` for the catalogue; it is translated where it is shown."""
-    return message
-
 
 PHASE_LABELS: Mapping[str, str] = {
     "varsling": N_("notice"),
@@ -127,18 +112,3 @@ MAIL_TEXTS: Mapping[str, str] = {
     "automatic": N_("This e-mail was sent automatically. Please do not reply to it."),
 }
 """The notification e-mail's words (``broker/web/_notify.py``): never the list's content."""
-
-
-@functools.cache
-def _danish() -> dict[str, str]:
-    with _FRAGMENT.open("rb") as file:
-        catalog = read_po(file, locale="da")
-    return {str(m.id): str(m.string) for m in catalog if m.id and m.string}
-
-
-def gettext_for(lang: str) -> Gettext:
-    """Return the ``gettext`` for ``lang`` (``da``, the default, or ``en``)."""
-    if lang == "en":
-        return str
-    danish = _danish()
-    return lambda message: danish.get(message, message)

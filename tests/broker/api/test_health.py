@@ -110,3 +110,9 @@ async def test_request_id_never_carries_client_text(database: Database, tmp_path
     for part in planted.split():
         assert part not in stream.getvalue()
         assert part not in str(refused.headers)
+
+
+def test_the_readme_quotes_the_schema_head() -> None:
+    """The quick start's /readyz answer names the newest migration."""
+    readme = (POLICIES.parent / "README.md").read_text(encoding="utf-8")
+    assert f'"schema":"{HEAD}"' in readme
