@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from broker.config import Settings
 from broker.web._errors import install_error_pages
 from broker.web._i18n import LANGUAGES, N_, gettext_for
+from broker.web._notify import register_hooks as register_notifications
 from broker.web._shell import (
     PageDb,
     PageReadDb,
@@ -25,11 +26,10 @@ from broker.web._shell import (
     page_router,
     render,
 )
-from broker.web._static import StaticAssets, install_static, static_url
-from broker.web._notify import register_hooks as register_notifications
 from broker.web._signin import SignInOption, add_sign_in_option, begin_session
 from broker.web._signin import router as sign_in_router
 from broker.web._start import router as start_router
+from broker.web._static import StaticAssets, install_static, static_url
 
 __all__ = [
     "LANGUAGES",
