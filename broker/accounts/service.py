@@ -44,6 +44,7 @@ __all__ = [
     "create_user",
     "disable_user",
     "end_session",
+    "external_user",
     "find_user",
     "link_user",
     "list_users",
@@ -152,6 +153,51 @@ def create_user(  # noqa: PLR0913 - a user's whole profile, all named
     session.add(user)
     session.flush()
     return user, _new_link(session, user, now=now)
+
+
+def external_user(
+    session: Session, principal: Principal, *, source: str, now: dt.datetime
+) -> User:
+    """Return the user row of someone signed in another way (OpenID Connect), kept current.
+
+    ``principal.token_id`` is the other way's opaque reference to the person (16
+    characters at most); ``source`` names the way (a provider's id). The row has no
+    password and takes its role and scope from ``principal`` at each sign-in; its
+    username is ``<source>:<reference>``, which no local username can be, so the two
+    never meet. A disabled row stays disabled.
+
+    Raises:
+        InputError: the principal's scope breaks the rules a token's keeps.
+    """
+    problems = scope_problems(
+        role=principal.role.value,
+        org=principal.org,
+        departments=principal.departments,
+        contact=principal.contact,
+    )
+    if problems:
+        raise InputError("the user was not signed in", tuple(problems))
+    departments = " ".join(sorted(set(principal.departments)))
+    contact = principal.contact if principal.role == Role.COORDINATOR else None
+    user = session.get(User, principal.token_id)
+    if user is None:
+        user = User(
+            id=principal.token_id,
+            org=principal.org,
+            username=f"{source}:{principal.token_id}"[:64],
+            role=principal.role.value,
+            departments=departments,
+            contact=contact,
+            password_hash=None,
+            disabled_at=None,
+            created_at=now,
+        )
+        session.add(user)
+    else:
+        user.org, user.role = principal.org, principal.role.value
+        user.departments, user.contact = departments, contact
+    session.flush()
+    return user
 
 
 def find_user(session: Session, org: str, username: str) -> User | None:

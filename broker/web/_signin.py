@@ -108,6 +108,7 @@ def begin_session(
 
     ``next_path`` is followed only when it is local. ``method`` names the way the user
     signed in, for the log (``password``, ``oidc``). The caller's request commits it.
+    Signed in another way, the user row comes from ``broker.accounts.external_user``.
     """
     settings = request.app.state.settings
     secret = start_session(

@@ -22,6 +22,7 @@ from broker.accounts import (
     create_user,
     disable_user,
     end_session,
+    external_user,
     link_user,
     list_users,
     look_up_session,
@@ -254,3 +255,29 @@ def test_reset_voids_the_password_sessions_and_earlier_links(session: Session) -
     assert check_password(session, "albertslund", "mette", GOOD) is None
     assert resume_session(session, secret, now=NOW, idle=IDLE, lifetime=LIFETIME) is None
     assert link_user(session, third, now=NOW) is user
+
+
+def test_a_user_signed_in_another_way_gets_a_row_kept_current(session: Session) -> None:
+    """An OpenID Connect principal becomes a user without a password, updated each sign-in."""
+    first = Principal("a1b2c3d4e5f60718", Role.VISITATOR, "albertslund", (), None)
+    user = external_user(session, first, source="albertslund-ad", now=NOW)
+    assert (user.id, user.username, user.password_hash) == (
+        "a1b2c3d4e5f60718",
+        "albertslund-ad:a1b2c3d4e5f60718",
+        None,
+    )
+    secret = start_session(session, user, now=NOW, idle=IDLE, lifetime=LIFETIME)
+    signed = resume_session(session, secret, now=NOW, idle=IDLE, lifetime=LIFETIME)
+    assert signed is not None
+    assert signed.principal.actor == "user:a1b2c3d4e5f60718"
+    moved = Principal("a1b2c3d4e5f60718", Role.AUDITOR, "albertslund", (), None)
+    assert external_user(session, moved, source="albertslund-ad", now=NOW) is user
+    assert user.role == "auditor"
+    assert check_password(session, "albertslund", user.username, "") is None
+    with pytest.raises(InputError):
+        external_user(
+            session,
+            Principal("0000000000000000", Role.COORDINATOR, "bo-vest", (), None),
+            source="x",
+            now=NOW,
+        )
