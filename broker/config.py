@@ -176,6 +176,18 @@ class Settings(BaseSettings):
     session_lifetime_hours: int = Field(
         default=12, ge=1, le=24 * 7, description="a page session ends this long after sign-in"
     )
+    sign_in_failures_per_account: int = Field(
+        default=5, ge=1, le=1000, description="failed sign-ins of one account within the window"
+    )
+    sign_in_failures_per_address: int = Field(
+        default=50,
+        ge=1,
+        le=100_000,
+        description="failed sign-ins from one address within the window",
+    )
+    sign_in_window_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="the sliding window of the sign-in rate limit"
+    )
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: console on a terminal, JSON lines otherwise"
     )

@@ -1,6 +1,13 @@
 """Local accounts: users who sign in to the pages, their passwords, links and sessions."""
 
-from broker.accounts.models import PasswordLink, User, WebSession
+from broker.accounts._throttle import (
+    Attempt,
+    Throttle,
+    clear_failures,
+    record_failure,
+    sign_in_wait,
+)
+from broker.accounts.models import PasswordLink, SignInFailure, User, WebSession
 from broker.accounts.service import (
     LINK_LIFETIME,
     MIN_PASSWORD,
@@ -32,12 +39,16 @@ __all__ = [
     "PASSWORD_MISMATCH",
     "PASSWORD_TOO_LONG",
     "PASSWORD_TOO_SHORT",
+    "Attempt",
     "Lookup",
     "PasswordLink",
+    "SignInFailure",
     "SignedIn",
+    "Throttle",
     "User",
     "WebSession",
     "check_password",
+    "clear_failures",
     "create_user",
     "disable_user",
     "end_session",
@@ -48,8 +59,10 @@ __all__ = [
     "look_up_session",
     "normal_username",
     "principal_of",
+    "record_failure",
     "reset_password",
     "resume_session",
     "set_password",
+    "sign_in_wait",
     "start_session",
 ]

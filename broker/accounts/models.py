@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.db import Base, UtcDateTime
 
-__all__ = ["PasswordLink", "User", "WebSession"]
+__all__ = ["PasswordLink", "SignInFailure", "User", "WebSession"]
 
 
 class User(Base):
@@ -58,3 +58,18 @@ class WebSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     csrf_secret: Mapped[str] = mapped_column(String(64))
+
+
+class SignInFailure(Base):
+    """A failed sign-in, under the hash of what it is counted by (an account or an address).
+
+    Kept for the rate limit's window only; the hash keeps what was typed (perhaps not a
+    username at all) and the client's address out of the table.
+    """
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_key_at", "key", "at"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -155,9 +155,7 @@ def create_user(  # noqa: PLR0913 - a user's whole profile, all named
     return user, _new_link(session, user, now=now)
 
 
-def external_user(
-    session: Session, principal: Principal, *, source: str, now: dt.datetime
-) -> User:
+def external_user(session: Session, principal: Principal, *, source: str, now: dt.datetime) -> User:
     """Return the user row of someone signed in another way (OpenID Connect), kept current.
 
     ``principal.token_id`` is the other way's opaque reference to the person (16

@@ -9,6 +9,7 @@ sign-out is recorded in the application log (never a password, username or link)
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,11 +25,16 @@ from broker.accounts import (
     PASSWORD_MISMATCH,
     PASSWORD_TOO_LONG,
     PASSWORD_TOO_SHORT,
+    Attempt,
+    Throttle,
     User,
     check_password,
+    clear_failures,
     end_session,
     link_user,
+    record_failure,
     set_password,
+    sign_in_wait,
     start_session,
 )
 from broker.errors import InputError, NotFound
@@ -63,6 +69,7 @@ MISSING = {
     "password": N_("Enter your password"),
 }
 WRONG = N_("The organisation, username or password is wrong.")
+LIMITED = N_("Too many failed attempts. Try again in %(minutes)s minutes.")
 NOTICES = {
     "gemt": N_("Your password is saved. Sign in with it."),
     "ud": N_("You are signed out."),
@@ -195,10 +202,37 @@ def sign_in(  # noqa: PLR0913, PLR0917 - one argument per form field
         return _sign_in_page(
             request, org=org, username=username, next_path=next, errors=missing, status=422
         )
+    settings = request.app.state.settings
+    throttle = Throttle(
+        per_account=settings.sign_in_failures_per_account,
+        per_address=settings.sign_in_failures_per_address,
+        window=dt.timedelta(minutes=settings.sign_in_window_minutes),
+    )
+    attempt = Attempt(org, username, request.client.host if request.client else "")
+    now = web_now(request)
+    # 1. At the limit, the password is not even checked.
+    limited = sign_in_wait(db, attempt, now=now, throttle=throttle)
+    if limited is not None:
+        _kind, wait = limited
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
+        page = _sign_in_page(
+            request,
+            org=org,
+            username=username,
+            next_path=next,
+            errors=[("org", gettext(LIMITED) % {"minutes": minutes})],
+            status=429,
+        )
+        page.headers["Retry-After"] = str(max(1, math.ceil(wait.total_seconds())))
+        return page
+    # 2. The password, checked as long for an unknown user as for a known one.
     user = check_password(db, org, username, password) if _ORG.match(org) else None
     if user is None:
         # One message whatever was wrong: it does not tell which accounts exist.
-        log.info("web.sign_in_failed", org=org if _ORG.match(org) else None, method="password")
+        shown_org = org if _ORG.match(org) else None
+        log.info("web.sign_in_failed", org=shown_org, method="password")
+        for kind in record_failure(db, attempt, now=now, throttle=throttle):
+            log.warning("web.sign_in_limited", by=kind, org=shown_org)
         return _sign_in_page(
             request,
             org=org,
@@ -207,6 +241,7 @@ def sign_in(  # noqa: PLR0913, PLR0917 - one argument per form field
             errors=[("org", gettext(WRONG))],
             status=401,
         )
+    clear_failures(db, org, username)
     return begin_session(request, db, user, method="password", next_path=_next(next))
 
 

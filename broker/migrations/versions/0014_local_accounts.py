@@ -1,11 +1,13 @@
-"""local_accounts: users who sign in to the pages, set-password links, sign-in sessions
+"""local_accounts: users who sign in to the pages, set-password links, sign-in sessions,
+failed sign-ins (the rate limit's window)
 
 Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-02
 
 Only hashes of secrets are stored: argon2id for passwords, SHA-256 for the one-time
-set-password links and the session cookies.
+set-password links and the session cookies; a failed sign-in is counted under the
+SHA-256 of the account or the client address it came from.
 """
 
 from __future__ import annotations
@@ -58,9 +60,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id_hash", name=op.f("pk_web_sessions")),
     )
     op.create_index(op.f("ix_web_sessions_user_id"), "web_sessions", ["user_id"])
+    op.create_table(
+        "sign_in_failures",
+        sa.Column("id", sa.String(length=24), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sign_in_failures")),
+    )
+    op.create_index("ix_sign_in_failures_key_at", "sign_in_failures", ["key", "at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_sign_in_failures_key_at", table_name="sign_in_failures")
+    op.drop_table("sign_in_failures")
     op.drop_index(op.f("ix_web_sessions_user_id"), table_name="web_sessions")
     op.drop_table("web_sessions")
     op.drop_index(op.f("ix_password_links_user_id"), table_name="password_links")

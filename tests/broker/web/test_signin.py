@@ -454,3 +454,59 @@ async def test_a_set_password_link_works_once(app: FastAPI) -> None:
     assert "<h1>Linket virker ikke</h1>" in spent.text
     assert bogus.status_code == 404
     assert signed.status_code == 303
+
+
+async def test_failed_sign_ins_are_limited_per_account(
+    make_app: Callable[..., FastAPI], clock: Clock
+) -> None:
+    """After 3 failures (the setting) even the right password waits; logged once; then it passes."""
+    app = make_app(sign_in_failures_per_account=3, sign_in_window_minutes=15)
+    user = create_user(app.state.session_factory, role=Role.VISITATOR, org="albertslund")
+    with capture_logs() as logs:
+        async with page_client(app) as client:
+            for _ in range(3):
+                wrong = await sign_in_with(client, user, password="forkert-kodeord-1")  # noqa: S106
+                assert wrong.status_code == 401
+                clock.advance(minutes=1)
+            blocked = [await sign_in_with(client, user) for _ in range(2)]
+            clock.advance(minutes=12)
+            passed = await sign_in_with(client, user)
+    for answer in blocked:
+        assert answer.status_code == 429
+        assert "For mange mislykkede forsøg. Prøv igen om 12 minutter." in answer.text
+        assert answer.headers["retry-after"] == str(12 * 60)
+    assert passed.status_code == 303
+    limited = [entry for entry in logs if entry["event"] == "web.sign_in_limited"]
+    assert limited == [
+        {"event": "web.sign_in_limited", "log_level": "warning", "by": "account", "org": user.org}
+    ]
+
+
+async def test_the_limit_holds_across_processes_and_per_address(
+    make_app: Callable[..., FastAPI],
+) -> None:
+    """Two apps on one database share the count; many accounts from one address are limited too."""
+    settings = {"sign_in_failures_per_account": 2, "sign_in_failures_per_address": 3}
+    first, second = make_app(**settings), make_app(**settings)
+    factory = first.state.session_factory
+    user = create_user(factory, role=Role.HOUSING, org="bo-vest")
+    others = [create_user(factory, role=Role.HOUSING, org="bo-vest") for _ in range(2)]
+    async with page_client(first) as one, page_client(second) as two:
+        assert (await sign_in_with(one, user, password="x" * 12)).status_code == 401
+        assert (await sign_in_with(two, user, password="y" * 12)).status_code == 401
+        assert (await sign_in_with(one, user)).status_code == 429
+        # The address has 2 failures; one more (another account) brings it to its limit.
+        assert (await sign_in_with(two, others[0], password="z" * 12)).status_code == 401
+        assert (await sign_in_with(one, others[1])).status_code == 429
+
+
+async def test_a_success_clears_the_accounts_failures(make_app: Callable[..., FastAPI]) -> None:
+    """Failures before a successful sign-in no longer count against the account."""
+    app = make_app(sign_in_failures_per_account=2)
+    user = create_user(app.state.session_factory, role=Role.AUDITOR, org="bo-vest")
+    async with page_client(app) as client:
+        assert (await sign_in_with(client, user, password="x" * 12)).status_code == 401
+        assert (await sign_in_with(client, user)).status_code == 303
+        await client.post("/log-ud", data=user.form())
+        assert (await sign_in_with(client, user, password="x" * 12)).status_code == 401
+        assert (await sign_in_with(client, user)).status_code == 303
