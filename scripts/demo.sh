@@ -2,7 +2,8 @@
 # The `make run` demo, end to end on the embedded SQLite database under $BROKER_HOME:
 # load the demo department, check and explain the weekly policy, create the log keys,
 # start the municipality's reference receiver, push this week's release to it, verify
-# the disclosure log and, with --serve, serve the broker (scheduler on) until Ctrl-C.
+# the disclosure log, create the demo users (printing their set-password links) and,
+# with --serve, serve the broker (scheduler on) until Ctrl-C.
 # The receiver stops when this script ends.
 set -euo pipefail
 
@@ -48,6 +49,9 @@ fi
 broker push "$POLICY"
 broker audit verify
 echo "the municipality's receiver holds $(ls "$BROKER_HOME/municipality/releases" | wc -l) release(s) with their receipts"
+
+# One demo user per role, made once; each sets its password through its one-time link.
+broker user demo --org "$ORG"
 
 if [[ "${1:-}" == "--serve" ]]; then
     broker serve

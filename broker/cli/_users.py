@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from broker.access import Role
-from broker.accounts import create_user, disable_user, list_users, reset_password
+from broker.accounts import create_user, disable_user, find_user, list_users, reset_password
 from broker.cli._common import now, open_session, settings_of
 from broker.config import Settings
 
@@ -94,3 +94,52 @@ def user_reset(ctx: click.Context, org: str, username: str) -> None:
         token = reset_password(session, org, username, now=now())
     click.echo(f"user {username} ({org}): password voided; to set a new one, open within 24 hours:")
     click.echo(_link(settings, token))
+
+
+def _demo_users(org: str, municipality: str, department: str) -> list[dict[str, object]]:
+    return [
+        {"org": municipality, "username": "visitator", "role": Role.VISITATOR},
+        {
+            "org": org,
+            "username": "koordinator",
+            "role": Role.COORDINATOR,
+            "departments": (department,),
+            "contact": f"koordinator@{org}.example",
+        },
+        {"org": org, "username": "revisor", "role": Role.AUDITOR},
+        {"org": org, "username": "renovering", "role": Role.HOUSING},
+        {"org": org, "username": "admin", "role": Role.ADMIN},
+    ]
+
+
+@user.command("demo")
+@click.option("--org", default="bo-vest", show_default=True, help="The housing organisation.")
+@click.option("--municipality", default="albertslund", show_default=True)
+@click.option("--department", default="blokland", show_default=True)
+@click.pass_context
+def user_demo(ctx: click.Context, org: str, municipality: str, department: str) -> None:
+    """Create one demo user per role (once) and print how each sets its password.
+
+    A user that exists is kept as it is; one that has not set its password yet gets
+    a fresh link (the earlier one is void).
+    """
+    settings = settings_of(ctx)
+    lines = []
+    with open_session(settings) as session:
+        for profile in _demo_users(org, municipality, department):
+            role = profile.pop("role")
+            assert isinstance(role, Role)  # noqa: S101 - the table above
+            found = find_user(session, str(profile["org"]), str(profile["username"]))
+            where = f"{profile['username']} ({role.value}, {profile['org']})"
+            if found is None:
+                _, token = create_user(session, role=role.value, now=now(), **profile)  # type: ignore[arg-type]
+                lines.append(f"  {where}: {_link(settings, token)}")
+            elif found.password_hash is None and found.disabled_at is None:
+                token = reset_password(session, found.org, found.username, now=now())
+                lines.append(f"  {where}: {_link(settings, token)}")
+            else:
+                lines.append(f"  {where}: has its password (kept)")
+    click.echo("demo users; open a link to choose the password (each works once, for 24 hours):")
+    for line in lines:
+        click.echo(line)
+    click.echo(f"then sign in at {str(settings.public_url).rstrip('/')}/log-ind")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -72,9 +73,28 @@ def test_the_demo_delivers_to_the_receiver_and_twice_is_fine(tmp_path: Path) -> 
     assert [(policy, by.split(":")[0]) for policy, by in runs] == [
         ("albertslund-visitation-weekly", "push")
     ]
+    with sqlite3.connect(home / "broker.db") as db:
+        users = db.execute("SELECT id, org, username, role FROM users ORDER BY id").fetchall()
+    assert sorted((org, name, role) for _id, org, name, role in users) == [
+        ("albertslund", "visitator", "visitator"),
+        ("bo-vest", "admin", "admin"),
+        ("bo-vest", "koordinator", "coordinator"),
+        ("bo-vest", "renovering", "housing"),
+        ("bo-vest", "revisor", "auditor"),
+    ]
+    links = re.findall(r"http://127\.0\.0\.1:8000/adgangskode/[A-Za-z0-9_-]{43}", first.stdout)
+    assert len(links) == 5
+    assert "then sign in at http://127.0.0.1:8000/log-ind" in first.stdout
     second = _run_demo(home, ports[1])
     assert second.returncode == 0, second.stdout + second.stderr
     assert [_listening(port) for port in ports] == [False, False]  # the receivers stopped
+    # The demo users are kept, never made again (without a password yet: a fresh link).
+    with sqlite3.connect(home / "broker.db") as db:
+        again = db.execute("SELECT id, org, username, role FROM users ORDER BY id").fetchall()
+    assert again == users
+    fresh = re.findall(r"/adgangskode/[A-Za-z0-9_-]{43}", second.stdout)
+    assert len(fresh) == 5
+    assert not set(fresh) & {link.removeprefix("http://127.0.0.1:8000") for link in links}
 
     received = sorted((home / "municipality" / "releases").iterdir())
     receipts = sorted((home / "municipality" / "receipts").iterdir())

@@ -99,3 +99,28 @@ def test_refusals_exit_with_the_table_codes(database: Database, tmp_path: Path) 
     twice = run_broker(database, tmp_path, "user", "create", "bo-vest", "IDA", "--role", "admin")
     assert twice.returncode == 1
     assert "column username: already taken in this organisation" in twice.stderr
+
+
+def test_demo_users_are_made_once(database: Database, tmp_path: Path) -> None:
+    """`user demo` makes one user per role; a re-run keeps them, a new link only if needed."""
+    first = run_broker(database, tmp_path, "user", "demo", env=ENV)
+    assert first.returncode == 0, first.stderr
+    links = re.findall(
+        r"^  (\w+) \((\w+), ([\w-]+)\): https://broker\.example\.dk/adgangskode/(\S+)$",
+        first.stdout,
+        re.MULTILINE,
+    )
+    assert sorted((name, role, org) for name, role, org, _ in links) == [
+        ("admin", "admin", "bo-vest"),
+        ("koordinator", "coordinator", "bo-vest"),
+        ("renovering", "housing", "bo-vest"),
+        ("revisor", "auditor", "bo-vest"),
+        ("visitator", "visitator", "albertslund"),
+    ]
+    token = next(t for name, _, _, t in links if name == "visitator")
+    with session_scope(make_session_factory(database.engine)) as session:
+        set_password(session, token, PASSWORD, PASSWORD, now=dt.datetime.now(dt.UTC))
+    second = run_broker(database, tmp_path, "user", "demo", env=ENV)
+    assert "  visitator (visitator, albertslund): has its password (kept)" in second.stdout
+    assert len(re.findall(r"/adgangskode/", second.stdout)) == 4
+    assert second.stdout.endswith("then sign in at https://broker.example.dk/log-ind\n")

@@ -1,0 +1,124 @@
+"""The pages' authorization matrix: every page route x every role x signed in or out.
+
+Built by walking the app's routes: a page route without a row here fails the test,
+so no page ships unchecked. Expected, with a valid CSRF token on a POST: a public
+page answers every caller alike (``signed_in`` when it differs for a signed-in
+user); a page for roles sends a signed-out browser to ``/log-ind`` (303), answers
+another role 403 and its roles the row's status. Every POST without the CSRF
+token is refused with 403 for everyone, whatever the row says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from databases import Database
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from webclient import WebUser, form_token, page_client, sign_in, web_app
+
+from broker.access import Role
+from broker.web._shell import is_api_path
+
+pytestmark = pytest.mark.anyio
+
+EVERYONE = frozenset(Role)
+OUT = "signed out"
+
+
+@dataclass(frozen=True)
+class Row:
+    """Who a page admits (None: anyone, signed in or not), its answer, and its form."""
+
+    roles: frozenset[Role] | None
+    status: int = 200
+    signed_in: int | None = None
+    """A public page's answer to a signed-in user, when it differs."""
+    form: dict[str, str] = field(default_factory=dict)
+
+
+MATRIX: dict[tuple[str, str], Row] = {
+    ("GET", "/"): Row(EVERYONE),
+    ("GET", "/log-ind"): Row(None, signed_in=303),
+    # Wrong credentials on purpose: the cell shows the form is reached, not who may sign in.
+    ("POST", "/log-ind"): Row(
+        None, 401, form={"org": "bo-vest", "username": "nobody", "password": "x" * 12}
+    ),
+    ("POST", "/log-ud"): Row(None, 303),
+    # An unknown link: the same 404 page for everyone.
+    ("GET", "/adgangskode/{token}"): Row(None, 404),
+    ("POST", "/adgangskode/{token}"): Row(None, 404, form={"password": "p" * 12}),
+}
+
+PARAMS = {"token": "u" * 43}
+"""Path parameters the routes' templates need."""
+
+ORGS = {
+    Role.VISITATOR: "albertslund",
+    Role.COORDINATOR: "bo-vest",
+    Role.HOUSING: "bo-vest",
+    Role.AUDITOR: "bo-vest",
+    Role.ADMIN: "bo-vest",
+}
+
+
+def _page_routes(app: FastAPI) -> set[tuple[str, str]]:
+    return {
+        (method, route.path)
+        for route in iter_route_contexts(app.routes)
+        if route.path is not None and not is_api_path(route.path)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+
+
+def expected(row: Row, who: Role | str) -> int:
+    """The status the matrix requires for one cell (with a valid CSRF token)."""
+    if row.roles is None:
+        return row.signed_in if row.signed_in is not None and who != OUT else row.status
+    if who == OUT:
+        return 303
+    return row.status if who in row.roles else 403
+
+
+@pytest.fixture
+def app(database: Database, tmp_path: Path) -> FastAPI:
+    # The sign-in form is posted with wrong credentials once per caller: no rate limit here.
+    return web_app(database, tmp_path, sign_in_failures_per_account=100)
+
+
+def test_every_page_route_has_a_matrix_row(app: FastAPI) -> None:
+    """The matrix names exactly the page routes the app serves: a new page needs a row."""
+    assert _page_routes(app) == set(MATRIX)
+
+
+async def test_page_authorization_matrix(app: FastAPI) -> None:
+    """Every page x every role and signed out answers as due; no POST passes without CSRF."""
+    want: dict[tuple[str, str, str], int] = {}
+    got: dict[tuple[str, str, str], int] = {}
+    for who in (*Role, OUT):
+        async with page_client(app) as client:
+            user: WebUser | None = None
+            if who != OUT:
+                assert isinstance(who, Role)
+                user = await sign_in(client, app.state.session_factory, role=who, org=ORGS[who])
+            name = who.value if isinstance(who, Role) else who
+            for (method, path), row in MATRIX.items():
+                url = path.format(**PARAMS)
+                if method == "POST":
+                    refused = await client.post(url, data=row.form)
+                    want[method, path, name + " without csrf"] = 403
+                    got[method, path, name + " without csrf"] = refused.status_code
+                    token = user.csrf if user else form_token((await client.get("/log-ind")).text)
+                    answer = await client.post(url, data={"csrf_token": token, **row.form})
+                else:
+                    answer = await client.get(url)
+                want[method, path, name] = expected(row, who)
+                got[method, path, name] = answer.status_code
+                if answer.status_code == 303 and row.roles is not None and who == OUT:
+                    assert answer.headers["location"].startswith("/log-ind")
+                if method == "POST" and path == "/log-ud" and user is not None:
+                    user = await sign_in(client, app.state.session_factory, role=who, org=ORGS[who])
+    assert got == want
