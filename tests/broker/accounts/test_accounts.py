@@ -281,3 +281,13 @@ def test_a_user_signed_in_another_way_gets_a_row_kept_current(session: Session) 
             source="x",
             now=NOW,
         )
+
+
+def test_a_log_read_by_a_signed_in_user_concerns_its_organisation(session: Session) -> None:
+    """An ``audit-read`` by ``user:<id>`` is indexed under that user's organisation."""
+    from broker.disclosure._orgs import entry_orgs  # noqa: PLC0415 - the rule itself
+
+    user = _with_password(session, org="bo-vest", username="dpo", role="auditor")
+    read = {"event": "audit-read", "actor": f"user:{user.id}"}
+    assert entry_orgs(session, read) == frozenset({"bo-vest"})
+    assert entry_orgs(session, {"event": "audit-read", "actor": "user:nobody"}) == frozenset()
