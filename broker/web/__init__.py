@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from broker.config import Settings
 from broker.web._errors import install_error_pages
 from broker.web._i18n import LANGUAGES, N_, gettext_for
+from broker.web._lists import router as lists_router
 from broker.web._notify import register_hooks as register_notifications
 from broker.web._shell import (
     PageDb,
@@ -64,7 +65,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:  # noqa: ARG001 - rea
     """
     app.state.web_clock = _now
     app.state.sign_in_options = []
-    for router in (sign_in_router, start_router):
+    for router in (sign_in_router, start_router, lists_router):
         app.include_router(router)
     install_error_pages(app)
     app.add_middleware(WebSessions)

@@ -8,8 +8,19 @@ is a released field, a label for one, or a text about the release itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-from broker.release import Change, ChangeKind, Listing, ListingRow, Period, RowStatus
+from babel.dates import format_datetime
+
+from broker.release import (
+    Change,
+    ChangeKind,
+    Listing,
+    ListingRow,
+    Period,
+    ReleaseSummary,
+    RowStatus,
+)
 from broker.web._listing_text import (
     CHANGE_TEXTS,
     FIELD_LABELS,
@@ -20,7 +31,10 @@ from broker.web._listing_text import (
 )
 from broker.web._periods import Point, parse_point, period_text, point_text, short_point_text
 
-__all__ = ["ListView", "PhaseLine", "TableRow", "list_view"]
+__all__ = ["ListView", "PhaseLine", "TableRow", "list_view", "release_label"]
+
+_DANISH_TIME = ZoneInfo("Europe/Copenhagen")
+_MADE = {"da": "d. MMMM y 'kl.' HH.mm", "en": "d MMMM y, HH:mm"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,3 +218,12 @@ def list_view(found: Listing, lang: str = "da") -> ListView:
         purged=found.purged,
         texts={name: gettext(message) for name, message in TEXTS.items()},
     )
+
+
+def release_label(release: ReleaseSummary, lang: str = "da") -> str:
+    """Return when ``release`` was made, as a link to it reads (``22. februar 2027 kl. 06.00``).
+
+    In Danish time, whatever the server's zone.
+    """
+    chosen = "en" if lang == "en" else "da"
+    return format_datetime(release.created_at, _MADE[chosen], tzinfo=_DANISH_TIME, locale=chosen)

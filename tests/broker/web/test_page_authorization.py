@@ -50,9 +50,14 @@ MATRIX: dict[tuple[str, str], Row] = {
     # An unknown link: the same 404 page for everyone.
     ("GET", "/adgangskode/{token}"): Row(None, 404),
     ("POST", "/adgangskode/{token}"): Row(None, 404, form={"password": "p" * 12}),
+    # The visitator's lists: none released here, so an id is unknown (404) to them.
+    ("GET", "/lister"): Row(frozenset({Role.VISITATOR})),
+    ("GET", "/lister/{release_id}"): Row(frozenset({Role.VISITATOR}), 404),
+    ("GET", "/lister/{release_id}.xlsx"): Row(frozenset({Role.VISITATOR}), 404),
+    ("GET", "/lister/{release_id}.pdf"): Row(frozenset({Role.VISITATOR}), 404),
 }
 
-PARAMS = {"token": "u" * 43}
+PARAMS = {"token": "u" * 43, "release_id": "rel-" + "0" * 24}
 """Path parameters the routes' templates need."""
 
 ORGS = {
