@@ -1,7 +1,9 @@
 """Sign-in through an organisation's identity provider (OpenID Connect, code flow with PKCE).
 
-No web framework here: the pages call :class:`SignInFlows` and keep its
-:class:`FlowState` server-side between the two halves of a sign-in.
+No web framework here: the pages call :class:`SignInFlows`, keep its
+:class:`FlowState` server-side between the two halves of a sign-in
+(:func:`keep_flow`, :func:`take_flow`) and find the broker's user for the
+principal the provider's claims give (:func:`provision_user`).
 """
 
 from broker.oidc._config import (
@@ -22,6 +24,8 @@ from broker.oidc._flow import (
     SignInFlows,
     user_reference,
 )
+from broker.oidc.models import OidcFlow
+from broker.oidc.service import keep_flow, provision_user, take_flow, username_of
 
 __all__ = [
     "FLOW_LIFETIME",
@@ -30,6 +34,7 @@ __all__ = [
     "FlowState",
     "Grant",
     "OidcConfig",
+    "OidcFlow",
     "OrgFromClaim",
     "Provider",
     "RefusalReason",
@@ -37,6 +42,10 @@ __all__ = [
     "SignIn",
     "SignInFlows",
     "SignInRefused",
+    "keep_flow",
     "load_oidc_config",
+    "provision_user",
+    "take_flow",
     "user_reference",
+    "username_of",
 ]

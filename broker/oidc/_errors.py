@@ -38,6 +38,8 @@ class RefusalReason(enum.StrEnum):
     """The user's claims give more than one role."""
     INCOMPLETE_SCOPE = "incomplete_scope"
     """A coordinator without departments or without a work e-mail address."""
+    DISABLED = "disabled"
+    """An administrator has disabled the user in the broker."""
 
 
 class SignInRefused(BrokerError):  # noqa: N818 - what happened, as NotFound and Cancelled read

@@ -175,7 +175,12 @@ class SignInFlows:
         """The configured providers by id, in the file's order."""
         return self._config.providers
 
-    def _provider(self, provider: str) -> Provider:
+    def provider(self, provider: str) -> Provider:
+        """Return the provider ``provider`` names.
+
+        Raises:
+            SignInRefused: ``unknown_org``: no such provider (its name is not logged).
+        """
         found = self._config.providers.get(provider)
         if found is None:
             # The id comes from the URL: it is not repeated in the error or the log.
@@ -232,7 +237,7 @@ class SignInFlows:
         return keys
 
     async def _peer(self, provider: str) -> _Peer:
-        settings = self._provider(provider)
+        settings = self.provider(provider)
         return _Peer(provider, settings, await self._discovery(provider))
 
     async def begin(
@@ -279,7 +284,7 @@ class SignInFlows:
         Raises:
             SignInRefused: with the reason (see :class:`RefusalReason`); nothing is kept.
         """
-        self._provider(provider)
+        self.provider(provider)
         # 1. The answer belongs to this flow, and the flow is fresh.
         if flow.provider != provider or not hmac.compare_digest(
             params.get("state", "").encode(), flow.state.encode()

@@ -185,3 +185,14 @@ def test_settings_name_the_file_from_the_environment(
     assert load_settings().oidc_file is None
     monkeypatch.setenv("BROKER_OIDC_FILE", str(tmp_path / "oidc.toml"))
     assert load_settings().oidc_file == tmp_path / "oidc.toml"
+
+
+def test_the_readmes_example_file_is_valid(tmp_path: Path) -> None:
+    """The example in the README's sign-in section loads as it stands."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Sign-in through your organisation (OpenID Connect)", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    env = {"BROKER_OIDC_ALBERTSLUND_SECRET": SECRET, "BROKER_OIDC_BO_VEST_SECRET": SECRET}
+    config = load_oidc_config(_write(tmp_path, example), env)
+    assert list(config.providers) == ["albertslund", "bo-vest"]
+    assert config.providers["bo-vest"].grants
