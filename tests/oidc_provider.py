@@ -33,7 +33,8 @@ from peers import free_port
 
 from broker.oidc import Provider
 
-CALLBACK = "http://127.0.0.1:8000/log-ind/oidc/callback"
+CALLBACK = "http://127.0.0.1:8000/log-ind/oidc/albertslund/callback"
+"""Where the broker at its default public URL takes the provider's answers for ``albertslund``."""
 SCOPES = ["openid", "email", "profile", "phone", "groups"]
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 

@@ -17,6 +17,7 @@ from broker.web._errors import install_error_pages
 from broker.web._i18n import LANGUAGES, N_, gettext_for
 from broker.web._lists import router as lists_router
 from broker.web._notify import register_hooks as register_notifications
+from broker.web._oidc import install_oidc
 from broker.web._shell import (
     PageDb,
     PageReadDb,
@@ -58,7 +59,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def install_web(app: FastAPI, settings: Settings) -> None:  # noqa: ARG001 - read from app.state
+def install_web(app: FastAPI, settings: Settings) -> None:
     """Serve the pages on ``app``: sign-in, the start page, error pages outside ``/v1``.
 
     Call after the API's routes and problem handlers, before its middleware.
@@ -67,5 +68,6 @@ def install_web(app: FastAPI, settings: Settings) -> None:  # noqa: ARG001 - rea
     app.state.sign_in_options = []
     for router in (sign_in_router, start_router, lists_router):
         app.include_router(router)
+    install_oidc(app, settings)
     install_error_pages(app)
     app.add_middleware(WebSessions)
