@@ -39,6 +39,15 @@ SCOPES = ["openid", "email", "profile", "phone", "groups"]
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 
 
+def cpr_like() -> str:
+    """Return a fresh ten-digit number shaped as a CPR number, for a planted user id.
+
+    Fresh each time: the provider lives for the whole run, and a user id is taken once.
+    """
+    day, month, year = 1 + secrets.randbelow(28), 1 + secrets.randbelow(12), secrets.randbelow(100)
+    return f"{day:02}{month:02}{year:02}{secrets.randbelow(10_000):04}"
+
+
 def issuer(iam_server: Any) -> str:
     """Return the provider's issuer, as its metadata names it."""
     return str(iam_server.url).rstrip("/")

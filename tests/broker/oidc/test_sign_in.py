@@ -20,6 +20,7 @@ from oidc_provider import (
     CALLBACK,
     TamperingProxy,
     add_user,
+    cpr_like,
     issuer,
     log_in,
     provider_settings,
@@ -440,13 +441,14 @@ async def test_no_claim_value_reaches_the_log_or_a_refusal(
     Both for a sign-in that succeeds and for one refused; the user appears by reference only.
     """
     flows = _flows(http, provider_settings(iam_server, *client))
+    cpr = cpr_like()
     planted = {
-        "user_name": "0102031234",
+        "user_name": cpr,
         "formatted_name": "Jens Hansen",
         "phone_numbers": ["+45 20 30 40 50"],
         "emails": ["jens.hansen@example.org"],
     }
-    values = ["0102031234", "Jens Hansen", "+45 20 30 40 50", "jens.hansen@example.org"]
+    values = [cpr, "Jens Hansen", "+45 20 30 40 50", "jens.hansen@example.org"]
     user = add_user(iam_server, groups=(VISITATOR,), **planted)
     with capture_logs() as events:
         signed_in = await _sign_in(flows, user)
@@ -460,7 +462,7 @@ async def test_no_claim_value_reaches_the_log_or_a_refusal(
             user,
         )
     assert refusal == RefusalReason.NO_ROLE
-    assert signed_in.subject == "0102031234"
+    assert signed_in.subject == cpr
     logged = json.dumps(events, default=str)
     assert signed_in.principal.token_id in logged
     assert not [value for value in values if value in logged]
