@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
 from broker.release import Listing
 from broker.web._listing_view import ListView, list_view
+
+if TYPE_CHECKING:
+    from weasyprint.urls import URLFetcher
 
 __all__ = ["local_fetcher", "render_pdf", "render_print_html"]
 
@@ -49,11 +51,17 @@ def render_print_html(listing: Listing, lang: str = "da") -> str:
 
 def local_fetcher() -> URLFetcher:
     """Return the URL fetcher WeasyPrint gets: ``data:`` URLs only, nothing over a network."""
+    # WeasyPrint is imported when a PDF is made, not when the server starts: its import
+    # (Pango through cffi, fontTools) costs about a second on every `broker serve`.
+    from weasyprint.urls import URLFetcher  # noqa: PLC0415 - deferred, see above
+
     return URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
 
 
 def render_pdf(listing: Listing, lang: str = "da") -> bytes:
     """Return the list as PDF bytes, in ``lang`` (``da`` or ``en``)."""
+    from weasyprint import HTML  # noqa: PLC0415 - deferred, see local_fetcher
+
     html = render_print_html(listing, lang)
     document = HTML(string=html, url_fetcher=local_fetcher(), base_url=None)
     pdf: bytes = document.write_pdf()

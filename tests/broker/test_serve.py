@@ -26,7 +26,7 @@ from broker.policy.models import PolicyVersion
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
 
-def _wait_ready(url: str, process: subprocess.Popen[str], deadline: float = 20.0) -> None:
+def _wait_ready(url: str, process: subprocess.Popen[str], deadline: float = 60.0) -> None:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if process.poll() is not None:
@@ -185,11 +185,11 @@ def test_a_burst_over_the_concurrency_limit_waits_its_turn(
                 await asyncio.gather(*(c.aclose() for c in clients))
             return [a.status_code for a in answers]
 
-        started = time.monotonic()
         statuses = asyncio.run(burst())
-        elapsed = time.monotonic() - started
     finally:
         process.terminate()
         process.wait(timeout=20)
+    # A deadlock or a stall holds a request past its client's 30 s timeout, which raises
+    # out of the burst: every request answered 200 within it is the test. (A wall-clock
+    # bound tighter than that measured the machine's load, not the server.)
     assert statuses == [200] * 60
-    assert elapsed < 20  # a deadlock would hold them until the 30 s timeouts, then fail
