@@ -81,6 +81,11 @@ _SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _LANG_NAMES = {"da": "Dansk", "en": "English"}
 _STATIC = "/static/"
 """Static files need no session: their requests are never looked up."""
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self';"
+    " frame-ancestors 'none'"
+)
+"""Every page's policy: this site's scripts, styles, images and fonts only; no framing."""
 _API_PATHS = ("/v1", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json")
 
 
@@ -305,7 +310,9 @@ async def _check_csrf(request: Request) -> None:
         and expected is not None
         and hmac.compare_digest(presented.encode(), expected.encode())
     ):
-        log.warning("web.csrf_refused", path=request.url.path)
+        # The route's pattern, not the path: a path can hold a one-time link or typed data.
+        route = getattr(request.scope.get("route"), "path", None)
+        log.warning("web.csrf_refused", route=route)
         raise PageRefused(403, *CSRF_REFUSED)
 
 
@@ -343,8 +350,12 @@ def _layout(request: Request, lang: str) -> _Layout:
         if k != "lang" and scrub_personal(k + v) == k + v
     ]
     query.append(("lang", other))
-    path = request.url.path if scrub_personal(request.url.path) == request.url.path else "/"
-    link = path + "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in query)
+    # The path is what was asked for (on a 404 page, anything typed): a link to it must
+    # not leave the site ("//evil.example", "/\\evil.example") nor repeat personal data.
+    path: str = request.scope["path"]  # decoded, so quoted once below
+    if local_path(path) != path or scrub_personal(path) != path:
+        path = "/"
+    link = quote(path) + "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in query)
     return _Layout(lang, other, _LANG_NAMES[other], link)
 
 
@@ -378,6 +389,7 @@ def render(
     )
     response = HTMLResponse(html, status)
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
