@@ -229,7 +229,8 @@ def sign_in(  # noqa: PLR0913, PLR0917 - one argument per form field
     user = check_password(db, org, username, password) if _ORG.match(org) else None
     if user is None:
         # One message whatever was wrong: it does not tell which accounts exist.
-        shown_org = org if _ORG.match(org) else None
+        # An organisation's name is logged; a CPR or phone number typed in its place is not.
+        shown_org = org if _ORG.match(org) and scrub_personal(org) == org else None
         log.info("web.sign_in_failed", org=shown_org, method="password")
         for kind in record_failure(db, attempt, now=now, throttle=throttle):
             log.warning("web.sign_in_limited", by=kind, org=shown_org)

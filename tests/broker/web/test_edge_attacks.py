@@ -140,3 +140,34 @@ async def test_a_planted_session_cookie_is_not_kept_at_sign_in(app: FastAPI) -> 
     async with page_client(app) as attacker:
         attacker.cookies.set("broker_session", planted)
         assert (await attacker.get("/")).status_code == 303
+
+
+@pytest.mark.parametrize("typed", [CPR, "0101901234", "20304050"])
+async def test_a_cpr_or_phone_number_typed_as_the_organisation_is_not_logged(
+    database: Database, tmp_path: Path, typed: str
+) -> None:
+    """It has the shape of an organisation's name, so it was logged with the failure.
+
+    Also once it reaches the limit (``web.sign_in_limited``). The log processor would
+    redact it at the end; the event must not carry it in the first place.
+    """
+    app = web_app(database, tmp_path, sign_in_failures_per_account=2)
+    with capture_logs() as logs:
+        async with page_client(app) as client:
+            for _ in range(2):
+                form = await client.get("/log-ind")
+                answer = await client.post(
+                    "/log-ind",
+                    data={
+                        "csrf_token": form_token(form.text),
+                        "org": typed,
+                        "username": "someone",
+                        "password": "not-the-password",
+                    },
+                )
+                assert answer.status_code == 401
+                assert typed not in answer.text
+    events = [entry["event"] for entry in logs]
+    assert events.count("web.sign_in_failed") == 2
+    assert "web.sign_in_limited" in events
+    assert typed not in repr(logs)
