@@ -118,6 +118,11 @@ def begin_session(
     Signed in another way, the user row comes from ``broker.accounts.external_user``.
     """
     settings = request.app.state.settings
+    # A session this browser already had ends: one browser, one session (no old one
+    # left valid behind the new cookie).
+    earlier = request.cookies.get(SESSION_COOKIE, "")
+    if earlier:
+        end_session(session, earlier)
     secret = start_session(
         session,
         user,

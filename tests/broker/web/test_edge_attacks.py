@@ -171,3 +171,21 @@ async def test_a_cpr_or_phone_number_typed_as_the_organisation_is_not_logged(
     assert events.count("web.sign_in_failed") == 2
     assert "web.sign_in_limited" in events
     assert typed not in repr(logs)
+
+
+async def test_signing_in_again_ends_the_browsers_earlier_session(app: FastAPI) -> None:
+    """A second sign-in in the same browser does not leave the first session valid."""
+    factory = app.state.session_factory
+    other = create_user(factory, role=Role.AUDITOR, org="bo-vest")
+    async with page_client(app) as client:
+        first = await sign_in(client, factory, role=Role.VISITATOR, org="albertslund")
+        earlier = client.cookies["broker_session"]
+        answer = await client.post(
+            "/log-ind",
+            data=first.form(org=other.org, username=other.username, password=other.password),
+        )
+        assert answer.status_code == 303
+        assert "bo-vest" in (await client.get("/")).text
+    async with page_client(app) as replay:
+        replay.cookies.set("broker_session", earlier)
+        assert (await replay.get("/")).status_code == 303
