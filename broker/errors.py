@@ -5,6 +5,7 @@
      ├── ConfigError       settings, keys or files the broker needs are missing or wrong
      │    └── KeyFileError          a key file cannot be read: not PEM, or not the key expected
      ├── NotFound          no such object (or not visible to the caller)
+     ├── Conflict          the object's state does not allow it yet (or any more): nothing changed
      ├── StorageError      the database refused the operation
      │    └── DatabaseUnavailable   the database could not be reached: retry later
      ├── AuditError        the disclosure log refused or failed the operation
@@ -40,6 +41,7 @@ __all__ = [
     "BrokerError",
     "Cancelled",
     "ConfigError",
+    "Conflict",
     "DatabaseUnavailable",
     "DeliveryError",
     "InputError",
@@ -99,6 +101,18 @@ class KeyFileError(ConfigError):
 
 class NotFound(BrokerError):  # noqa: N818 - the domain's word, like httpx's names
     """No such object, or none visible to the caller."""
+
+
+class Conflict(BrokerError):  # noqa: N818 - the domain's word, as HTTP names it
+    """The object is not in a state that allows the change (e.g. a reply to an undelivered check).
+
+    Nothing was changed; ``problems`` name the field and the rule, as for ``InputError``.
+    """
+
+    def __init__(self, message: str, problems: tuple[Problem, ...] = ()) -> None:
+        """Create the error with a summary and the rule the state breaks."""
+        super().__init__(message)
+        self.problems = problems
 
 
 class StorageError(BrokerError):

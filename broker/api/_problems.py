@@ -17,6 +17,7 @@ from broker.errors import (
     AuditError,
     BrokerError,
     ConfigError,
+    Conflict,
     DatabaseUnavailable,
     InputError,
     LogConflictError,
@@ -100,8 +101,9 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _documented("the token's role may not use this route"),
     404: _documented("no such object, or not the caller's"),
     409: _documented(
-        "the disclosure log refused the change: another writer appended first (try again),"
-        " or the change would alter the append-only log; nothing was changed"
+        "the object's state does not allow the change (e.g. a reply to a contact check not"
+        " yet delivered), or the disclosure log refused it: another writer appended first"
+        " (try again), or the change would alter the append-only log; nothing was changed"
     ),
     413: _documented("the request body is larger than the limit (counted as it streams)"),
     422: _documented("invalid input: each field and the rule it breaks; nothing was changed"),
@@ -175,14 +177,15 @@ def problem_for(exc: Exception) -> JSONResponse:  # noqa: PLR0911 - one answer p
     if isinstance(exc, RequestValidationError):
         errors = [_field_rule(e) for e in exc.errors()]
         return problem_response(422, "invalid request", "nothing was changed", errors)
-    if isinstance(exc, InputError):
+    if isinstance(exc, InputError | Conflict):
         errors = [
             FieldRule(
                 field=p.column or (f"row {p.row}" if p.row else "request"), rule=p.rule, row=p.row
             )
             for p in exc.problems
         ]
-        return problem_response(422, "rejected", f"{exc}; nothing was changed", errors)
+        status, title = (409, "conflict") if isinstance(exc, Conflict) else (422, "rejected")
+        return problem_response(status, title, f"{exc}; nothing was changed", errors)
     if isinstance(exc, NotFound):
         return problem_response(404, "not found")
     if isinstance(exc, AuditError):

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 from broker.api._admin import router as admin_router
 from broker.api._auditor import router as auditor_router
 from broker.api._auth import Authenticate, RateLimiter
+from broker.api._contact import dwellings_router
 from broker.api._contact import router as contact_router
 from broker.api._docs import install_docs
 from broker.api._housing import router as housing_router
@@ -136,7 +137,14 @@ def create_app(
     app.state.rate_limiter = RateLimiter(settings.api_rate_per_minute)
     app.state.policies = registry
     install_problem_handlers(app)
-    for router in (admin_router, auditor_router, contact_router, releases_router, housing_router):
+    for router in (
+        admin_router,
+        auditor_router,
+        contact_router,
+        dwellings_router,
+        releases_router,
+        housing_router,
+    ):
         app.include_router(router, responses=PROBLEM_RESPONSES)
     app.state.keys = keys
     _keys_loaded(keys)

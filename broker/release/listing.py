@@ -50,6 +50,7 @@ __all__ = [
     "Period",
     "ReleaseSummary",
     "RowStatus",
+    "address_order",
     "list_page",
     "listing",
     "newest_releases",
@@ -395,15 +396,23 @@ def _doer_key(value: Any) -> tuple[int, int, str]:
     return (2, 0, text)
 
 
-def _order(row: ListingRow) -> tuple[Any, ...]:
-    fields = row.fields
+def address_order(fields: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Return the sort key of an address: street, house number, floor, door.
+
+    The one order of addresses in the code base (the module's docstring gives it); a
+    field that is absent or None sorts last. Callers add their own last key (a
+    reference) when they need the order to be total.
+    """
     return (
         _street_key(fields.get("vejnavn")),
         _husnr_key(fields.get("husnr")),
         _etage_key(fields.get("etage")),
         _doer_key(fields.get("doer")),
-        row.key,
     )
+
+
+def _order(row: ListingRow) -> tuple[Any, ...]:
+    return (*address_order(row.fields), row.key)
 
 
 # -- comparing --------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from broker.access import Principal, Role, create_token, revoke_token
 from broker.api import create_app
 from broker.config import Settings
-from broker.contact.service import request_check
+from broker.contact.service import on_delivered, request_check
 from broker.db import make_session_factory, session_scope
 from broker.ingest import ingest_file
 from broker.keys import init_keys, load_keys
@@ -164,8 +164,11 @@ def build_world(
             policy("albertslund-contact-check"),
             dwellings["blokland"][0],
             now=TODAY,
-        )
+        ).check
         check_id, contact_release = check.id, check.release_id
+        # The check as its delivery leaves it (``received``, by the delivery's own hook),
+        # so that the visitator may answer it; the release itself stays in the outbox.
+        on_delivered(session, ring, contact_release, now=TODAY)
     releases["albertslund/bostoette"] = [contact_release]
     chosen = {"policies_dir": POLICIES, "scheduler": False, **settings}
     app = create_app(Settings(home=home, **chosen), engine=database.engine)

@@ -70,9 +70,16 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/departments"): Row(_roles(H)),
     ("GET", "/v1/departments/{code}/dwellings"): Row(_roles(H), scoped=True),
     ("POST", "/v1/schedules"): Row(_roles(H), success=201),
+    # Found among the caller's own departments only: no object in the path.
+    ("GET", "/v1/dwellings"): Row(_roles(C)),
     # No contact-check agreement is in force for an organisation from elsewhere: 422
     # names the policy, before any dwelling is looked up.
-    ("POST", "/v1/contact-checks"): Row(_roles(C), scoped=True, success=201, elsewhere=422),
+    ("GET", "/v1/dwellings/{reference}/contact-preview"): Row(
+        _roles(C), scoped=True, elsewhere=422
+    ),
+    # The site's check on the dwelling is still open: a request answers it (200), and
+    # sends nothing again (a new check's 201 is in tests/broker/contact).
+    ("POST", "/v1/contact-checks"): Row(_roles(C), scoped=True, elsewhere=422),
     ("GET", "/v1/contact-checks"): Row(_roles(C, V)),
     ("GET", "/v1/contact-checks/{check_id}"): Row(_roles(C, V), scoped=True),
     ("POST", "/v1/contact-checks/{check_id}/reply"): Row(_roles(V), scoped=True),
@@ -85,6 +92,8 @@ def _body(world: World, method: str, path: str) -> dict[str, Any]:
         document = upload_document(3)
         document["departments"][0]["afdeling"] = "nordparken"
         return {"json": document}
+    if path == "/v1/dwellings":
+        return {"params": {"q": "prøvevej"}}
     if path == "/v1/contact-checks" and method == "POST":
         return {"json": {"dwelling": world.params["reference"]}}
     if path.endswith("/reply"):

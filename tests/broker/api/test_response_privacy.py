@@ -85,6 +85,11 @@ async def _hostile(world: World, client: httpx.AsyncClient) -> list[httpx.Respon
         ("POST", reply, V, {"json": {**consent, "consent_reference": EMAIL}}),
         ("POST", reply, V, {"json": {**consent, "consent_reference": NAME}}),
         ("POST", reply, V, {"json": {"outcome": PLANTED["Særlige behov"]}}),
+        ("GET", "/v1/dwellings", C, {"params": {"q": CPR}}),
+        ("GET", "/v1/dwellings", C, {"params": {"q": NAME}}),
+        ("GET", "/v1/dwellings", C, {"params": {"q": PHONE, "limit": EMAIL}}),
+        ("GET", f"/v1/dwellings/{CPR}/contact-preview", C, {}),
+        ("GET", f"/v1/dwellings/{NAME}/contact-preview", C, {}),
     ]
     answers = [
         await client.request(method, url, headers=world.auth(role), **extra)
@@ -114,8 +119,14 @@ async def test_no_route_answers_or_logs_a_planted_value(
         for role in sorted(row.roles & {U, V})
     ]
     # A malformed dwelling id; unknown objects; a filter that matches nothing; then
-    # malformed queries, bodies and consent references; a token that is not one.
-    assert [a.status_code for a in refused] == [422] + [404] * 4 + [200] + [422] * 9 + [401]
+    # malformed queries, bodies and consent references (a well-formed one to the check
+    # already answered: 409); address searches that find nothing, a malformed limit,
+    # previews of no dwelling; a token that is not one.
+    statuses = [422] + [404] * 4 + [200] + [422] * 7 + [409, 422] + [200, 200, 422, 404, 404]
+    assert [a.status_code for a in refused] == [*statuses, 401]
+    # The scan sees what is served: the search found the site's addresses.
+    found = next(a for a in served if a.request.url.path == "/v1/dwellings")
+    assert "Prøvevej 1, st. tv, 2620 Albertslund" in found.text
     # The scan sees what is served: the released address is there.
     assert b"Albertslund" in fetched.content
     for answer in [*served, *outsiders, *refused, fetched]:

@@ -39,6 +39,7 @@ BEYOND_THE_SCHEMA = {
     ("GET", "/v1/releases"): "a cursor must be the id of a release in the caller's list",
     ("POST", "/v1/schedules"): "the ingest rules: file format, dates, no personal data",
     ("POST", "/v1/contact-checks/{check_id}/reply"): "a check takes one reply; then it is not open",
+    ("GET", "/v1/dwellings"): "an address query must hold a word, not only spaces and commas",
 }
 # A rate no run reaches: a 429 would hide the route behind it.
 _RATE = 100_000

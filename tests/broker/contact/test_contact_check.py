@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from databases import Database
-from factories import dwelling_rows, write_csv
+from factories import dwelling_rows, with_personal, write_csv
 from sqlalchemy import select
 
 from broker.access import create_token
@@ -27,6 +27,7 @@ from broker.keys import init_keys, load_keys
 from broker.receiver import Receiver, make_receiver_server
 from broker.renovation import Dwelling
 from broker.wiring import delivery_hooks
+from tests.broker.test_privacy import PLANTED, _assert_absent
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
 TODAY = dt.datetime.now(dt.UTC)
@@ -41,8 +42,10 @@ def world(database: Database, tmp_path: Path) -> Iterator[dict[str, object]]:
     init_keys(Settings(home=home))
     ring = load_keys(Settings(home=home))
     factory = make_session_factory(database.engine)
+    # Every personal column of the export holds a planted value: none may come out.
     rows = dwelling_rows(4, phases=SOON)
     rows += dwelling_rows(2, first=5, department="Andenblok", phases=SOON)
+    rows = with_personal(rows, PLANTED)
     with session_scope(factory) as session:
         ingest_file(session, write_csv(tmp_path / "export.csv", rows), org="bo-vest", now=TODAY)
         refs = {
@@ -245,3 +248,125 @@ async def test_unanswered_checks_close_alike(world: dict[str, object]) -> None:
     assert {v["status"] for v in views} == {"closed"}
     with world["factory"]() as session:  # type: ignore[operator]
         assert {c.status for c in session.scalars(select(ContactCheck))} == {"closed"}
+
+
+def _week(day: dt.date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _log_size(world: dict[str, object]) -> int:
+    with world["factory"]() as session:  # type: ignore[operator]
+        return len(list(entries(session.connection(), EntryFilter())))
+
+
+@pytest.mark.anyio
+async def test_a_coordinator_finds_a_dwelling_and_previews_the_check(
+    world: dict[str, object],
+) -> None:
+    """Search by partial address (own departments only); the preview is the policy's, unsent."""
+    refs = world["refs"]
+    async with client(world, "coordinator") as coordinator:
+        found = await coordinator.get("/v1/dwellings", params={"q": "prøvevej 1"})
+        tiny = await coordinator.get("/v1/dwellings", params={"q": "p"})
+        before = _log_size(world)
+        preview = await coordinator.get(f"/v1/dwellings/{refs['blokland'][0]}/contact-preview")  # type: ignore[index]
+        foreign = await coordinator.get(f"/v1/dwellings/{refs['andenblok'][0]}/contact-preview")  # type: ignore[index]
+        after = _log_size(world)
+    assert found.status_code == 200, found.text
+    rows = found.json()["dwellings"]
+    assert {d["dwelling"] for d in rows} == set(refs["blokland"])  # type: ignore[index]
+    assert [d["address"] for d in rows] == [
+        f"Prøvevej 1, {unit}, 2620 Albertslund" for unit in ("st. tv", "st. mf", "st. th", "1. tv")
+    ]
+    assert {key for d in rows for key in d} == {"dwelling", "address"}
+    address = {d["dwelling"]: d["address"] for d in rows}
+    assert (tiny.status_code, tiny.json()["errors"][0]["field"]) == (422, "q")
+    assert preview.status_code == 200, preview.text
+    start, end = SOON[0][1], SOON[0][2]
+    assert preview.json() == {
+        "dwelling": refs["blokland"][0],  # type: ignore[index]
+        "address": address[refs["blokland"][0]],  # type: ignore[index]
+        "sendable": True,
+        "phases": [{"fase": "genhusning", "startdato": _week(start), "slutdato": _week(end)}],
+        "open_check": None,
+    }
+    assert foreign.status_code == 404
+    assert after == before, "a preview put something on record"
+
+
+@pytest.mark.anyio
+async def test_a_second_request_returns_the_open_check(world: dict[str, object]) -> None:
+    """While a check is open, a request answers 200 with it and sends nothing again."""
+    ref = world["refs"]["blokland"][0]  # type: ignore[index]
+    async with client(world, "coordinator") as coordinator:
+        first = await coordinator.post("/v1/contact-checks", json={"dwelling": ref})
+        size = _log_size(world)
+        again = await coordinator.post("/v1/contact-checks", json={"dwelling": ref})
+        unchanged = _log_size(world)
+        preview = await coordinator.get(f"/v1/dwellings/{ref}/contact-preview")
+        with session_scope(world["factory"]) as session:  # type: ignore[arg-type]
+            close_unanswered(
+                session, world["ring"], older_than=dt.timedelta(0), now=dt.datetime.now(dt.UTC)
+            )  # type: ignore[arg-type]
+        anew = await coordinator.post("/v1/contact-checks", json={"dwelling": ref})
+    assert (first.status_code, again.status_code, anew.status_code) == (201, 200, 201)
+    assert again.json() == first.json()
+    assert unchanged == size
+    assert preview.json()["open_check"] == first.json()
+    assert anew.json()["id"] != first.json()["id"]
+    with world["factory"]() as session:  # type: ignore[operator]
+        checks = session.scalars(select(ContactCheck).where(ContactCheck.dwelling_ref == ref))
+        assert sorted(c.status for c in checks) == ["closed", "requested"]
+
+
+@pytest.mark.anyio
+async def test_consent_is_refused_until_the_check_is_delivered(world: dict[str, object]) -> None:
+    """Before its release is delivered a reply is 409 and changes nothing; then it is recorded."""
+    ref = world["refs"]["blokland"][3]  # type: ignore[index]
+    consent = {"outcome": "resident-consents-to-contact", "consent_reference": "SAG-2026-0042"}
+    async with client(world, "coordinator") as coordinator, client(world, "visitator") as visitator:
+        check = (await coordinator.post("/v1/contact-checks", json={"dwelling": ref})).json()
+        early = await visitator.post(f"/v1/contact-checks/{check['id']}/reply", json=consent)
+        still = (await coordinator.get(f"/v1/contact-checks/{check['id']}")).json()
+        deliver(world)
+        listed = (await visitator.get("/v1/contact-checks")).json()
+        replied = await visitator.post(f"/v1/contact-checks/{check['id']}/reply", json=consent)
+        twice = await visitator.post(f"/v1/contact-checks/{check['id']}/reply", json=consent)
+    assert early.status_code == 409
+    assert early.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in early.json()["errors"]] == ["check"]
+    assert still["status"] == "requested"
+    assert [(c["id"], c["status"]) for c in listed] == [(check["id"], "received")]
+    # The municipality sees the address as the release carried it (all its fields).
+    assert listed[0]["address"] == check["address"]
+    assert check["address"].startswith("Prøvevej 1, ")
+    assert replied.status_code == 200, replied.text
+    assert replied.json()["consent_reference"] == "SAG-2026-0042"
+    assert twice.status_code == 409
+
+
+@pytest.mark.anyio
+async def test_no_new_answer_holds_a_planted_value(world: dict[str, object]) -> None:
+    """Search, preview, a repeated request and both sides' lists: none holds personal data."""
+    ref = world["refs"]["blokland"][2]  # type: ignore[index]
+    async with client(world, "coordinator") as coordinator, client(world, "visitator") as visitator:
+        answers = [
+            await coordinator.get("/v1/dwellings", params={"q": "Prøvevej"}),
+            await coordinator.get("/v1/dwellings", params={"q": PLANTED["CPR"]}),
+            await coordinator.get("/v1/dwellings", params={"q": PLANTED["Lejer navn"]}),
+            await coordinator.get(f"/v1/dwellings/{ref}/contact-preview"),
+            await coordinator.post("/v1/contact-checks", json={"dwelling": ref}),
+            await coordinator.post("/v1/contact-checks", json={"dwelling": ref}),
+            await coordinator.get(f"/v1/dwellings/{ref}/contact-preview"),
+        ]
+        deliver(world)
+        answers += [
+            await coordinator.get("/v1/contact-checks"),
+            await visitator.get("/v1/contact-checks"),
+        ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 201, 200, 200, 200, 200]
+    assert answers[1].json()["dwellings"] == answers[2].json()["dwellings"] == []
+    for answer in answers:
+        assert b"Albertslund" in answer.content or answer.json() == {"dwellings": [], "more": False}
+        _assert_absent(answer.content, f"{answer.request.method} {answer.request.url}")
