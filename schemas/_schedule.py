@@ -140,15 +140,17 @@ Kommunekode = Annotated[
 Postnr = Annotated[str, AfterValidator(parse_postnr), Field(pattern=r"^[0-9]{4}$")]
 Vejnavn = Annotated[str, AfterValidator(parse_vejnavn), Field(max_length=40)]
 Husnr = Annotated[str, AfterValidator(parse_husnr), Field(pattern=r"^[1-9][0-9]{0,2}[A-Z]?$")]
+# The constraints sit on the string inside the optional type: on the union itself pydantic
+# applies them to a blank cell's None too, and fails with a TypeError.
 Etage = Annotated[
-    str | None,
+    Annotated[str, Field(pattern=r"^(st|kl|k[2-9]|[1-9][0-9]?)$")] | None,
     BeforeValidator(lambda v: parse_etage(v) if isinstance(v, str) else v),
-    Field(default=None, pattern=r"^(st|kl|k[2-9]|[1-9][0-9]?)$"),
+    Field(default=None),
 ]
 Doer = Annotated[
-    str | None,
+    Annotated[str, Field(max_length=4)] | None,
     BeforeValidator(lambda v: parse_doer(v) if isinstance(v, str) else v),
-    Field(default=None, max_length=4),
+    Field(default=None),
 ]
 Postnrnavn = Annotated[str, AfterValidator(parse_postnrnavn), Field(max_length=40)]
 AdresseId = Annotated[

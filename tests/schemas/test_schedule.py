@@ -98,3 +98,19 @@ def test_replacements_must_be_in_department() -> None:
     }
     with pytest.raises(ValidationError, match="must name tenancy numbers in the same department"):
         ScheduleUpload.model_validate(document)
+
+
+@pytest.mark.parametrize("blank", ["", "  ", None])
+def test_blank_floor_and_door_are_none(blank: str | None) -> None:
+    """A blank Etage or Dør (both optional) is stored as none, not a crash on its constraint."""
+    dwelling = DwellingSchedule.model_validate(_dwelling(etage=blank, doer=blank))
+    assert dwelling.etage is None
+    assert dwelling.doer is None
+
+
+def test_floor_and_door_constraints_hold_on_a_value() -> None:
+    """The floor's pattern and the door's length still refuse a bad value."""
+    with pytest.raises(ValidationError):
+        DwellingSchedule.model_validate(_dwelling(doer="12345"))
+    with pytest.raises(ValidationError):
+        DwellingSchedule.model_validate(_dwelling(etage="tagetage"))
