@@ -13,6 +13,7 @@ import datetime as dt
 from fastapi import FastAPI
 
 from broker.config import Settings
+from broker.web._contact import router as contact_router
 from broker.web._errors import install_error_pages
 from broker.web._i18n import LANGUAGES, N_, gettext_for
 from broker.web._lists import router as lists_router
@@ -66,7 +67,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     """
     app.state.web_clock = _now
     app.state.sign_in_options = []
-    for router in (sign_in_router, start_router, lists_router):
+    for router in (sign_in_router, start_router, lists_router, contact_router):
         app.include_router(router)
     install_oidc(app, settings)
     install_error_pages(app)

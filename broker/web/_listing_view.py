@@ -31,7 +31,7 @@ from broker.web._listing_text import (
 )
 from broker.web._periods import Point, parse_point, period_text, point_text, short_point_text
 
-__all__ = ["ListView", "PhaseLine", "TableRow", "list_view", "release_label"]
+__all__ = ["ListView", "PhaseLine", "TableRow", "list_view", "phase_line", "release_label"]
 
 _DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 _MADE = {"da": "d. MMMM y 'kl.' HH.mm", "en": "d MMMM y, HH:mm"}
@@ -150,7 +150,8 @@ def row_change(row: ListingRow, gettext: Gettext, lang: str) -> str:
     return ""
 
 
-def _phase(phase: dict[str, object] | object, gettext: Gettext, lang: str) -> PhaseLine:
+def phase_line(phase: object, gettext: Gettext, lang: str) -> PhaseLine:
+    """Return one released phase (its ``fase``, ``startdato``, ``slutdato``) as a line to show."""
     assert isinstance(phase, dict)  # noqa: S101 - released phases are mappings
     kind = phase.get("fase")
     start, end = phase.get("startdato"), phase.get("slutdato")
@@ -199,7 +200,7 @@ def list_view(found: Listing, lang: str = "da") -> ListView:
         TableRow(
             key=row.key,
             cells=tuple(_text(row.fields.get(name)) for name in found.field_names),
-            phases=tuple(_phase(dict(phase), gettext, lang) for phase in row.phases),
+            phases=tuple(phase_line(dict(phase), gettext, lang) for phase in row.phases),
             status=None if row.status is None else row.status.value,
             change=row_change(row, gettext, lang),
         )

@@ -41,9 +41,10 @@ from broker.accounts import look_up_session, resume_session
 from broker.config import Settings
 from broker.db import session_scope, storage_error
 from broker.errors import StorageError
+from broker.keys import KeyRing, KeyStore
 from broker.web._i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translations
 from broker.web._static import static_url
-from schemas import scrub_personal
+from schemas import looks_personal, scrub_personal
 
 __all__ = [
     "CSRF_COOKIE",
@@ -51,6 +52,7 @@ __all__ = [
     "LANG_COOKIE",
     "SESSION_COOKIE",
     "PageDb",
+    "PageKeys",
     "PageReadDb",
     "PageRefused",
     "SignInRequired",
@@ -264,6 +266,15 @@ PageReadDb = Annotated[Session, Depends(_page_read_db)]
 """A page parameter: a read-only database session."""
 
 
+def _page_keys(request: Request) -> KeyRing:
+    store: KeyStore = request.app.state.keys
+    return store.ring()
+
+
+PageKeys = Annotated[KeyRing, Depends(_page_keys)]
+"""A page parameter: the process's log key ring (for a page that puts something on record)."""
+
+
 def language(request: Request) -> str:
     """Return the reader's language: ``?lang=``, else the language cookie, else Danish."""
     asked = request.query_params.get("lang")
@@ -347,7 +358,7 @@ def _layout(request: Request, lang: str) -> _Layout:
     query = [
         (k, v)
         for k, v in request.query_params.multi_items()
-        if k != "lang" and scrub_personal(k + v) == k + v
+        if k != "lang" and looks_personal(k) is None and looks_personal(v) is None
     ]
     query.append(("lang", other))
     # The path is what was asked for (on a 404 page, anything typed): a link to it must

@@ -20,6 +20,8 @@ from fastapi.routing import iter_route_contexts
 from webclient import WebUser, form_token, page_client, sign_in, web_app
 
 from broker.access import Role
+from broker.config import Settings
+from broker.keys import init_keys
 from broker.web._shell import is_api_path
 
 pytestmark = pytest.mark.anyio
@@ -55,9 +57,23 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/lister/{release_id}"): Row(frozenset({Role.VISITATOR}), 404),
     ("GET", "/lister/{release_id}.xlsx"): Row(frozenset({Role.VISITATOR}), 404),
     ("GET", "/lister/{release_id}.pdf"): Row(frozenset({Role.VISITATOR}), 404),
+    # Contact checks: an unknown dwelling or check is 404 to the roles that may see one.
+    ("GET", "/opslag"): Row(frozenset({Role.COORDINATOR})),
+    ("GET", "/opslag/{ref}"): Row(frozenset({Role.COORDINATOR}), 404),
+    ("POST", "/opslag/{ref}"): Row(frozenset({Role.COORDINATOR}), 404),
+    ("GET", "/kontakttjek"): Row(frozenset({Role.COORDINATOR, Role.VISITATOR})),
+    ("GET", "/kontakttjek/{check_id}"): Row(frozenset({Role.COORDINATOR, Role.VISITATOR}), 404),
+    ("POST", "/kontakttjek/{check_id}"): Row(
+        frozenset({Role.VISITATOR}), 404, form={"samtykkereference": "SAG-2027-0042"}
+    ),
 }
 
-PARAMS = {"token": "u" * 43, "release_id": "rel-" + "0" * 24}
+PARAMS = {
+    "token": "u" * 43,
+    "release_id": "rel-" + "0" * 24,
+    "ref": "dw-000000000000",
+    "check_id": "cc-" + "0" * 24,
+}
 """Path parameters the routes' templates need."""
 
 ORGS = {
@@ -90,6 +106,8 @@ def expected(row: Row, who: Role | str) -> int:
 
 @pytest.fixture
 def app(database: Database, tmp_path: Path) -> FastAPI:
+    # The contact forms put things on record: the site has its log keys.
+    init_keys(Settings(home=tmp_path))
     # The sign-in form is posted with wrong credentials once per caller: no rate limit here.
     return web_app(database, tmp_path, sign_in_failures_per_account=100)
 
