@@ -13,7 +13,9 @@ ORG=${ORG:-bo-vest}
 RECEIVER_PORT=${RECEIVER_PORT:-7390}
 POLICY=albertslund-visitation-weekly
 RECEIVER_URL="http://127.0.0.1:${RECEIVER_PORT}"
-export BROKER_RECIPIENTS="[{\"id\": \"albertslund/visitation\", \"webhook\": \"${RECEIVER_URL}/releases\"}]"
+# The municipality's two recipients (the weekly list, the contact checks) share its receiver.
+export BROKER_RECIPIENTS="[{\"id\": \"albertslund/visitation\", \"webhook\": \"${RECEIVER_URL}/releases\"},
+ {\"id\": \"albertslund/bostoette\", \"webhook\": \"${RECEIVER_URL}/releases\"}]"
 
 broker() { "$BIN/broker" "$@"; }
 
