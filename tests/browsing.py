@@ -265,21 +265,23 @@ class ServedBroker:
 
 
 @contextmanager
-def serve_broker(
+def serve_broker(  # noqa: PLR0913 - the server's settings, all but two named
     database: Database,
     home: Path,
     *,
     policies: Path = POLICIES,
     settings: Mapping[str, str] | None = None,
+    port: int | None = None,
     deadline: float = 60.0,
 ) -> Iterator[ServedBroker]:
     """Run the real `broker serve` on ``database`` (migrated) with its log keys under ``home``.
 
     ``settings`` are more ``BROKER_*`` variables (the scheduler is off unless they turn it
-    on). The server's log goes to ``home/serve.log``, quoted when it fails to start.
+    on); ``port`` one chosen beforehand (``peers.free_port``), when a setting must name
+    it. The server's log goes to ``home/serve.log``, quoted when it fails to start.
     """
     init_keys(Settings(home=home))
-    port = free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         "BROKER_HOME": str(home),

@@ -10,6 +10,13 @@ is exchanged, any code of the same client not yet exchanged may be found instead
 A test that leaves a code unexchanged (a refused exchange) exchanges no other code
 of that client afterwards: it registers a client of its own.
 
+``providers_file`` writes the broker's providers' file (``BROKER_OIDC_FILE``) for a
+client on the provider: the organisation ``albertslund``, its roles from the groups
+``VISITATOR`` and ``COORDINATOR``, its departments from groups ``afdeling:<code>``.
+
+``id_tokens_living`` sets how long the provider's ID tokens live (expired on arrival,
+for a browser test where the broker's clock is the real one).
+
 ``TamperingProxy`` is an HTTP forward proxy on 127.0.0.1 that passes every request
 on and, when told, rewrites the claims of the ID token in the provider's token
 answer while keeping its signature: what a man in the middle would try.
@@ -25,10 +32,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+import pytest
+from canaille.oidc.provider import OpenIDCode
 from peers import free_port
 
 from broker.oidc import Provider
@@ -36,6 +46,10 @@ from broker.oidc import Provider
 CALLBACK = "http://127.0.0.1:8000/log-ind/oidc/albertslund/callback"
 """Where the broker at its default public URL takes the provider's answers for ``albertslund``."""
 SCOPES = ["openid", "email", "profile", "phone", "groups"]
+VISITATOR, COORDINATOR = "mægler-visitator", "mægler-koordinator"
+"""The provider's groups that the providers' file maps to the broker's roles."""
+SECRET_ENV = "TEST_OIDC_ALBERTSLUND_SECRET"  # noqa: S105 - a variable's name
+"""The environment variable the providers' file takes the client's secret from."""
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 
 
@@ -86,6 +100,14 @@ def register_client(
     return client_id, secret
 
 
+def issue_tokens_to(iam_server: Any, client_id: str, *audience: str) -> None:
+    """Have the provider issue ``client_id``'s ID tokens to the clients ``audience`` only."""
+    models, backend = iam_server.models, iam_server.backend
+    client = backend.get(models.Client, client_id=client_id)
+    client.audience = [backend.get(models.Client, client_id=other) for other in audience]
+    backend.save(client)
+
+
 def add_user(iam_server: Any, *, groups: tuple[str, ...] = (), **fields: Any) -> tuple[str, str]:
     """Create a user on the provider, member of ``groups``; return the user name and password."""
     models, backend = iam_server.models, iam_server.backend
@@ -101,6 +123,44 @@ def add_user(iam_server: Any, *, groups: tuple[str, ...] = (), **fields: Any) ->
             found.members = [*found.members, user]
             backend.save(found)
     return user_name, password
+
+
+def providers_file(folder: Path, iam_server: Any, client_id: str, **extra: str) -> Path:
+    """Write ``folder/oidc.toml`` for ``client_id`` (its secret in ``SECRET_ENV``); return it.
+
+    ``extra`` are more keys of the provider's table, as TOML values.
+    """
+    lines = [
+        "[providers.albertslund]",
+        'name = "Albertslund Kommune"',
+        f'issuer = "{issuer(iam_server)}"',
+        f'client_id = "{client_id}"',
+        f'client_secret_env = "{SECRET_ENV}"',
+        f"scopes = {json.dumps(SCOPES)}",
+        'org = "albertslund"',
+        'departments = { claim = "groups", prefix = "afdeling:" }',
+        (
+            f'role = {{ claim = "groups", values = {{ "{VISITATOR}" = "visitator",'
+            f' "{COORDINATOR}" = "coordinator" }} }}'
+        ),
+        *(f"{key} = {value}" for key, value in extra.items()),
+    ]
+    path = folder / "oidc.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@contextmanager
+def id_tokens_living(seconds: int) -> Iterator[None]:
+    """While the block runs, the provider's ID tokens expire ``seconds`` after they are issued.
+
+    Its tokens otherwise live an hour (authlib's default; Canaille has no setting for
+    it). A negative value issues tokens already expired: what a broker whose clock runs
+    ahead sees, for a real browser and a real `broker serve`, whose clock is not faked.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(OpenIDCode, "DEFAULT_EXPIRES_IN", seconds)
+        yield
 
 
 def _hidden(page: httpx.Response) -> dict[str, str]:

@@ -21,7 +21,17 @@ import httpx
 import pytest
 from databases import Database
 from fastapi import FastAPI
-from oidc_provider import add_user, cpr_like, issuer, log_in, register_client
+from oidc_provider import (
+    COORDINATOR,
+    SECRET_ENV,
+    VISITATOR,
+    add_user,
+    cpr_like,
+    issuer,
+    log_in,
+    providers_file,
+    register_client,
+)
 from sqlalchemy import func, select
 from structlog.testing import capture_logs
 from webclient import page_client, web_app
@@ -34,7 +44,6 @@ from broker.oidc import OidcFlow
 
 pytestmark = pytest.mark.anyio
 
-VISITATOR, COORDINATOR = "mægler-visitator", "mægler-koordinator"
 CALLBACK_PATH = "/log-ind/oidc/albertslund/callback"
 NO_ROLE = (
     "Din organisation har ikke givet dig en rolle i mæglerens sider. Kontakt din administrator."
@@ -51,27 +60,6 @@ class Clock:
     def __call__(self) -> dt.datetime:
         """The time now, as the pages see it."""
         return self.now
-
-
-def _file(tmp_path: Path, iam_server: Any, client_id: str, **extra: str) -> Path:
-    lines = [
-        "[providers.albertslund]",
-        'name = "Albertslund Kommune"',
-        f'issuer = "{issuer(iam_server)}"',
-        f'client_id = "{client_id}"',
-        'client_secret_env = "TEST_OIDC_ALBERTSLUND_SECRET"',
-        'scopes = ["openid", "email", "profile", "phone", "groups"]',
-        'org = "albertslund"',
-        'departments = { claim = "groups", prefix = "afdeling:" }',
-        (
-            f'role = {{ claim = "groups", values = {{ "{VISITATOR}" = "visitator",'
-            f' "{COORDINATOR}" = "coordinator" }} }}'
-        ),
-        *(f"{key} = {value}" for key, value in extra.items()),
-    ]
-    path = tmp_path / "oidc.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 @pytest.fixture
@@ -91,8 +79,8 @@ def make_app(
 
     def make(client: tuple[str, str] | None = None, **extra: str) -> FastAPI:
         client_id, secret = client or register_client(iam_server)
-        monkeypatch.setenv("TEST_OIDC_ALBERTSLUND_SECRET", secret)
-        path = _file(tmp_path, iam_server, client_id, **extra)
+        monkeypatch.setenv(SECRET_ENV, secret)
+        path = providers_file(tmp_path, iam_server, client_id, **extra)
         return web_app(database, tmp_path / "home", clock=clock, oidc_file=path)
 
     return make
