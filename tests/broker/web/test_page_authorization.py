@@ -10,9 +10,11 @@ token is refused with 403 for everyone, whatever the row says.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 from databases import Database
 from fastapi import FastAPI
@@ -28,6 +30,8 @@ pytestmark = pytest.mark.anyio
 
 EVERYONE = frozenset(Role)
 OUT = "signed out"
+Cell = tuple[str, str, str]
+"""One cell: the method, the route's path pattern and the caller (a role's value or OUT)."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,8 @@ ORGS = {
 }
 
 
-def _page_routes(app: FastAPI) -> set[tuple[str, str]]:
+def page_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """The (method, path pattern) of every page route ``app`` serves (HEAD aside)."""
     return {
         (method, route.path)
         for route in iter_route_contexts(app.routes)
@@ -114,13 +119,18 @@ def app(database: Database, tmp_path: Path) -> FastAPI:
 
 def test_every_page_route_has_a_matrix_row(app: FastAPI) -> None:
     """The matrix names exactly the page routes the app serves: a new page needs a row."""
-    assert _page_routes(app) == set(MATRIX)
+    assert page_routes(app) == set(MATRIX)
 
 
-async def test_page_authorization_matrix(app: FastAPI) -> None:
-    """Every page x every role and signed out answers as due; no POST passes without CSRF."""
-    want: dict[tuple[str, str, str], int] = {}
-    got: dict[tuple[str, str, str], int] = {}
+async def ask(
+    app: FastAPI, matrix: Mapping[tuple[str, str], Row], params: Mapping[str, str] = PARAMS
+) -> tuple[dict[Cell, int], dict[Cell, httpx.Response]]:
+    """Ask every row of ``matrix`` as every role and signed out: the statuses due, the answers.
+
+    A POST is also sent without its CSRF token (the cell's caller ends ``without csrf``).
+    """
+    want: dict[Cell, int] = {}
+    got: dict[Cell, httpx.Response] = {}
     for who in (*Role, OUT):
         async with page_client(app) as client:
             user: WebUser | None = None
@@ -128,20 +138,26 @@ async def test_page_authorization_matrix(app: FastAPI) -> None:
                 assert isinstance(who, Role)
                 user = await sign_in(client, app.state.session_factory, role=who, org=ORGS[who])
             name = who.value if isinstance(who, Role) else who
-            for (method, path), row in MATRIX.items():
-                url = path.format(**PARAMS)
+            for (method, path), row in matrix.items():
+                url = path.format(**params)
                 if method == "POST":
                     refused = await client.post(url, data=row.form)
                     want[method, path, name + " without csrf"] = 403
-                    got[method, path, name + " without csrf"] = refused.status_code
+                    got[method, path, name + " without csrf"] = refused
                     token = user.csrf if user else form_token((await client.get("/log-ind")).text)
                     answer = await client.post(url, data={"csrf_token": token, **row.form})
                 else:
                     answer = await client.get(url)
                 want[method, path, name] = expected(row, who)
-                got[method, path, name] = answer.status_code
+                got[method, path, name] = answer
                 if answer.status_code == 303 and row.roles is not None and who == OUT:
                     assert answer.headers["location"].startswith("/log-ind")
                 if method == "POST" and path == "/log-ud" and user is not None:
                     user = await sign_in(client, app.state.session_factory, role=who, org=ORGS[who])
-    assert got == want
+    return want, got
+
+
+async def test_page_authorization_matrix(app: FastAPI) -> None:
+    """Every page x every role and signed out answers as due; no POST passes without CSRF."""
+    want, answers = await ask(app, MATRIX)
+    assert {cell: answer.status_code for cell, answer in answers.items()} == want
