@@ -21,7 +21,8 @@ from broker.web._shell import local_path
 pytestmark = pytest.mark.anyio
 
 CPR = "010190-1234"
-_LANGUAGE_LINK = re.compile(r'<a class="function-link" href="([^"]*)" lang=')
+_LANGUAGE_LINK = re.compile(r'<a class="function-link[^"]*" href="([^"]*)" lang=')
+"""The layout's link to the other language (the header has it twice: wide and narrow)."""
 
 
 @pytest.fixture
@@ -47,12 +48,12 @@ async def test_the_language_link_of_any_page_stays_on_this_site(app: FastAPI, pa
     async with page_client(app) as client:
         page = await client.get("http://test" + path)
     assert page.status_code == 404
-    found = _LANGUAGE_LINK.search(page.text)
-    assert found is not None
-    link = found.group(1).replace("&amp;", "&")
-    assert link.startswith("/")
-    assert local_path(link) == link, link
-    assert "evil.example" not in link
+    found = _LANGUAGE_LINK.findall(page.text)
+    assert len(found) == 2  # the wide screen's and the narrow screen's
+    for link in (href.replace("&amp;", "&") for href in found):
+        assert link.startswith("/")
+        assert local_path(link) == link, link
+        assert "evil.example" not in link
 
 
 async def test_every_page_carries_a_content_security_policy(app: FastAPI) -> None:

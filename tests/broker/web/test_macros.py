@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from broker.web._shell import environment
+from broker.web._static import STATIC_DIR, static_url
+
+TEMPLATES = Path(__file__).resolve().parents[3] / "broker" / "web" / "templates"
 
 
 def _render(call: str, lang: str = "da", **context: object) -> str:
@@ -17,6 +21,28 @@ def _render(call: str, lang: str = "da", **context: object) -> str:
 
 def _markup(html: str) -> str:
     return re.sub(r">\s+<", "><", re.sub(r"\s+", " ", html)).strip()
+
+
+def test_icon() -> None:
+    """A DKFDS icon from the vendored sprite (its URL with the content hash), hidden from AT."""
+    sprite = static_url("dkfds/img/all-svg-icons.svg")
+    assert _render('{{ ui.icon("lock") }}') == (
+        '<svg class="icon-svg" focusable="false" aria-hidden="true">'
+        f'<use href="{sprite}#lock"></use></svg>'
+    )
+
+
+def test_every_icon_the_templates_use_is_in_the_sprite() -> None:
+    """Each ``ui.icon("name")`` in a template names a symbol of the vendored sprite."""
+    sprite = (STATIC_DIR / "dkfds" / "img" / "all-svg-icons.svg").read_text(encoding="utf-8")
+    symbols = set(re.findall(r'<symbol id="([^"]+)"', sprite))
+    used = {
+        name
+        for template in TEMPLATES.rglob("*.html")
+        for name in re.findall(r'ui\.icon\("([^"]+)"\)', template.read_text(encoding="utf-8"))
+    }
+    assert {"lock", "language"} <= used
+    assert used <= symbols
 
 
 def test_button() -> None:

@@ -409,17 +409,42 @@ async def test_the_language_follows_the_link_and_stays(app: FastAPI) -> None:
 
 
 async def test_the_layout_names_who_is_signed_in(app: FastAPI) -> None:
-    """The header shows the username and organisation and a sign-out button with the token."""
+    """The header (DKFDS 11) names the user and organisation, with a sign-out button and token.
+
+    Twice, as DKFDS has it: row 1's ``portal-user`` on a wide screen, ``portal-info-mobile``
+    (the CSS shows one or the other) on a narrow one, which here needs no JavaScript.
+    """
     async with page_client(app) as client:
         user = await sign_in(
             client, app.state.session_factory, role=Role.VISITATOR, org="albertslund"
         )
         start = await client.get("/")
-    assert f'<span class="username bold">{user.username}</span>, albertslund' in start.text
-    assert '<form method="post" action="/log-ud"' in start.text
-    assert f'value="{user.csrf}"' in start.text
-    assert 'class="skipnav" href="#main-content"' in start.text
-    assert "/static/dkfds/css/dkfds-virkdk.min.css" in start.text
+    page = re.sub(r">\s+<", "><", start.text)
+    wide = re.search(r'<div class="portal-user">(.*?)</div>', page, re.DOTALL)
+    narrow = re.search(r'<div class="portal-info-mobile">(.*?)</div>', page, re.DOTALL)
+    assert wide is not None
+    assert narrow is not None
+    assert f'<p class="user">{user.username}, albertslund</p>' in wide.group(1)
+    assert f'<span class="mb-3">{user.username}</span><span>albertslund</span>' in narrow.group(1)
+    for block in (wide.group(1), narrow.group(1)):
+        assert '<form method="post" action="/log-ud">' in block
+        assert f'<input type="hidden" name="csrf_token" value="{user.csrf}">' in block
+        assert '<button type="submit" class="function-link d-print-none log-off">' in block
+        assert "Log ud</button>" in block
+    assert '<div class="portal-info"><div class="portal-info-inner container">' in page
+    assert '<div class="solution-heading"><a href="/">Renoveringsbroker</a></div>' in page
+    assert 'class="skipnav" href="#main-content"' in page
+    assert "/static/dkfds/css/dkfds-virkdk.min.css" in page
+
+
+async def test_signed_out_the_header_has_no_user_but_the_language_link(app: FastAPI) -> None:
+    """Before sign-in: no user block nor sign-out; the other language, wide and narrow."""
+    async with page_client(app) as client:
+        page = (await client.get("/log-ind")).text
+    assert 'class="portal-user"' not in page
+    assert 'action="/log-ud"' not in page
+    links = re.findall(r'<a class="function-link[^"]*" href="([^"]*)" lang="en"', page)
+    assert links == ["/log-ind?lang=en", "/log-ind?lang=en"]
 
 
 async def test_a_set_password_link_works_once(app: FastAPI) -> None:
