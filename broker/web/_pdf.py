@@ -8,33 +8,16 @@ so a printout traces to the disclosure log. Nothing is fetched: the fetcher allo
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from broker.release import Listing
 from broker.web._listing_view import ListView, list_view
+from broker.web._shell import environment
 
 if TYPE_CHECKING:
     from weasyprint.urls import URLFetcher
 
 __all__ = ["local_fetcher", "render_pdf", "render_print_html"]
-
-_TEMPLATES = Path(__file__).parent / "templates"
-
-
-@functools.cache
-def _environment() -> Environment:
-    """Return this module's own Jinja2 environment (the web edge's will replace it)."""
-    return Environment(
-        loader=FileSystemLoader(_TEMPLATES),
-        autoescape=select_autoescape(("html",)),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 def _trace_line(view: ListView) -> str:
@@ -43,9 +26,13 @@ def _trace_line(view: ListView) -> str:
 
 
 def render_print_html(listing: Listing, lang: str = "da") -> str:
-    """Return the list's print HTML (what ``render_pdf`` lays out)."""
+    """Return the list's print HTML (what ``render_pdf`` lays out).
+
+    Rendered by the pages' own environment of ``lang`` (templates, filters, gettext set up
+    once in :func:`broker.web._shell.environment`), so the table it includes is the page's.
+    """
     view = list_view(listing, lang)
-    template = _environment().get_template("lists/print.html")
+    template = environment(lang).get_template("lists/print.html")
     return template.render(view=view, trace_line=_trace_line(view))
 
 

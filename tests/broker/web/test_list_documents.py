@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import subprocess
+import sys
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -233,3 +235,31 @@ def test_the_pdf_fetches_nothing_over_the_network() -> None:
         server.shutdown()
         server.server_close()
     assert seen == ["/y.png"]
+
+
+def test_the_app_is_built_without_importing_weasyprint(tmp_path: Path) -> None:
+    """`broker serve`'s app (with the list pages and their PDF) loads WeasyPrint only for a PDF.
+
+    In a fresh interpreter: this one has imported it already. Its import (Pango through
+    cffi, fontTools) would cost every start about a second.
+    """
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from broker.api import create_app\n"
+        "from broker.config import Settings\n"
+        "from broker.policy import PolicyRegistry\n"
+        "home = Path(sys.argv[1])\n"
+        "app = create_app(Settings(home=home, scheduler=False), policies=PolicyRegistry(home))\n"
+        "assert 'broker.web._pdf' in sys.modules  # the PDF's module is there\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'weasyprint'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"  # after the log's line on the missing keys
