@@ -19,7 +19,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["RecipientSettings", "Settings", "SmtpSettings", "WitnessSettings", "load_settings"]
+__all__ = [
+    "ControllerSettings",
+    "RecipientSettings",
+    "Settings",
+    "SmtpSettings",
+    "WitnessSettings",
+    "load_settings",
+]
 
 _MAILBOX = r"^[^@\s<>,;:\\\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"
 """One plain address, ``visitation@albertslund.dk``: no display name, no list."""
@@ -99,6 +106,26 @@ class SmtpSettings(BaseModel):
         return self
 
 
+class ControllerSettings(BaseModel):
+    """A data controller as its record of processing (GDPR Art. 30(1)(a)) names it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    org: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{1,39}$", description="the organisation, as policies name it"
+    )
+    name: str = Field(min_length=1, max_length=200, description="the controller's legal name")
+    contact: str = Field(
+        min_length=1, max_length=500, description="the controller's address and contact details"
+    )
+    dpo: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="the data protection officer's contact details",
+    )
+
+
 class Settings(BaseSettings):
     """The broker's settings."""
 
@@ -159,6 +186,10 @@ class Settings(BaseSettings):
     )
     api_max_body: int = Field(
         default=20 * 1024 * 1024, ge=1024, description="largest request body, in bytes"
+    )
+    controllers: tuple[ControllerSettings, ...] = Field(
+        default=(),
+        description="each organisation's name, contact and DPO for its record of processing",
     )
     smtp: SmtpSettings | None = Field(
         default=None, description="where notifications are sent from; none: no e-mail is sent"

@@ -17,6 +17,10 @@ RECEIVER_URL="http://127.0.0.1:${RECEIVER_PORT}"
 export BROKER_RECIPIENTS="[{\"id\": \"albertslund/visitation\", \"webhook\": \"${RECEIVER_URL}/releases\"},
  {\"id\": \"albertslund/bostoette\", \"webhook\": \"${RECEIVER_URL}/releases\"}]"
 
+# Who the demo's controllers are, for their records of processing (/fortegnelse).
+export BROKER_CONTROLLERS='[{"org": "bo-vest", "name": "Boligselskabet Vest (demo)", "contact": "Demovej 1, 2620 Albertslund; post@bo-vest.example", "dpo": "dpo@bo-vest.example"},
+ {"org": "albertslund", "name": "Albertslund Kommune (demo)", "contact": "Demovej 2, 2620 Albertslund", "dpo": "dpo@albertslund.example"}]'
+
 broker() { "$BIN/broker" "$@"; }
 
 mkdir -p "$BROKER_HOME"

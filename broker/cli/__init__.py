@@ -22,6 +22,7 @@ from broker.cli._ingest import ingest
 from broker.cli._keys import keys
 from broker.cli._objections import objection
 from broker.cli._policy import policy
+from broker.cli._records import records
 from broker.cli._release import deliver, push, receiver, scheduler
 from broker.cli._serve import serve
 from broker.cli._tokens import token
@@ -66,6 +67,7 @@ for command in (
     scheduler,
     token,
     user,
+    records,
 ):
     cli.add_command(command)
 

@@ -19,6 +19,14 @@ from broker.web._i18n import LANGUAGES, N_, gettext_for
 from broker.web._lists import router as lists_router
 from broker.web._notify import register_hooks as register_notifications
 from broker.web._oidc import install_oidc
+from broker.web._records import (
+    RecordView,
+    record_text,
+    record_view,
+    render_record_pdf,
+    render_record_xlsx,
+)
+from broker.web._records import router as records_router
 from broker.web._shell import (
     PageDb,
     PageReadDb,
@@ -39,6 +47,7 @@ __all__ = [
     "N_",
     "PageDb",
     "PageReadDb",
+    "RecordView",
     "SignInOption",
     "SignedIn",
     "SignedInAs",
@@ -50,8 +59,12 @@ __all__ = [
     "install_web",
     "language",
     "page_router",
+    "record_text",
+    "record_view",
     "register_notifications",
     "render",
+    "render_record_pdf",
+    "render_record_xlsx",
     "static_url",
 ]
 
@@ -67,7 +80,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     """
     app.state.web_clock = _now
     app.state.sign_in_options = []
-    for router in (sign_in_router, start_router, lists_router, contact_router):
+    for router in (sign_in_router, start_router, lists_router, contact_router, records_router):
         app.include_router(router)
     install_oidc(app, settings)
     install_error_pages(app)

@@ -25,7 +25,14 @@ from broker.release import ListPage, list_page
 from broker.web._i18n import N_, gettext_for
 from broker.web._listing_view import list_view, phase_label, release_label
 from broker.web._pdf import render_pdf
-from broker.web._shell import PageReadDb, SignedInAs, language, page_router, render
+from broker.web._shell import (
+    PageReadDb,
+    SignedInAs,
+    download,
+    language,
+    page_router,
+    render,
+)
 from broker.web._start import LINKS, StartLink
 from broker.web._xlsx import render_xlsx
 
@@ -104,7 +111,7 @@ def list_workbook(
     page = list_page(session, caller.org, release_id, **shown.given())
     assert page.listing is not None  # noqa: S101 - a release by id is found or NotFound
     body = render_xlsx(page.listing, language(request))
-    return _download(body, _XLSX, f"{page.listing.release.id}.xlsx")
+    return download(body, _XLSX, f"liste-{page.listing.release.id}.xlsx")
 
 
 @router.get("/lister/{release_id}.pdf")
@@ -115,7 +122,7 @@ def list_pdf(
     page = list_page(session, caller.org, release_id, **shown.given())
     assert page.listing is not None  # noqa: S101 - a release by id is found or NotFound
     body = render_pdf(page.listing, language(request))
-    return _download(body, "application/pdf", f"{page.listing.release.id}.pdf")
+    return download(body, "application/pdf", f"liste-{page.listing.release.id}.pdf")
 
 
 @router.get("/lister/{release_id}")
@@ -124,12 +131,3 @@ def one_list(
 ) -> Response:
     """One list to the visitator's municipality, by its release id."""
     return _page(request, list_page(session, caller.org, release_id, **shown.given()))
-
-
-def _download(body: bytes, media_type: str, filename: str) -> Response:
-    headers = {
-        "Content-Disposition": f'attachment; filename="liste-{filename}"',
-        "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff",
-    }
-    return Response(body, media_type=media_type, headers=headers)

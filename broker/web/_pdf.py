@@ -17,7 +17,7 @@ from broker.web._shell import environment
 if TYPE_CHECKING:
     from weasyprint.urls import URLFetcher
 
-__all__ = ["local_fetcher", "render_pdf", "render_print_html"]
+__all__ = ["html_to_pdf", "local_fetcher", "render_pdf", "render_print_html"]
 
 
 def _trace_line(view: ListView) -> str:
@@ -45,11 +45,15 @@ def local_fetcher() -> URLFetcher:
     return URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
 
 
-def render_pdf(listing: Listing, lang: str = "da") -> bytes:
-    """Return the list as PDF bytes, in ``lang`` (``da`` or ``en``)."""
+def html_to_pdf(html: str) -> bytes:
+    """Return a print HTML document laid out as PDF bytes (nothing is fetched)."""
     from weasyprint import HTML  # noqa: PLC0415 - deferred, see local_fetcher
 
-    html = render_print_html(listing, lang)
     document = HTML(string=html, url_fetcher=local_fetcher(), base_url=None)
     pdf: bytes = document.write_pdf()
     return pdf
+
+
+def render_pdf(listing: Listing, lang: str = "da") -> bytes:
+    """Return the list as PDF bytes, in ``lang`` (``da`` or ``en``)."""
+    return html_to_pdf(render_print_html(listing, lang))

@@ -60,6 +60,7 @@ __all__ = [
     "SignedInAs",
     "WebSessions",
     "current_account",
+    "download",
     "environment",
     "form_token",
     "is_api_path",
@@ -416,3 +417,13 @@ def redirect_to_sign_in(next_path: str) -> Response:
     """Return the redirect to the sign-in page, coming back to ``next_path`` afterwards."""
     target = "/log-ind" if next_path == "/" else f"/log-ind?next={quote(next_path, safe='')}"
     return RedirectResponse(target, status_code=303)
+
+
+def download(body: bytes, media_type: str, filename: str) -> Response:
+    """Return a file to save (``filename``): never cached, its type never sniffed."""
+    headers = {
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return Response(body, media_type=media_type, headers=headers)

@@ -17,7 +17,7 @@ from broker.access import Role
 from broker.web._i18n import N_, gettext_for
 from broker.web._shell import SignedIn, language, page_router, render
 
-__all__ = ["LINKS", "ROLE_TEXTS", "StartLink", "router"]
+__all__ = ["LINKS", "ROLE_TEXTS", "StartLink", "router", "serves"]
 
 router = page_router()
 
@@ -62,6 +62,11 @@ def _served(request: Request) -> set[str]:
         for route in iter_route_contexts(request.app.routes)
         if route.path is not None and "GET" in (route.methods or ())
     }
+
+
+def serves(request: Request, path: str) -> bool:
+    """Return whether the app serves the GET route ``path`` (its pattern: ``/lister/{id}``)."""
+    return path in _served(request)
 
 
 @router.get("/")

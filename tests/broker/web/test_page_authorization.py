@@ -67,6 +67,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/opslag/{ref}"): Row(frozenset({Role.COORDINATOR}), 404),
     ("GET", "/kontakttjek"): Row(frozenset({Role.COORDINATOR, Role.VISITATOR})),
     ("GET", "/kontakttjek/{check_id}"): Row(frozenset({Role.COORDINATOR, Role.VISITATOR}), 404),
+    # The record of processing: for the DPO (auditor) and the operator (admin).
+    ("GET", "/fortegnelse"): Row(frozenset({Role.AUDITOR, Role.ADMIN})),
+    ("GET", "/fortegnelse.xlsx"): Row(frozenset({Role.AUDITOR, Role.ADMIN})),
+    ("GET", "/fortegnelse.pdf"): Row(frozenset({Role.AUDITOR, Role.ADMIN})),
     ("POST", "/kontakttjek/{check_id}"): Row(
         frozenset({Role.VISITATOR}), 404, form={"samtykkereference": "SAG-2027-0042"}
     ),
