@@ -48,4 +48,4 @@ def install_docs(app: FastAPI) -> None:
         )
         # Swagger UI is in English; FastAPI's page does not say so (WCAG 3.1.1).
         html = bytes(page.body).decode("utf-8").replace("<html>", '<html lang="en">', 1)
-        return HTMLResponse(html)
+        return HTMLResponse(html, headers={"X-Content-Type-Options": "nosniff"})

@@ -3,7 +3,9 @@
 A URL made by :func:`static_url` carries the file's content hash (``?v=``): the browser may
 keep that response for a year without asking again, since a changed file gets a new URL.
 A plain ``/static/...`` URL (the relative ``url(...)`` in DKFDS' CSS, say) is kept a day,
-then revalidated by its ETag.
+then revalidated by its ETag. Every file is sent with ``X-Content-Type-Options: nosniff``:
+the browser uses it only as the type it is served as (a stylesheet as CSS, a script as
+JavaScript), never as what its bytes might be guessed to be.
 """
 
 from __future__ import annotations
@@ -43,7 +45,11 @@ def _version(path: Path) -> str:
 
 
 class StaticAssets(StaticFiles):
-    """:class:`StaticFiles` with cache headers: a year for a URL naming the content's hash."""
+    """:class:`StaticFiles` with cache headers and ``X-Content-Type-Options: nosniff``.
+
+    A year for a URL naming the content's hash, a day otherwise. Also serves the API docs'
+    vendored Swagger UI (``broker.api._docs``).
+    """
 
     def file_response(
         self,
@@ -52,11 +58,12 @@ class StaticAssets(StaticFiles):
         scope: Scope,
         status_code: int = 200,
     ) -> Response:
-        """Return the file (or 304), with ``Cache-Control`` by whether ``?v=`` is its hash."""
+        """Return the file (or 304), ``Cache-Control`` by whether ``?v=`` is its hash, nosniff."""
         response = super().file_response(full_path, stat_result, scope, status_code)
         asked = QueryParams(scope.get("query_string", b"")).get("v")
         current = _digest(os.fspath(full_path), stat_result.st_mtime_ns, stat_result.st_size)
         response.headers["Cache-Control"] = _IMMUTABLE if asked == current else _REVALIDATED
+        response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
 

@@ -91,6 +91,20 @@ async def test_docs_reference_no_other_host_and_every_asset_answers(tmp_path: Pa
 
 
 @pytest.mark.anyio
+async def test_docs_and_their_assets_forbid_type_sniffing(tmp_path: Path) -> None:
+    """/docs and each vendored asset it loads (script, style, icon; 200 and 304) send nosniff."""
+    async with _client(tmp_path) as client:
+        docs = await client.get("/docs")
+        assets = [url for url in references(docs.text) if url.startswith("/docs/assets/")]
+        answers = [await client.get(url) for url in assets]
+        again = await client.get(assets[0], headers={"If-None-Match": answers[0].headers["etag"]})
+    assert len(assets) == 3  # the bundle, the stylesheet, the icon
+    assert again.status_code == 304
+    for answer in (docs, *answers, again):
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.url
+
+
+@pytest.mark.anyio
 async def test_docs_say_their_language(tmp_path: Path) -> None:
     """The page names its language (Swagger UI's is English), as WCAG 3.1.1 asks."""
     async with _client(tmp_path) as client:

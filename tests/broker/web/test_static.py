@@ -117,6 +117,29 @@ async def test_a_url_with_the_content_hash_is_kept_a_year_others_a_day(tmp_path:
     assert (again.status_code, again.headers["cache-control"]) == (304, YEAR)
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "path",
+    [
+        "css/dkfds-virkdk.min.css",
+        "js/dkfds.min.js",
+        FONT,
+        "img/all-svg-icons.svg",
+        "img/logo_virk.svg",
+    ],
+)
+async def test_static_files_forbid_type_sniffing(tmp_path: Path, path: str) -> None:
+    """Each static file, by a hashed or a plain URL and as a 304, is sent with nosniff."""
+    versioned = static_url(f"dkfds/{path}")
+    async with _static_client(tmp_path) as client:
+        fresh = await client.get(versioned)
+        plain = await client.get(versioned.partition("?")[0])
+        again = await client.get(versioned, headers={"If-None-Match": fresh.headers["etag"]})
+    assert [fresh.status_code, plain.status_code, again.status_code] == [200, 200, 304]
+    for answer in (fresh, plain, again):
+        assert answer.headers["x-content-type-options"] == "nosniff"
+
+
 def test_a_changed_file_gets_a_new_url(tmp_path: Path) -> None:
     """The hash in the URL follows the content: an update is fetched, not read from a cache."""
     (tmp_path / "a.css").write_text("a{}", encoding="utf-8")
