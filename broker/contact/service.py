@@ -60,6 +60,7 @@ __all__ = [
     "contact_policy",
     "coordinator_checks",
     "describe",
+    "find_dwellings",
     "municipality_checks",
     "on_delivered",
     "open_checks",
@@ -141,18 +142,8 @@ class Search:
     more: bool
 
 
-def search_dwellings(session: Session, caller: Principal, query: str, *, limit: int) -> Search:
-    """Return the caller's own departments' dwellings whose address matches ``query``.
-
-    ``query`` is an address as typed (``Demovej 1A 2 tv``, ``demovej 1``, ``Demov``):
-    partial, in any case, ``aa`` for ``å``. Dwellings of other departments or
-    organisations are not found, exactly like unknown addresses. Sorted by street,
-    house number, floor and door, as the weekly list is.
-
-    Raises:
-        InputError: the query is under 2 or over 100 characters, or holds no word;
-            or ``limit`` is not 1-100. The query is never echoed.
-    """
+def _check_query(query: str, limit: int) -> list[tuple[str, ...]]:
+    """Return the readings of ``query``, or raise InputError (the query is never echoed)."""
     problems = []
     text = query.strip()
     words = query_words(text)
@@ -163,15 +154,37 @@ def search_dwellings(session: Session, caller: Principal, query: str, *, limit: 
         problems.append(Problem(f"between 1 and {MAX_RESULTS}", None, "limit"))
     if problems:
         raise InputError("no search was made", tuple(problems))
-    if not _coordinates(caller):
-        return Search((), more=False)
-    rows = session.execute(
+    return words
+
+
+def find_dwellings(
+    session: Session,
+    org: str,
+    query: str,
+    *,
+    limit: int,
+    departments: Iterable[str] | None = None,
+) -> Search:
+    """Return ``org``'s dwellings (of ``departments`` only, when given) matching ``query``.
+
+    ``query`` is an address as typed (``Demovej 1A 2 tv``, ``demovej 1``, ``Demov``):
+    partial, in any case, ``aa`` for ``å``. Sorted by street, house number, floor and
+    door, as the weekly list is.
+
+    Raises:
+        InputError: the query is under 2 or over 100 characters, or holds no word;
+            or ``limit`` is not 1-100. The query is never echoed.
+    """
+    words = _check_query(query, limit)
+    statement = (
         select(Dwelling.ref, *_ADDRESS)
         .join(Department, Dwelling.department_id == Department.id)
-        .where(Department.org == caller.org, Department.code.in_(caller.departments))
+        .where(Department.org == org)
     )
+    if departments is not None:
+        statement = statement.where(Department.code.in_(tuple(departments)))
     found = []
-    for row in rows:
+    for row in session.execute(statement):
         address = _address(row)
         if matches(words, *address_words(address, row.vejnavn)):
             fields = {"vejnavn": row.vejnavn, "husnr": row.husnr, "etage": row.etage}
@@ -181,6 +194,21 @@ def search_dwellings(session: Session, caller: Principal, query: str, *, limit: 
         tuple(FoundDwelling(ref, address) for _, ref, address in found[:limit]),
         more=len(found) > limit,
     )
+
+
+def search_dwellings(session: Session, caller: Principal, query: str, *, limit: int) -> Search:
+    """Return the caller's own departments' dwellings whose address matches ``query``.
+
+    As :func:`find_dwellings`, for a coordinator: dwellings of other departments or
+    organisations are not found, exactly like unknown addresses; anyone else finds none.
+
+    Raises:
+        InputError: as :func:`find_dwellings`.
+    """
+    if not _coordinates(caller):
+        _check_query(query, limit)
+        return Search((), more=False)
+    return find_dwellings(session, caller.org, query, limit=limit, departments=caller.departments)
 
 
 # -- what a check would send ----------------------------------------------------------------

@@ -13,6 +13,7 @@ import datetime as dt
 from fastapi import FastAPI
 
 from broker.config import Settings
+from broker.web._access import router as access_router
 from broker.web._contact import router as contact_router
 from broker.web._errors import install_error_pages
 from broker.web._i18n import LANGUAGES, N_, gettext_for
@@ -80,7 +81,14 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     """
     app.state.web_clock = _now
     app.state.sign_in_options = []
-    for router in (sign_in_router, start_router, lists_router, contact_router, records_router):
+    for router in (
+        sign_in_router,
+        start_router,
+        lists_router,
+        contact_router,
+        records_router,
+        access_router,
+    ):
         app.include_router(router)
     install_oidc(app, settings)
     install_error_pages(app)

@@ -17,6 +17,7 @@ records whether anyone opened or read a check.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
@@ -30,6 +31,7 @@ from broker.access import Principal, Role
 from broker.contact.service import (
     MAX_RESULTS,
     CheckRow,
+    Search,
     contact_policy,
     coordinator_checks,
     describe,
@@ -58,7 +60,7 @@ from broker.web._shell import (
 from broker.web._start import LINKS, StartLink
 from schemas import looks_personal
 
-__all__ = ["STATUS_LABELS", "router"]
+__all__ = ["NOT_PERSONAL", "SEARCH_RULE", "STATUS_LABELS", "router", "search_page"]
 
 router = page_router()
 LINKS.append(StartLink(frozenset({Role.COORDINATOR}), N_("Find a dwelling"), "/opslag"))
@@ -80,8 +82,8 @@ STATUS_LABELS = {
     "closed": N_("closed"),
 }
 """Each status of a check as the pages say it."""
-_SEARCH_RULE = N_("Type an address of 2-100 characters, e.g. a street and a number.")
-_NOT_PERSONAL = N_("Search by the address only: never by a name, CPR number or phone number.")
+SEARCH_RULE = N_("Type an address of 2-100 characters, e.g. a street and a number.")
+NOT_PERSONAL = N_("Search by the address only: never by a name, CPR number or phone number.")
 _REFERENCE_RULE = N_(
     "The consent reference is 4-40 letters, digits and hyphens, and holds no personal data."
 )
@@ -139,26 +141,61 @@ def _note(request: Request, gettext: Gettext) -> str | None:
 # -- the coordinator: finding a dwelling and asking -------------------------------------------
 
 
+def search_page(  # noqa: PLR0913 - the search's page and its texts
+    request: Request,
+    search: Callable[[str], Search],
+    q: str | None,
+    *,
+    action: str,
+    title: str,
+    intro: str,
+    nothing_found: str,
+) -> Response:
+    """Render a dwelling search by address at ``action`` (``search``: the service's call).
+
+    A query that looks like personal data is refused and not repeated (422), as is one
+    the service refuses.
+    """
+    gettext = gettext_for(language(request))
+    context: dict[str, object] = {
+        "q": "",
+        "errors": [],
+        "found": None,
+        "more": False,
+        "action": action,
+        "title": gettext(title),
+        "intro": gettext(intro),
+        "nothing_found": gettext(nothing_found),
+    }
+    if q is None:
+        return render(request, "dwelling_search.html", context)
+    if looks_personal(q):
+        context["errors"] = [("q", gettext(NOT_PERSONAL))]
+        return render(request, "dwelling_search.html", context, status=422)
+    context["q"] = q
+    try:
+        found = search(q)
+    except InputError:
+        context["errors"] = [("q", gettext(SEARCH_RULE))]
+        return render(request, "dwelling_search.html", context, status=422)
+    context["found"], context["more"] = found.dwellings, found.more
+    return render(request, "dwelling_search.html", context)
+
+
 @router.get("/opslag")
 def find_dwelling(
     request: Request, caller: Coordinator, session: PageReadDb, q: str | None = None
 ) -> Response:
     """Find a dwelling of the coordinator's departments by its address as typed."""
-    gettext = gettext_for(language(request))
-    context: dict[str, object] = {"q": "", "errors": [], "found": None, "more": False}
-    if q is None:
-        return render(request, "contact/search.html", context)
-    if looks_personal(q):
-        context["errors"] = [("q", gettext(_NOT_PERSONAL))]
-        return render(request, "contact/search.html", context, status=422)
-    context["q"] = q
-    try:
-        found = search_dwellings(session, caller, q, limit=min(_SHOWN, MAX_RESULTS))
-    except InputError:
-        context["errors"] = [("q", gettext(_SEARCH_RULE))]
-        return render(request, "contact/search.html", context, status=422)
-    context["found"], context["more"] = found.dwellings, found.more
-    return render(request, "contact/search.html", context)
+    return search_page(
+        request,
+        lambda query: search_dwellings(session, caller, query, limit=min(_SHOWN, MAX_RESULTS)),
+        q,
+        action="/opslag",
+        title=N_("Find a dwelling"),
+        intro=N_("Only the dwellings of your own departments are found."),
+        nothing_found=N_("No dwelling of your departments has that address."),
+    )
 
 
 def _dwelling_page(request: Request, caller: Principal, session: PageReadDb, ref: str) -> Response:

@@ -8,6 +8,7 @@ so a printout traces to the disclosure log. Nothing is fetched: the fetcher allo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from broker.release import Listing
@@ -45,12 +46,18 @@ def local_fetcher() -> URLFetcher:
     return URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
 
 
-def html_to_pdf(html: str) -> bytes:
-    """Return a print HTML document laid out as PDF bytes (nothing is fetched)."""
-    from weasyprint import HTML  # noqa: PLC0415 - deferred, see local_fetcher
+def html_to_pdf(html: str, attachments: Sequence[tuple[str, bytes]] = ()) -> bytes:
+    """Return a print HTML document laid out as PDF bytes (nothing is fetched).
 
-    document = HTML(string=html, url_fetcher=local_fetcher(), base_url=None)
-    pdf: bytes = document.write_pdf()
+    ``attachments`` are files (name, bytes) embedded in the PDF, as a mail client
+    keeps attachments: a reader can save each one and open it with other tools.
+    """
+    from weasyprint import HTML, Attachment  # noqa: PLC0415 - deferred, see local_fetcher
+
+    fetcher = local_fetcher()
+    files = [Attachment(string=body, name=name, url_fetcher=fetcher) for name, body in attachments]
+    document = HTML(string=html, url_fetcher=fetcher, base_url=None)
+    pdf: bytes = document.write_pdf(attachments=files)
     return pdf
 
 

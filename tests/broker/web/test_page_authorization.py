@@ -67,6 +67,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/opslag/{ref}"): Row(frozenset({Role.COORDINATOR}), 404),
     ("GET", "/kontakttjek"): Row(frozenset({Role.COORDINATOR, Role.VISITATOR})),
     ("GET", "/kontakttjek/{check_id}"): Row(frozenset({Role.COORDINATOR, Role.VISITATOR}), 404),
+    # Access requests (Art. 15): the DPO's; an unknown dwelling is 404 (and its read on record).
+    ("GET", "/indsigt"): Row(frozenset({Role.AUDITOR})),
+    ("GET", "/indsigt/{ref}"): Row(frozenset({Role.AUDITOR}), 404),
+    ("GET", "/indsigt/{ref}.pdf"): Row(frozenset({Role.AUDITOR}), 404),
     # The record of processing: for the DPO (auditor) and the operator (admin).
     ("GET", "/fortegnelse"): Row(frozenset({Role.AUDITOR, Role.ADMIN})),
     ("GET", "/fortegnelse.xlsx"): Row(frozenset({Role.AUDITOR, Role.ADMIN})),
