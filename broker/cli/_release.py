@@ -66,6 +66,8 @@ def push(ctx: click.Context, policy_id: str) -> None:
     # One engine for the whole command: the release, its delivery, the witnesses.
     engine = make_engine(settings.resolved_database_url)
     try:
+        # The agreements' exact versions go on record before anything is released under them.
+        version_recorder(engine, settings)(tuple(loaded))
         with open_session(settings, engine=engine) as session:
             outcome = release(session, ring, policy, run_at=moment, now=moment)
             # The scheduler must not send this week's release again once it starts.

@@ -82,6 +82,15 @@ def test_push_delivers_one_checked_release_to_a_real_receiver(site: Site) -> Non
     logged = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [e["release_id"] for e in logged if e["event"] == "release"] == [release_id]
     assert [e["release_id"] for e in logged if e["event"] == "delivery"] == [release_id]
+    # The agreement's exact version is on record before anything is released under it.
+    (released,) = [e for e in logged if e["event"] == "release"]
+    registered = [
+        e["seq"]
+        for e in logged
+        if e["event"] == "policy-registered" and e["policy_hash"] == released["policy_hash"]
+    ]
+    assert registered
+    assert registered[0] < released["seq"]
     site.assert_log_verifies()
 
 
