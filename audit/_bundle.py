@@ -51,7 +51,8 @@ CSV_COLUMNS = (
     "policy_id",
     "policy_hash",
     "purpose",
-    "legal_basis",
+    "legal_basis_gdpr",
+    "legal_basis_national",
     "dwellings",
     "fields",
     "commitment",
@@ -177,9 +178,14 @@ def _csv_cell(value: object) -> str:
 def write_csv(
     connection: Connection, out: IO[str], *, since: str | None = None, until: str | None = None
 ) -> int:
-    """Write the entries in the period as a table for a spreadsheet; return the row count."""
+    """Write the entries in the period as a table for a spreadsheet; return the row count.
+
+    As Danish Excel opens a CSV file by double-click: UTF-8 with a byte order mark,
+    ``;`` between cells (``,`` is the decimal mark), both legal bases in their own columns.
+    """
     size, _root = read_head(connection)
-    writer = csv.writer(out)
+    out.write("\ufeff")
+    writer = csv.writer(out, delimiter=";")
     writer.writerow(CSV_COLUMNS)
     rows = 0
     for _seq, entry, _leaf, _stored, _visible in _entries(connection, size):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import stat
 import subprocess
@@ -26,6 +28,9 @@ ROOT = Path(__file__).resolve().parents[3]
 AT = dt.datetime(2026, 11, 23, 6, 0, tzinfo=dt.UTC)
 RECIPIENT = "albertslund/visitation"
 
+GDPR = "GDPR Art. 6(1)(f) (housing company); Art. 6(1)(e) (municipality)"
+NATIONAL = "Serviceloven §§ 83 og 85"
+
 
 def released(database: Database, home: Path, count: int = 3) -> list[str]:
     """Ingest a small department, then record `count` releases naming two dwellings each."""
@@ -44,6 +49,8 @@ def released(database: Database, home: Path, count: int = 3) -> list[str]:
                 "actor": "broker",
                 "recipient": RECIPIENT,
                 "policy_id": "albertslund-visitation-weekly",
+                "legal_basis_gdpr": GDPR,
+                "legal_basis_national": NATIONAL,
                 "dwellings": [ring.reference(ref) for ref in pair],
                 "fields": ["adresseid", "phase"],
             }
@@ -244,7 +251,13 @@ def test_csv_export_is_a_table_without_formulas(
     out = tmp_path / "log.csv"
     result = run_broker(database, tmp_path, "audit", "export", "--out", str(out), "--format", fmt)
     assert result.returncode == 0, result.stderr
-    lines = out.read_text().splitlines()
-    assert lines[0].startswith("seq,time,event,actor,recipient")
-    assert len(lines) == 1 + 3  # two releases and the export's own audit-read
-    assert not any(cell.startswith(("=", "+", "@")) for line in lines for cell in line.split(","))
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8's byte order mark: Excel reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert list(rows[0])[:5] == ["seq", "time", "event", "actor", "recipient"]
+    assert len(rows) == 3  # two releases and the export's own audit-read
+    releases = [row for row in rows if row["event"] == "release"]
+    assert {row["legal_basis_gdpr"] for row in releases} == {GDPR}
+    assert {row["legal_basis_national"] for row in releases} == {NATIONAL}
+    assert not any("legal_basis" in row["other"] for row in rows)
+    assert not any(cell.startswith(("=", "+", "@")) for row in rows for cell in row.values())
