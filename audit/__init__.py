@@ -10,6 +10,7 @@ from audit._check import verify_database
 from audit._cosignature import (
     Cosigner,
     cosign,
+    cosignature_time,
     cosigner_verifier_key,
     parse_cosigner_key,
     verify_cosignatures,
@@ -133,6 +134,7 @@ __all__ = [
     "content_seqs",
     "cosign",
     "cosignature_lines",
+    "cosignature_time",
     "cosigned_size",
     "cosigner_verifier_key",
     "dwelling_reference",

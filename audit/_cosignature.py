@@ -32,6 +32,7 @@ from audit._note import (
 __all__ = [
     "Cosigner",
     "cosign",
+    "cosignature_time",
     "cosigner_verifier_key",
     "parse_cosigner_key",
     "verify_cosignatures",
@@ -119,6 +120,25 @@ def cosign(checkpoint_note: str, name: str, key: Ed25519PrivateKey, timestamp: i
     signature = key.sign(_message(text, timestamp))
     blob = cosigner.key_id + timestamp.to_bytes(_TIMESTAMP_SIZE, "big") + signature
     return f"{_DASH} {name} {base64.b64encode(blob).decode()}\n"
+
+
+def cosignature_time(line: str) -> int:
+    """Return the POSIX timestamp a cosignature line ``— name base64(...)`` states.
+
+    The line is not verified here: use it on lines kept after :func:`verify_cosignatures`.
+
+    Raises:
+        NoteError: not a cosignature/v1 line.
+    """
+    dash, _, rest = line.strip().partition(" ")
+    _name, _, blob = rest.partition(" ")
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except ValueError:
+        raise NoteError("a cosignature line is '— name base64'") from None
+    if dash != _DASH or len(raw) != _BLOB_SIZE:
+        raise NoteError("not a cosignature/v1 line")
+    return int.from_bytes(raw[_KEY_ID_SIZE : _KEY_ID_SIZE + _TIMESTAMP_SIZE], "big")
 
 
 def verify_cosignatures(note: str, cosigners: Iterable[Cosigner]) -> dict[str, int]:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from audit import Draft, EntryValue, write_atomic
 from broker.config import RecipientSettings, Settings
 from broker.db import session_scope
+from broker.delivery._outbox import QueuedRelease, RecipientQueue, recipient_queues
 from broker.delivery._sealing import seal
 from broker.delivery._signature import content_digest, key_id, sign_request
 from broker.disclosure import record, rfc3339
@@ -48,8 +49,11 @@ __all__ = [
     "Attempt",
     "Delivered",
     "DeliveryHooks",
+    "QueuedRelease",
+    "RecipientQueue",
     "deliver_due",
     "key_id",
+    "recipient_queues",
     "retry_failed",
 ]
 

@@ -55,6 +55,7 @@ __all__ = [
     "readable_seqs",
     "receipt",
     "record",
+    "registered_seq",
     "rfc3339",
     "verify",
     "witness_cosigners",
@@ -117,6 +118,15 @@ def policy_registered(policy: Policy, *, at: dt.datetime, actor: str = "broker")
         "fields": sorted(policy.fields),
     }
     return Draft(fields)
+
+
+def registered_seq(session: Session, policy: Policy) -> int | None:
+    """Return the seq of the first ``policy-registered`` entry of this exact version (or None)."""
+    where = EntryFilter(event="policy-registered", policy_id=policy.id)
+    for entry in entries(session.connection(), where):
+        if entry.get("policy_hash") == policy.content_hash:
+            return int(entry["seq"])
+    return None
 
 
 def audit_read(  # noqa: PLR0913 - what was read, all named

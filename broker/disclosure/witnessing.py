@@ -17,6 +17,7 @@ cosignature, and it says so.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -36,6 +37,8 @@ from audit import (
     add_checkpoint_body,
     add_cosignature,
     best_cosigned,
+    cosignature_lines,
+    cosignature_time,
     cosigned_size,
     latest_checkpoint,
     parse_cosigner_key,
@@ -52,8 +55,10 @@ __all__ = [
     "ReceiptCutter",
     "WitnessClients",
     "WitnessOutcome",
+    "WitnessState",
     "receipt_now",
     "witness_latest",
+    "witness_states",
 ]
 
 NO_WITNESS = "no witness is configured"
@@ -305,3 +310,39 @@ class ReceiptCutter:
         witness_latest(self._engine, self._settings, clients=self._clients)
         with self._engine.connect() as connection:
             return receipt_now(connection, self._settings, seq)
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessState:
+    """A configured witness as the log holds it: the newest checkpoint it cosigned, and when.
+
+    ``cosigned_size`` is 0 and ``cosigned_at`` None while it has cosigned none. Its
+    refusals are logged (``witness.refused``), not stored: they are not here.
+    """
+
+    name: str
+    url: str
+    cosigned_size: int
+    cosigned_at: dt.datetime | None
+
+
+def witness_states(connection: Connection, settings: Settings) -> list[WitnessState]:
+    """Return each configured witness's newest cosignature: the checkpoint's size and its time.
+
+    The time is the one the witness put in its cosignature (C2SP tlog-cosignature).
+    """
+    states = []
+    for witness in settings.witnesses:
+        name = parse_cosigner_key(witness.key).name
+        size = cosigned_size(connection, name)
+        moment = None
+        if size:
+            mark = f"\N{EM DASH} {name} "
+            line = next(
+                (text for text in cosignature_lines(connection, size) if text.startswith(mark)),
+                None,
+            )
+            if line is not None:
+                moment = dt.datetime.fromtimestamp(cosignature_time(line), dt.UTC)
+        states.append(WitnessState(name, str(witness.url), size, moment))
+    return states

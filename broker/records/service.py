@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from broker.config import ControllerSettings, Settings
-from broker.disclosure import EntryFilter, entries
+from broker.disclosure import registered_seq
 from broker.policy import Flow, Policy
 from schemas import CATALOGUE, FieldClass
 
@@ -155,22 +155,13 @@ def _data(policy: Policy) -> tuple[DataCategory, ...]:
     return tuple(found)
 
 
-def _registered(session: Session, policy: Policy) -> int | None:
-    """Return the seq of the first ``policy-registered`` entry of this exact version."""
-    where = EntryFilter(event="policy-registered", policy_id=policy.id)
-    for entry in entries(session.connection(), where):
-        if entry.get("policy_hash") == policy.content_hash:
-            return int(entry["seq"])
-    return None
-
-
 def _activity(session: Session, policy: Policy) -> Activity:
     lists = policy.flow is Flow.AFFECTED_DWELLINGS
     return Activity(
         policy_id=policy.id,
         version=policy.version,
         content_hash=policy.content_hash,
-        registered_seq=_registered(session, policy),
+        registered_seq=registered_seq(session, policy),
         flow=policy.flow.value,
         purpose=" ".join(policy.purpose.split()),
         legal_basis_gdpr=policy.legal_basis.gdpr,

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from audit._cosignature import (
     Cosigner,
     cosign,
+    cosignature_time,
     cosigner_verifier_key,
     parse_cosigner_key,
     verify_cosignatures,
@@ -96,6 +97,17 @@ def test_cosignature_verifies_with_its_time(note: str, witness_key: Ed25519Priva
     cosigned = note + cosign(note, WITNESS, witness_key, 1_700_000_000)
     cosigner = Cosigner.of(WITNESS, witness_key.public_key())
     assert verify_cosignatures(cosigned, [cosigner]) == {WITNESS: 1_700_000_000}
+
+
+def test_a_kept_line_states_its_time(note: str, witness_key: Ed25519PrivateKey) -> None:
+    """The timestamp is read back from a cosignature line; a log signature line is refused."""
+    line = cosign(note, WITNESS, witness_key, 1_700_000_123)
+    assert cosignature_time(line) == 1_700_000_123
+    log_line = note.rstrip("\n").rsplit("\n", 1)[1]
+    with pytest.raises(NoteError):
+        cosignature_time(log_line)
+    with pytest.raises(NoteError):
+        cosignature_time("— name not-base64!")
 
 
 def test_bare_body_and_signed_note_give_the_same_signature(

@@ -34,7 +34,7 @@ from audit import (
 from broker.config import Settings, WitnessSettings
 from broker.db import make_session_factory, session_scope
 from broker.disclosure import record, rfc3339, verify
-from broker.disclosure.witnessing import WitnessClients, witness_latest
+from broker.disclosure.witnessing import WitnessClients, witness_latest, witness_states
 from broker.keys import init_keys, load_keys
 
 AT = dt.datetime(2026, 11, 23, 6, 0, tzinfo=dt.UTC)
@@ -143,6 +143,25 @@ def test_the_witness_cosigns_each_extension(database: Database, witnessed: Setti
     assert (result.size, cosignatures) == (7, 2)
     checked = verify_receipt(receipt, ring.origin, ring.verifiers(), [cosigner], 1)
     assert checked.cosigned_by == (WITNESS,)
+
+
+@pytest.mark.slow
+def test_each_witness_state_is_its_newest_cosignature_and_its_time(
+    database: Database, witnessed: Settings
+) -> None:
+    """Before any cosignature: size 0, no time; after, the newest size and the witness's time."""
+    with database.engine.connect() as connection:
+        (before,) = witness_states(connection, witnessed)
+    assert (before.name, before.cosigned_size, before.cosigned_at) == (WITNESS, 0, None)
+    append(database, witnessed, 3)
+    asked = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    assert witness_latest(database.engine, witnessed)[0].cosigned
+    with database.engine.connect() as connection:
+        (after,) = witness_states(connection, witnessed)
+    assert after.cosigned_size == 3
+    assert after.cosigned_at is not None
+    assert asked - dt.timedelta(seconds=5) <= after.cosigned_at <= asked + dt.timedelta(seconds=5)
+    assert after.url == str(witnessed.witnesses[0].url)
 
 
 @pytest.mark.slow

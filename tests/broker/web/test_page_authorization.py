@@ -78,6 +78,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/kontakttjek/{check_id}"): Row(
         frozenset({Role.VISITATOR}), 404, form={"samtykkereference": "SAG-2027-0042"}
     ),
+    # The operator's pages: an unknown release cannot be queued again (404).
+    ("GET", "/drift"): Row(frozenset({Role.ADMIN})),
+    ("GET", "/drift/leveringer"): Row(frozenset({Role.ADMIN})),
+    ("POST", "/drift/leveringer/{release_id}/igen"): Row(frozenset({Role.ADMIN}), 404),
 }
 
 PARAMS = {
