@@ -18,7 +18,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, BeforeValidator, Field
-from sqlalchemy import or_, select
 
 from broker import disclosure
 from broker.access import Principal
@@ -41,7 +40,7 @@ from broker.disclosure import (
 )
 from broker.errors import LogVerificationError, NotFound
 from broker.policy import Policy
-from broker.policy.models import PolicyVersion
+from broker.policy.service import party_version
 from broker.renovation import DWELLING_REF
 
 __all__ = ["router"]
@@ -231,14 +230,7 @@ def export(  # noqa: PLR0913, PLR0917 - one dependency or query parameter each
 @router.get("/policy-versions/{content_hash}", response_model=PolicyText)
 def policy_version(content_hash: str, caller: Auditor, session: ReadSession) -> PolicyText:
     """The exact text of the policy version with this content hash, if the caller is a party."""
-    party = or_(
-        PolicyVersion.discloser == caller.org,
-        PolicyVersion.recipient.startswith(f"{caller.org}/", autoescape=True),
-    )
-    query = select(PolicyVersion).where(PolicyVersion.content_hash == content_hash, party)
-    stored = session.scalar(query)
-    if stored is None:
-        raise NotFound("no such policy version")
+    stored, _ = party_version(session, caller.org, content_hash)
     return PolicyText(
         hash=stored.content_hash,
         policy_id=stored.policy_id,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
+from broker.errors import NotFound
 from broker.policy._agreement import Policy
 from broker.policy._evaluate import DwellingFacts, PhaseFacts, ReleasePlan, evaluate
 from broker.policy._load import LoadedPolicy
@@ -15,7 +16,13 @@ from broker.policy.models import PolicyVersion
 from broker.renovation.models import Department, Dwelling, Objection, Phase
 from schemas import ADDRESS_FIELDS
 
-__all__ = ["explain", "load_dwelling_facts", "record_versions"]
+__all__ = [
+    "explain",
+    "load_dwelling_facts",
+    "party_version",
+    "party_versions",
+    "record_versions",
+]
 
 _VALUE_FIELDS = (*ADDRESS_FIELDS, "disposition")
 
@@ -105,3 +112,49 @@ def record_versions(
         added.append(content_hash)
     session.flush()
     return added
+
+
+def _party(org: str) -> ColumnElement[bool]:
+    """Whether a stored version names ``org`` as its discloser or its recipient's municipality."""
+    return or_(
+        PolicyVersion.discloser == org,
+        PolicyVersion.recipient.startswith(f"{org}/", autoescape=True),
+    )
+
+
+def party_versions(session: Session, org: str) -> list[PolicyVersion]:
+    """Return every stored agreement version ``org`` is a party to, by id, then oldest first."""
+    query = (
+        select(PolicyVersion)
+        .where(_party(org))
+        .order_by(PolicyVersion.policy_id, PolicyVersion.first_seen_at, PolicyVersion.version)
+    )
+    return list(session.scalars(query))
+
+
+def party_version(
+    session: Session, org: str, content_hash: str
+) -> tuple[PolicyVersion, PolicyVersion | None]:
+    """Return the version with ``content_hash`` and the one before it, if ``org`` is a party.
+
+    The one before is the same agreement's version first put in force just before it.
+
+    Raises:
+        NotFound: no such version, or ``org`` is not a party to it (the same answer).
+    """
+    found = session.scalar(
+        select(PolicyVersion).where(PolicyVersion.content_hash == content_hash, _party(org))
+    )
+    if found is None:
+        raise NotFound("no such policy version")
+    earlier = session.scalar(
+        select(PolicyVersion)
+        .where(
+            PolicyVersion.policy_id == found.policy_id,
+            PolicyVersion.first_seen_at < found.first_seen_at,
+            _party(org),
+        )
+        .order_by(PolicyVersion.first_seen_at.desc())
+        .limit(1)
+    )
+    return found, earlier

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from broker.config import Settings
 from broker.web._access import router as access_router
 from broker.web._admin import router as admin_router
+from broker.web._agreements import router as agreements_router
 from broker.web._contact import router as contact_router
 from broker.web._errors import install_error_pages
 from broker.web._i18n import LANGUAGES, N_, gettext_for
@@ -90,6 +91,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         records_router,
         access_router,
         admin_router,
+        agreements_router,
     ):
         app.include_router(router)
     install_oidc(app, settings)

@@ -71,6 +71,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/indsigt"): Row(frozenset({Role.AUDITOR})),
     ("GET", "/indsigt/{ref}"): Row(frozenset({Role.AUDITOR}), 404),
     ("GET", "/indsigt/{ref}.pdf"): Row(frozenset({Role.AUDITOR}), 404),
+    # The agreements' texts: the DPO's; an unknown hash is 404.
+    ("GET", "/aftaler"): Row(frozenset({Role.AUDITOR})),
+    ("GET", "/aftaler/{content_hash}"): Row(frozenset({Role.AUDITOR}), 404),
     # The record of processing: for the DPO (auditor) and the operator (admin).
     ("GET", "/fortegnelse"): Row(frozenset({Role.AUDITOR, Role.ADMIN})),
     ("GET", "/fortegnelse.xlsx"): Row(frozenset({Role.AUDITOR, Role.ADMIN})),
@@ -89,6 +92,7 @@ PARAMS = {
     "release_id": "rel-" + "0" * 24,
     "ref": "dw-000000000000",
     "check_id": "cc-" + "0" * 24,
+    "content_hash": "0" * 64,
 }
 """Path parameters the routes' templates need."""
 
