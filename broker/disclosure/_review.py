@@ -25,7 +25,7 @@ from broker.disclosure.service import (
     record,
     verify,
 )
-from broker.errors import NotFound
+from broker.errors import InputError, NotFound, Problem
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -184,7 +184,11 @@ def export_log(  # noqa: PLR0913 - the export's inputs, all named
 
     Raises:
         NotFound: the reader's organisation is no party (nothing is recorded).
+        InputError: ``csv`` for a reader of an organisation (it would hold every entry).
     """
+    if fmt == "csv" and reader.org is not None:
+        rule = "the table export holds every entry: the operator's only"
+        raise InputError("nothing was exported", (Problem(rule, None, "format"),))
     _require_party(session, reader, policies)
     _read(session, ring, reader, "export", at=at, since=since, until=until)
     connection = session.connection()

@@ -19,6 +19,7 @@ from broker.web._agreements import router as agreements_router
 from broker.web._contact import router as contact_router
 from broker.web._errors import install_error_pages
 from broker.web._i18n import LANGUAGES, N_, gettext_for
+from broker.web._integrity import router as integrity_router
 from broker.web._lists import router as lists_router
 from broker.web._notify import register_hooks as register_notifications
 from broker.web._oidc import install_oidc
@@ -92,6 +93,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         access_router,
         admin_router,
         agreements_router,
+        integrity_router,
     ):
         app.include_router(router)
     install_oidc(app, settings)

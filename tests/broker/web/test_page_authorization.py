@@ -74,6 +74,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     # The agreements' texts: the DPO's; an unknown hash is 404.
     ("GET", "/aftaler"): Row(frozenset({Role.AUDITOR})),
     ("GET", "/aftaler/{content_hash}"): Row(frozenset({Role.AUDITOR}), 404),
+    # The log's integrity and exports: the DPO's (of a party to an agreement in force).
+    ("GET", "/integritet"): Row(frozenset({Role.AUDITOR})),
+    ("POST", "/integritet"): Row(frozenset({Role.AUDITOR})),
+    ("GET", "/integritet/udleveringslog.jsonl"): Row(frozenset({Role.AUDITOR})),
+    ("GET", "/integritet/udleveringslog.xlsx"): Row(frozenset({Role.AUDITOR})),
     # The record of processing: for the DPO (auditor) and the operator (admin).
     ("GET", "/fortegnelse"): Row(frozenset({Role.AUDITOR, Role.ADMIN})),
     ("GET", "/fortegnelse.xlsx"): Row(frozenset({Role.AUDITOR, Role.ADMIN})),
