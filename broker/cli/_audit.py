@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,14 +17,16 @@ from broker.disclosure import (
     Reader,
     export_log,
     purge,
-    review_dwelling,
     review_entries,
     verify_log,
 )
-from broker.errors import LogVerificationError
+from broker.errors import InputError, LogVerificationError, NotFound
 from broker.keys import KeyRing, load_keys
 from broker.policy import duration_days, load_policies
 from broker.renovation.service import find_dwelling
+
+if TYPE_CHECKING:
+    from broker.rights import Disclosed
 
 __all__ = ["audit"]
 
@@ -177,6 +179,68 @@ def audit_list(  # noqa: PLR0913, PLR0917 - click passes one argument per option
     send_to_witnesses(settings)
 
 
+def _dwelling_ref(session: Any, text: str) -> str:
+    """Return the dwelling a reference, a whole address or the start of one names.
+
+    Raises:
+        CommandFailed: several dwellings match the start typed (they are listed).
+        NotFound: none does.
+    """
+    from broker.contact.service import find_dwellings  # noqa: PLC0415 - keeps --help fast
+
+    try:
+        return find_dwelling(session, text)
+    except NotFound:
+        if text.strip().startswith("dw-"):
+            raise
+    try:
+        found = find_dwellings(session, None, text, limit=20)
+    except InputError as exc:
+        raise NotFound("no dwelling with that address") from exc
+    if len(found.dwellings) == 1 and not found.more:
+        return found.dwellings[0].ref
+    if not found.dwellings:
+        raise NotFound("no dwelling with that address")
+    for dwelling in found.dwellings:
+        click.echo(f"  {dwelling.ref}  {dwelling.address}", err=True)
+    more = " (and more)" if found.more else ""
+    raise CommandFailed(f"several dwellings match{more}: give more of the address, or the id")
+
+
+def _describe(item: Disclosed) -> list[str]:
+    """The lines of one disclosure after its entry line: the agreement, the data, delivery."""
+    lines = []
+    for name in (
+        "policy_version",
+        "policy_hash",
+        "purpose",
+        "legal_basis_gdpr",
+        "legal_basis_national",
+    ):
+        value = getattr(item, name)
+        if value:
+            lines.append(f"        {name}: {value}")
+    if item.policy_id and item.retention_known:
+        lines.append(f"        retention: {item.retention or 'not set'}")
+    if item.delivery:
+        when = f" {item.delivered_at.isoformat()}" if item.delivered_at else ""
+        lines.append(f"        delivery: {item.delivery}{when}")
+    if item.values is not None:
+        shown = {k: v for k, v in item.values.items() if k != "phases"}
+        lines.append("        released: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+        lines.extend(
+            "        released phase: " + ", ".join(f"{k}={v}" for k, v in phase.items())
+            for phase in item.values.get("phases") or []
+        )
+    if item.purged_at is not None:
+        lines.append(f"        content purged: {item.purged_at.isoformat()}")
+    if item.withdrawn:
+        lines.append("        withdrawn from the recipient's list")
+    if item.outcome:
+        lines.append(f"        outcome: {item.outcome}")
+    return lines
+
+
 @audit.command("dwelling")
 @click.argument("dwelling")
 @click.option(
@@ -187,25 +251,63 @@ def audit_list(  # noqa: PLR0913, PLR0917 - click passes one argument per option
 )
 @click.pass_context
 def audit_dwelling(ctx: click.Context, dwelling: str, receipts: Path | None) -> None:
-    """Every disclosure that concerned one dwelling (dw-... or its address): GDPR Art. 15."""
+    """Every disclosure that concerned one dwelling: GDPR Art. 15.
+
+    DWELLING is its id (dw-...), its address, or the start of it as typed
+    (`prøvevej 1 st`): several matches are listed. Each disclosure shows both legal
+    bases, the retention, the values as released (or when they were purged) and
+    whether it was delivered.
+    """
+    from broker.rights import access_request  # noqa: PLC0415 - keeps --help fast
+
     settings = settings_of(ctx)
     ring = _ring(settings)
+    loaded, _problems = load_policies([settings.policies_dir])
     with open_session(settings) as session:
-        ref = find_dwelling(session, dwelling)
-        review = review_dwelling(session, ring, _OPERATOR, ref, at=now())
-    found = review.disclosures
-    click.echo(f"dwelling {ref}: log reference {review.reference}")
-    for item in found:
-        entry = item.entry
-        click.echo(_line(entry))
-        for key in ("policy_version", "policy_hash", "purpose", "legal_basis_gdpr"):
-            if entry.get(key):
-                click.echo(f"        {key}: {entry[key]}")
+        ref = _dwelling_ref(session, dwelling)
+        answer = access_request(
+            session, ring, _OPERATOR, ref, policies=[i.policy for i in loaded], at=now()
+        )
+    click.echo(f"dwelling {ref}: log reference {answer.reference}")
+    for item in answer.disclosures:
+        click.echo(_line_of(item))
+        for line in _describe(item):
+            click.echo(line)
         if receipts is not None:
             receipts.mkdir(parents=True, exist_ok=True)
-            (receipts / f"entry-{entry['seq']}.tlog-proof").write_text(item.receipt)
-    click.echo(f"{len(found)} disclosures, each with an inclusion proof", err=True)
+            (receipts / f"entry-{item.seq}.tlog-proof").write_text(item.receipt)
+    click.echo(f"{len(answer.disclosures)} disclosures, each with an inclusion proof", err=True)
     send_to_witnesses(settings)
+
+
+def _line_of(item: Disclosed) -> str:
+    parts = [f"{item.seq:>6}", item.time.isoformat().replace("+00:00", "Z"), f"{item.event:<19}"]
+    parts += [
+        f"{k}={v}" for k, v in (("recipient", item.recipient), ("policy_id", item.policy_id)) if v
+    ]
+    if item.dwellings:
+        parts.append(f"dwellings={item.dwellings}")
+    if item.fields:
+        parts.append("fields=" + ",".join(item.fields))
+    return "  ".join(parts)
+
+
+@audit.command("policy-text")
+@click.argument("content_hash")
+@click.pass_context
+def audit_policy_text(ctx: click.Context, content_hash: str) -> None:
+    """Print the exact text of the agreement version with this hash, as it was put in force."""
+    from broker.policy.service import policy_text  # noqa: PLC0415 - keeps --help fast
+
+    settings = settings_of(ctx)
+    with open_session(settings) as session:
+        found = policy_text(session, content_hash.removeprefix("sha256:"))
+        text, first_seen = found.text, found.first_seen_at
+        click.echo(
+            f"# {found.policy_id} version {found.version}, first in force {first_seen.isoformat()}",
+            err=True,
+        )
+    click.echo(text, nl=not text.endswith("\n"))
 
 
 @audit.command("purge")

@@ -159,13 +159,15 @@ def _check_query(query: str, limit: int) -> list[tuple[str, ...]]:
 
 def find_dwellings(
     session: Session,
-    org: str,
+    org: str | None,
     query: str,
     *,
     limit: int,
     departments: Iterable[str] | None = None,
 ) -> Search:
     """Return ``org``'s dwellings (of ``departments`` only, when given) matching ``query``.
+
+    ``org`` None searches every organisation's dwellings (the operator's CLI).
 
     ``query`` is an address as typed (``Demovej 1A 2 tv``, ``demovej 1``, ``Demov``):
     partial, in any case, ``aa`` for ``å``. Sorted by street, house number, floor and
@@ -176,11 +178,11 @@ def find_dwellings(
             or ``limit`` is not 1-100. The query is never echoed.
     """
     words = _check_query(query, limit)
-    statement = (
-        select(Dwelling.ref, *_ADDRESS)
-        .join(Department, Dwelling.department_id == Department.id)
-        .where(Department.org == org)
+    statement = select(Dwelling.ref, *_ADDRESS).join(
+        Department, Dwelling.department_id == Department.id
     )
+    if org is not None:
+        statement = statement.where(Department.org == org)
     if departments is not None:
         statement = statement.where(Department.code.in_(tuple(departments)))
     found = []

@@ -21,6 +21,7 @@ __all__ = [
     "load_dwelling_facts",
     "party_version",
     "party_versions",
+    "policy_text",
     "record_versions",
 ]
 
@@ -158,3 +159,15 @@ def party_version(
         .limit(1)
     )
     return found, earlier
+
+
+def policy_text(session: Session, content_hash: str) -> PolicyVersion:
+    """Return the stored version with ``content_hash`` (the operator's, any party's).
+
+    Raises:
+        NotFound: no version with that hash was ever put in force here.
+    """
+    found = session.get(PolicyVersion, content_hash)
+    if found is None:
+        raise NotFound("no such policy version")
+    return found

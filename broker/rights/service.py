@@ -63,6 +63,10 @@ class Disclosed:
     delivered_at: dt.datetime | None
     outcome: str | None
     """A contact check's answer (``received``, ``resident-consents-to-contact``)."""
+    dwellings: int
+    """How many dwellings the entry names (this one among them)."""
+    fields: tuple[str, ...]
+    """The fields the entry says were released."""
     receipt: str
 
 
@@ -194,6 +198,8 @@ def _disclosed(  # noqa: PLR0913 - one entry, and what is looked up about it
         delivery=release.status if carried and release is not None else None,
         delivered_at=release.delivered_at if carried and release is not None else None,
         outcome=entry.get("outcome"),
+        dwellings=len(entry.get("dwellings") or []),
+        fields=tuple(str(name) for name in entry.get("fields") or []),
         receipt=disclosure.receipt,
     )
 
