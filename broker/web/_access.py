@@ -13,13 +13,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -33,6 +30,7 @@ from broker.web._i18n import N_, Gettext, gettext_for
 from broker.web._listing_text import FIELD_LABELS
 from broker.web._listing_view import phase_line
 from broker.web._pdf import html_to_pdf
+from broker.web._periods import moment_text
 from broker.web._records import retention_text
 from broker.web._shell import (
     PageDb,
@@ -54,7 +52,6 @@ router = page_router()
 LINKS.append(StartLink(frozenset({Role.AUDITOR}), N_("Access requests (Art. 15)"), "/indsigt"))
 Auditor = Annotated[Principal, SignedInAs(Role.AUDITOR)]
 
-_DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 _DWELLING_ID = re.compile(r"^dw-[0-9a-f]{12}$")
 _SHOWN = 50
 DISCLOSING = frozenset({"release", "contact-check", "contact-check-reply"})
@@ -75,11 +72,6 @@ OUTCOMES = {
     "received": N_("received"),
     "resident-consents-to-contact": N_("the resident consents"),
 }
-
-
-def _when(moment: dt.datetime, lang: str) -> str:
-    pattern = "d. MMMM y 'kl.' HH.mm" if lang == "da" else "d MMMM y, HH:mm"
-    return format_datetime(moment.astimezone(_DANISH_TIME), pattern, locale=lang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +116,7 @@ def _line(item: Disclosed, gettext: Gettext, lang: str) -> DisclosureLine:
     )
     if item.purged_at is not None:
         note = gettext(N_("The values were deleted %(when)s, at the end of the retention.")) % {
-            "when": _when(item.purged_at, lang)
+            "when": moment_text(item.purged_at, lang)
         }
     elif item.withdrawn:
         note = gettext(N_("The release told the recipient the dwelling was no longer affected."))
@@ -133,7 +125,7 @@ def _line(item: Disclosed, gettext: Gettext, lang: str) -> DisclosureLine:
     delivery = ""
     if item.delivery is not None:
         text = gettext(DELIVERY.get(item.delivery, item.delivery))
-        when = _when(item.delivered_at, lang) if item.delivered_at else ""
+        when = moment_text(item.delivered_at, lang) if item.delivered_at else ""
         delivery = text % {"when": when} if "%(when)s" in text else text
     agreement = ""
     if item.policy_id is not None:
@@ -143,7 +135,7 @@ def _line(item: Disclosed, gettext: Gettext, lang: str) -> DisclosureLine:
         }
     return DisclosureLine(
         item=item,
-        when=_when(item.time, lang),
+        when=moment_text(item.time, lang),
         what=gettext(EVENTS.get(item.event, item.event)),
         agreement=agreement,
         retention=_retention(item, gettext),
@@ -213,7 +205,7 @@ def letter(
         "lang": lang,
         "controller": controller,
         "org": caller.org,
-        "today": _when(web_now(request), lang),
+        "today": moment_text(web_now(request), lang),
     }
     html = environment(lang).get_template("access/letter.html").render(context)
     files = [("log-public.pem", answer.public_key_pem.encode())]

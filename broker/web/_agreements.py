@@ -9,15 +9,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import yaml
-from babel.dates import format_datetime
 from fastapi import Request
 from fastapi.responses import Response
 
@@ -25,6 +22,7 @@ from broker.access import Principal, Role
 from broker.policy.models import PolicyVersion
 from broker.policy.service import party_version, party_versions
 from broker.web._i18n import N_, Gettext, gettext_for
+from broker.web._periods import moment_text
 from broker.web._shell import PageReadDb, SignedInAs, language, page_router, render
 from broker.web._start import LINKS, StartLink
 
@@ -34,7 +32,6 @@ router = page_router()
 LINKS.append(StartLink(frozenset({Role.AUDITOR}), N_("The agreements' texts"), "/aftaler"))
 Auditor = Annotated[Principal, SignedInAs(Role.AUDITOR)]
 
-_DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 TERMS: Mapping[str, str] = {
     "id": N_("Agreement"),
     "version": N_("Version"),
@@ -72,11 +69,6 @@ class DiffLine:
 
     mark: str
     text: str
-
-
-def _when(moment: dt.datetime, lang: str) -> str:
-    pattern = "d. MMMM y 'kl.' HH.mm" if lang == "da" else "d MMMM y, HH:mm"
-    return format_datetime(moment.astimezone(_DANISH_TIME), pattern, locale=lang)
 
 
 def _text(value: Any) -> str:
@@ -134,7 +126,7 @@ def agreements(request: Request, caller: Auditor, session: PageReadDb) -> Respon
             v.policy_id,
             v.version,
             v.content_hash,
-            _when(v.first_seen_at, lang),
+            moment_text(v.first_seen_at, lang),
             v.content_hash in active,
         )
         for v in party_versions(session, caller.org)
@@ -152,7 +144,7 @@ def agreement(
     context = {
         "found": found,
         "previous": previous,
-        "first_seen": _when(found.first_seen_at, lang),
+        "first_seen": moment_text(found.first_seen_at, lang),
         "in_force": found.content_hash in _in_force(request),
         "terms": terms(found.text, gettext_for(lang)),
         "changes": diff(previous, found),

@@ -16,14 +16,11 @@ records whether anyone opened or read a check.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
 from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -47,6 +44,7 @@ from broker.policy import Policy
 from broker.web._i18n import N_, Gettext, gettext_for
 from broker.web._listing_text import FIELD_LABELS
 from broker.web._listing_view import phase_line
+from broker.web._periods import day_text
 from broker.web._shell import (
     PageDb,
     PageKeys,
@@ -72,7 +70,6 @@ Coordinator = Annotated[Principal, SignedInAs(Role.COORDINATOR)]
 Visitator = Annotated[Principal, SignedInAs(Role.VISITATOR)]
 Either = Annotated[Principal, SignedInAs(Role.COORDINATOR, Role.VISITATOR)]
 
-_DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 _SHOWN = 50
 """The most dwellings one search shows: type more of the address to narrow it."""
 STATUS_LABELS = {
@@ -107,12 +104,6 @@ _NOTES = {
 """The notice a redirect after a form names with ``?besked=``."""
 
 
-def _day(moment: dt.datetime, lang: str) -> str:
-    """Return the Danish (or English) date of ``moment`` in Copenhagen: ``2. december 2026``."""
-    day = moment.astimezone(_DANISH_TIME).date()
-    return format_date(day, "d. MMMM y" if lang == "da" else "d MMMM y", locale=lang)
-
-
 @dataclass(frozen=True, slots=True)
 class _CheckLine:
     """One check as a row of a page: the service's row with its texts."""
@@ -123,7 +114,7 @@ class _CheckLine:
 
 
 def _line(row: CheckRow, gettext: Gettext, lang: str) -> _CheckLine:
-    return _CheckLine(row, _day(row.requested_at, lang), gettext(STATUS_LABELS[row.status]))
+    return _CheckLine(row, day_text(row.requested_at, lang), gettext(STATUS_LABELS[row.status]))
 
 
 def _policy(request: Request, caller: Principal) -> Policy | None:

@@ -8,9 +8,6 @@ is a released field, a label for one, or a text about the release itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
-
-from babel.dates import format_datetime
 
 from broker.release import (
     Change,
@@ -29,12 +26,16 @@ from broker.web._listing_text import (
     Gettext,
     gettext_for,
 )
-from broker.web._periods import Point, parse_point, period_text, point_text, short_point_text
+from broker.web._periods import (
+    Point,
+    moment_text,
+    parse_point,
+    period_text,
+    point_text,
+    short_point_text,
+)
 
 __all__ = ["ListView", "PhaseLine", "TableRow", "list_view", "phase_line", "release_label"]
-
-_DANISH_TIME = ZoneInfo("Europe/Copenhagen")
-_MADE = {"da": "d. MMMM y 'kl.' HH.mm", "en": "d MMMM y, HH:mm"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,5 +227,4 @@ def release_label(release: ReleaseSummary, lang: str = "da") -> str:
 
     In Danish time, whatever the server's zone.
     """
-    chosen = "en" if lang == "en" else "da"
-    return format_datetime(release.created_at, _MADE[chosen], tzinfo=_DANISH_TIME, locale=chosen)
+    return moment_text(release.created_at, lang)

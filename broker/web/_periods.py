@@ -18,12 +18,21 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Literal
+from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 
 from broker.web._listing_text import PERIOD_TEXTS, gettext_for
 
-__all__ = ["Point", "parse_point", "period_text", "point_text", "short_point_text"]
+__all__ = [
+    "Point",
+    "day_text",
+    "moment_text",
+    "parse_point",
+    "period_text",
+    "point_text",
+    "short_point_text",
+]
 
 _WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
 _MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
@@ -161,3 +170,20 @@ def period_text(start: str | None, end: str | None, lang: str = "da") -> str:
     if joined is not None:
         return joined
     return f"{point_text(start, lang)} - {point_text(end, lang)}"
+
+
+_DANISH_TIME = ZoneInfo("Europe/Copenhagen")
+_MOMENT = {"da": "d. MMMM y 'kl.' HH.mm", "en": "d MMMM y, HH:mm"}
+_DAY = {"da": "d. MMMM y", "en": "d MMMM y"}
+
+
+def moment_text(moment: dt.datetime, lang: str = "da") -> str:
+    """Return a moment in Danish time as a reader reads it: ``22. februar 2027 kl. 06.00``."""
+    chosen = _locale(lang)
+    return format_datetime(moment, _MOMENT[chosen], tzinfo=_DANISH_TIME, locale=chosen)
+
+
+def day_text(moment: dt.datetime, lang: str = "da") -> str:
+    """Return the day of a moment in Danish time: ``2. december 2026``."""
+    chosen = _locale(lang)
+    return format_date(moment.astimezone(_DANISH_TIME).date(), _DAY[chosen], locale=chosen)

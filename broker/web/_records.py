@@ -17,9 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from fastapi import Request
 from fastapi.responses import Response
 from openpyxl import Workbook
@@ -30,6 +28,7 @@ from broker.records import Record, record_of_processing
 from broker.web._i18n import N_, Gettext, gettext_for
 from broker.web._listing_text import FIELD_LABELS
 from broker.web._pdf import html_to_pdf
+from broker.web._periods import moment_text
 from broker.web._shell import (
     PageReadDb,
     SignedInAs,
@@ -59,7 +58,6 @@ LINKS.append(
 )
 Reader = Annotated[Principal, SignedInAs(Role.AUDITOR, Role.ADMIN)]
 
-_DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 _ENTRY_PAGE = "/logbog/{seq}"
 """The DPO's page of one log entry: linked from the record when the app serves it."""
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -222,11 +220,7 @@ def record_view(record: Record, lang: str = "da") -> RecordView:
         for activity in record.activities
     )
     measures = tuple(gettext(MEASURES[m.key]) % dict(m.facts) for m in record.measures)
-    made = format_datetime(
-        record.made_at.astimezone(_DANISH_TIME),
-        "d. MMMM y 'kl.' HH.mm" if lang == "da" else "d MMMM y, HH:mm",
-        locale=lang,
-    )
+    made = moment_text(record.made_at, lang)
     headings = {key: gettext(text) for key, text in HEADINGS.items()}
     transfers = gettext(_NO_TRANSFERS)
     return RecordView(lang, record.org, made, headings, transfers, people, rows, measures)

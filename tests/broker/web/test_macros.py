@@ -156,6 +156,25 @@ def test_table() -> None:
     )
 
 
+def test_data_table_takes_its_rows_from_the_call() -> None:
+    """The same table around rows a page writes itself (links in cells); compact on demand."""
+    call = (
+        "{% call ui.data_table('Tjek', ['Adresse'], compact=True) %}"
+        '<tr><td><a href="/x">Demovej 1</a></td></tr>{% endcall %}'
+    )
+    assert _render(call) == _markup(
+        """
+        <div class="table--responsive-scroll">
+        <table class="table table--compact">
+          <caption>Tjek</caption>
+          <thead><tr><th scope="col">Adresse</th></tr></thead>
+          <tbody><tr><td><a href="/x">Demovej 1</a></td></tr></tbody>
+        </table>
+        </div>
+        """
+    )
+
+
 @pytest.mark.parametrize(
     ("kind", "role"),
     [("info", "status"), ("success", "status"), ("error", "alert"), ("warning", "alert")],
