@@ -18,11 +18,13 @@ from broker.disclosure._orgs import is_party
 from broker.disclosure.service import (
     Disclosure,
     EntryFilter,
+    StoredEntry,
     audit_read,
     dwelling_disclosures,
     entries,
     readable_seqs,
     record,
+    stored_entry,
     verify,
 )
 from broker.errors import InputError, NotFound, Problem
@@ -39,11 +41,14 @@ if TYPE_CHECKING:
 __all__ = [
     "DwellingReview",
     "EntryPage",
+    "NewestPage",
     "Reader",
     "checkpoint_note",
     "export_log",
     "review_dwelling",
     "review_entries",
+    "review_entry",
+    "review_newest",
     "verify_log",
 ]
 
@@ -65,6 +70,14 @@ class EntryPage:
 
     entries: list[dict[str, Any]]
     next_after: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewestPage:
+    """One page of entries, newest first, and the cursor of the older page (None: the last)."""
+
+    entries: list[dict[str, Any]]
+    next_before: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +143,50 @@ def review_entries(  # noqa: PLR0913 - the page's bounds, all named
     page = page[:limit]
     _read(session, ring, reader, query, at=at, since=where.since, until=where.until)
     return EntryPage(page, int(page[-1]["seq"]) if more and page else None)
+
+
+def review_newest(  # noqa: PLR0913 - the page's bounds, all named
+    session: Session,
+    ring: KeyRing,
+    reader: Reader,
+    where: EntryFilter,
+    *,
+    at: dt.datetime,
+    limit: int,
+    before: int | None = None,
+    query: str = "entries",
+) -> NewestPage:
+    """Return the newest ``limit`` entries matching ``where`` before the cursor; recorded.
+
+    As :func:`review_entries`, newest first: the database selects the page (and
+    one entry beyond it, to tell whether there is an older page).
+    """
+    found = entries(
+        session.connection(),
+        where,
+        org=reader.org,
+        before=before,
+        limit=limit + 1,
+        newest_first=True,
+    )
+    page = list(found)
+    more = len(page) > limit
+    page = page[:limit]
+    _read(session, ring, reader, query, at=at, since=where.since, until=where.until)
+    return NewestPage(page, int(page[-1]["seq"]) if more and page else None)
+
+
+def review_entry(
+    session: Session, ring: KeyRing, reader: Reader, seq: int, *, at: dt.datetime
+) -> StoredEntry:
+    """Return entry ``seq`` as stored, if the reader may read it; the read is recorded.
+
+    Raises:
+        NotFound: no such entry, or not the reader's (the same answer; nothing recorded).
+    """
+    found = stored_entry(session.connection(), seq, org=reader.org)
+    _read(session, ring, reader, "entry", at=at)
+    return found
 
 
 def _holds(session: Session, ref: str, org: str) -> bool:

@@ -28,6 +28,7 @@ from audit import (
     Verified,
     append,
     content_seqs,
+    leaf_hash,
     make_receipt,
     parse_cosigner_key,
     purge_contents,
@@ -38,13 +39,21 @@ from broker.config import Settings
 from broker.disclosure._facts import index_facts
 from broker.disclosure._orgs import audience, index_orgs
 from broker.disclosure.models import EntryFacts, EntryOrg
-from broker.errors import AuditError, InputError, LogConflictError, LogVerificationError, Problem
+from broker.errors import (
+    AuditError,
+    InputError,
+    LogConflictError,
+    LogVerificationError,
+    NotFound,
+    Problem,
+)
 from broker.keys import KeyRing
 from broker.policy import Policy
 
 __all__ = [
     "Disclosure",
     "EntryFilter",
+    "StoredEntry",
     "audit_read",
     "dwelling_disclosures",
     "entries",
@@ -57,6 +66,7 @@ __all__ = [
     "record",
     "registered_seq",
     "rfc3339",
+    "stored_entry",
     "verify",
     "witness_cosigners",
 ]
@@ -216,11 +226,19 @@ class EntryFilter:
         return found
 
 
-def _selection(
-    where: EntryFilter, *, org: str | None, after: int, limit: int | None
+def _selection(  # noqa: PLR0913 - the page's bounds, all named
+    where: EntryFilter,
+    *,
+    org: str | None,
+    after: int,
+    limit: int | None,
+    before: int | None = None,
+    newest_first: bool = False,
 ) -> Select[int] | None:
     """Return the query of the matching entries' sequence numbers (None: every entry)."""
     clauses = where.clauses()
+    if before is not None:
+        clauses.append(EntryFacts.seq < before)
     if org is None and not clauses and limit is None:
         return None
     query = select(EntryFacts.seq).where(EntryFacts.seq > after, *clauses)
@@ -228,27 +246,44 @@ def _selection(
         readable = EntryOrg.seq == EntryFacts.seq, EntryOrg.org.in_(audience(org))
         query = query.where(exists().where(*readable))
     if limit is not None:
-        query = query.order_by(EntryFacts.seq).limit(limit)
+        order = EntryFacts.seq.desc() if newest_first else EntryFacts.seq
+        query = query.order_by(order).limit(limit)
     return query
 
 
-def entries(
+def entries(  # noqa: PLR0913 - the page's bounds, all named
     connection: Connection,
     where: EntryFilter,
     *,
     org: str | None = None,
     after: int = -1,
     limit: int | None = None,
+    before: int | None = None,
+    newest_first: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Yield the parsed entries that match, oldest first, from the one after ``after``.
 
     The database selects them, and at most ``limit``: by the facts written with
     each entry and, with ``org``, by the organisations' index (only the entries an
-    auditor of that organisation may read). Only a ``dwelling_ref`` is matched
-    here, on the parsed entries (the facts hold no dwelling).
+    auditor of that organisation may read). ``before`` stops before that entry;
+    ``newest_first`` (a page: with ``limit``) yields the newest ``limit`` that
+    match, newest first. Only a ``dwelling_ref`` is matched here, on the parsed
+    entries (the facts hold no dwelling).
+
+    Raises:
+        ValueError: ``newest_first`` without ``limit``, or with ``dwelling_ref``.
     """
     by_dwelling = where.dwelling_ref is not None
-    selection = _selection(where, org=org, after=after, limit=None if by_dwelling else limit)
+    if newest_first and (limit is None or by_dwelling):
+        raise ValueError("newest first is a page of the database's facts: a limit, no dwelling")
+    selection = _selection(
+        where,
+        org=org,
+        after=after,
+        limit=None if by_dwelling else limit,
+        before=before,
+        newest_first=newest_first,
+    )
     among: Select[int] | list[int] | None = selection
     if selection is not None and limit is not None and not by_dwelling:
         # A page: its sequence numbers first, then its entries by key. As one statement,
@@ -257,9 +292,43 @@ def entries(
         if not among:
             return
     found = (json.loads(raw) for raw in read_entries(connection, after=after, among=among))
+    if newest_first:
+        yield from reversed(list(found))
+        return
     if by_dwelling:
         found = (entry for entry in found if where.dwelling_ref in (entry.get("dwellings") or []))
     yield from itertools.islice(found, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """One entry as stored: its canonical bytes, parsed, its leaf hash and receipt (if any)."""
+
+    entry: dict[str, Any]
+    canonical: bytes
+    leaf_hash: bytes
+    receipt: str | None
+    """Its inclusion proof under the newest checkpoint; None while no checkpoint covers it."""
+
+
+def stored_entry(connection: Connection, seq: int, *, org: str | None = None) -> StoredEntry:
+    """Return entry ``seq`` with its canonical bytes; with ``org``, only if its auditor may read it.
+
+    Raises:
+        NotFound: no such entry, or not one ``org``'s auditor may read (the same answer).
+    """
+    selection = select(EntryFacts.seq).where(EntryFacts.seq == seq)
+    if org is not None:
+        readable = EntryOrg.seq == EntryFacts.seq, EntryOrg.org.in_(audience(org))
+        selection = selection.where(exists().where(*readable))
+    raw = next(read_entries(connection, after=seq - 1, among=selection), None)
+    if raw is None:
+        raise NotFound("no such log entry")
+    try:
+        proof: str | None = receipt(connection, seq)
+    except AuditError:
+        proof = None
+    return StoredEntry(json.loads(raw), raw, leaf_hash(raw), proof)
 
 
 @dataclass(frozen=True, slots=True)

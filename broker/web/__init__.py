@@ -21,6 +21,7 @@ from broker.web._errors import install_error_pages
 from broker.web._i18n import LANGUAGES, N_, gettext_for
 from broker.web._integrity import router as integrity_router
 from broker.web._lists import router as lists_router
+from broker.web._log import router as log_router
 from broker.web._notify import register_hooks as register_notifications
 from broker.web._oidc import install_oidc
 from broker.web._records import (
@@ -94,6 +95,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         admin_router,
         agreements_router,
         integrity_router,
+        log_router,
     ):
         app.include_router(router)
     install_oidc(app, settings)

@@ -265,7 +265,9 @@ def _record(request: Request, caller: Principal, session: PageReadDb) -> Record:
 def record_page(request: Request, caller: Reader, session: PageReadDb) -> Response:
     """The record of processing of the signed-in user's organisation."""
     view = record_view(_record(request, caller, session), language(request))
-    context = {"view": view, "link_entries": serves(request, _ENTRY_PAGE)}
+    # The entry page is the auditor's (as the API's log): an administrator gets no link.
+    linked = caller.role == Role.AUDITOR and serves(request, _ENTRY_PAGE)
+    context = {"view": view, "link_entries": linked}
     return render(request, "records/page.html", context)
 
 

@@ -8,13 +8,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from audit import Draft, EntryValue
 from audit._storage import log_entries
 from broker.config import Settings
-from broker.disclosure import EntryFilter, Reader, record, review_entries
+from broker.disclosure import (
+    EntryFilter,
+    Reader,
+    record,
+    review_entries,
+    review_entry,
+    review_newest,
+)
+from broker.errors import NotFound
 from broker.keys import KeyRing, init_keys, load_keys
 
 NOW = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
@@ -99,3 +108,45 @@ def test_a_read_records_no_filter_value(session: Session, tmp_path: Path) -> Non
     text = bytes(newest).decode()
     assert '"audit-read"' in text
     assert all(value not in text for value in (CPR, EMAIL, NAME))
+
+
+def _newest_cost(session: Session, ring: KeyRing, *, before: int | None) -> tuple[int, list[int]]:
+    """Return the statements one newest-first page ran and the page's sequence numbers."""
+    with _statements(session) as seen:
+        page = review_newest(
+            session, ring, Reader("user:u1", ORG), EntryFilter(), at=NOW, before=before, limit=25
+        )
+    assert page.next_before is not None
+    assert len([s for s in seen if s.startswith("SELECT log_entries.entry")]) == 1
+    return len(seen), [int(e["seq"]) for e in page.entries]
+
+
+def test_a_newest_first_page_costs_the_same_whatever_the_log_size(
+    session: Session, tmp_path: Path
+) -> None:
+    """The pages' newest-first list: as many statements at 50 or 5,000 entries, newest first."""
+    ring = _ring(tmp_path)
+    _grow(session, ring, 50)
+    small, first = _newest_cost(session, ring, before=None)
+    _grow(session, ring, 4949)
+    large, later = _newest_cost(session, ring, before=3000)
+    assert small == large
+    assert len(first) == len(later) == 25
+    assert first == sorted(first, reverse=True)
+    assert later == sorted(later, reverse=True)
+    assert later[0] < 3000
+    assert all(seq % 3 for seq in later)
+
+
+def test_one_entry_is_the_readers_or_not_found(session: Session, tmp_path: Path) -> None:
+    """An entry of the reader's organisation reads with its bytes; another's is NotFound."""
+    ring = _ring(tmp_path)
+    _grow(session, ring, 6)
+    found = review_entry(session, ring, Reader("user:u1", ORG), 1, at=NOW)
+    assert found.entry["seq"] == 1
+    assert found.canonical.startswith(b"{")
+    assert len(found.leaf_hash) == 32
+    with pytest.raises(NotFound):
+        review_entry(session, ring, Reader("user:u1", ORG), 3, at=NOW)  # bo-oest's
+    with pytest.raises(NotFound):
+        review_entry(session, ring, Reader("user:u1", ORG), 10_000, at=NOW)

@@ -79,6 +79,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/integritet"): Row(frozenset({Role.AUDITOR})),
     ("GET", "/integritet/udleveringslog.jsonl"): Row(frozenset({Role.AUDITOR})),
     ("GET", "/integritet/udleveringslog.xlsx"): Row(frozenset({Role.AUDITOR})),
+    # The disclosure log's pages: the DPO's (as the API's log); an unknown entry is 404.
+    ("GET", "/logbog"): Row(frozenset({Role.AUDITOR})),
+    ("GET", "/logbog/{seq}"): Row(frozenset({Role.AUDITOR}), 404),
     # The record of processing: for the DPO (auditor) and the operator (admin).
     ("GET", "/fortegnelse"): Row(frozenset({Role.AUDITOR, Role.ADMIN})),
     ("GET", "/fortegnelse.xlsx"): Row(frozenset({Role.AUDITOR, Role.ADMIN})),
@@ -98,6 +101,7 @@ PARAMS = {
     "ref": "dw-000000000000",
     "check_id": "cc-" + "0" * 24,
     "content_hash": "0" * 64,
+    "seq": "999999",
 }
 """Path parameters the routes' templates need."""
 
