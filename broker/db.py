@@ -157,6 +157,7 @@ _SEALED = frozenset(
         "log_cosignatures",
         "log_entry_orgs",
         "log_entry_facts",
+        "log_entry_dwellings",
     }
 )
 """Disclosure-log tables and their indexes no session may update or delete from (the

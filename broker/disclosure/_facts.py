@@ -1,5 +1,8 @@
 """What each disclosure-log entry is about, as the entry list filters by it.
 
+Also the dwellings it names (``log_entry_dwellings``, migration 0017 for the entries
+before): each text reference in its ``dwellings`` list.
+
 The rule, applied when an entry is recorded (and by migration 0013 to the entries
 before it): an entry's ``event``, ``recipient`` and ``policy_id`` when they are
 text (without NUL, which PostgreSQL's text cannot hold and no entry the broker
@@ -17,9 +20,9 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from audit import EntryValue
-from broker.disclosure.models import EntryFacts
+from broker.disclosure.models import EntryDwelling, EntryFacts
 
-__all__ = ["entry_facts", "index_facts"]
+__all__ = ["entry_dwellings", "entry_facts", "index_facts"]
 
 
 def _text(value: EntryValue) -> str | None:
@@ -45,6 +48,14 @@ def entry_facts(fields: Mapping[str, EntryValue]) -> dict[str, object]:
     }
 
 
+def entry_dwellings(fields: Mapping[str, EntryValue]) -> list[str]:
+    """Return the dwelling references the entry with ``fields`` names (text without NUL)."""
+    named = fields.get("dwellings")
+    if not isinstance(named, list):
+        return []
+    return sorted({r for r in named if isinstance(r, str) and "\x00" not in r})
+
+
 def index_facts(
     session: Session, first_seq: int, entries: Sequence[Mapping[str, EntryValue]]
 ) -> None:
@@ -52,3 +63,10 @@ def index_facts(
     rows = [{"seq": first_seq + n, **entry_facts(fields)} for n, fields in enumerate(entries)]
     if rows:
         session.execute(insert(EntryFacts), rows)
+    named = [
+        {"reference": reference, "seq": first_seq + n}
+        for n, fields in enumerate(entries)
+        for reference in entry_dwellings(fields)
+    ]
+    if named:
+        session.execute(insert(EntryDwelling), named)

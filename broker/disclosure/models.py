@@ -1,5 +1,7 @@
 """ORM models of the disclosure log's indexes: whom each entry concerns, what it is about.
 
+And which dwellings (by keyed reference) it names.
+
 Both are written with each entry, in its transaction, and like the log itself
 they are append-only: the database refuses UPDATE and DELETE (migration 0013),
 and so do the broker's sessions (``broker.db``).
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.db import Base
 
-__all__ = ["LOG_WIDE", "EntryFacts", "EntryOrg"]
+__all__ = ["LOG_WIDE", "EntryDwelling", "EntryFacts", "EntryOrg"]
 
 LOG_WIDE = "*"
 """The ``org`` of an entry about the whole log (a key rotation, a purge): every auditor's."""
@@ -58,3 +60,16 @@ class EntryFacts(Base):
     policy_id: Mapped[str | None] = mapped_column(String)
     day: Mapped[dt.date | None] = mapped_column(Date)
     """The UTC day of the entry's ``time``: what ``since`` and ``until`` compare."""
+
+
+class EntryDwelling(Base):
+    """One dwelling an entry names, by the keyed reference the entry holds (never an address).
+
+    Written with the entry, in its transaction (migration 0017 for those before):
+    the entry list's dwelling filter and the access request select by it.
+    """
+
+    __tablename__ = "log_entry_dwellings"
+
+    reference: Mapped[str] = mapped_column(String, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

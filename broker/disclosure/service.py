@@ -38,7 +38,7 @@ from audit import (
 from broker.config import Settings
 from broker.disclosure._facts import index_facts
 from broker.disclosure._orgs import audience, index_orgs
-from broker.disclosure.models import EntryFacts, EntryOrg
+from broker.disclosure.models import EntryDwelling, EntryFacts, EntryOrg
 from broker.errors import (
     AuditError,
     InputError,
@@ -182,7 +182,7 @@ def objection_changed(reference: str, *, discloser: str, added: bool, at: dt.dat
 class EntryFilter:
     """What ``broker audit list`` narrows by; unset parts match everything.
 
-    The database applies every part but ``dwelling_ref`` (``clauses``, on the facts
+    The database applies every part (``clauses``, on the facts and the dwellings
     written with each entry); ``matches`` states the same rule on a parsed entry.
     """
 
@@ -207,7 +207,7 @@ class EntryFilter:
         )
 
     def clauses(self) -> list[ColumnElement[bool]]:
-        """Return the filter's parts as conditions on ``EntryFacts`` (all but ``dwelling_ref``)."""
+        """Return the filter's parts as conditions on ``EntryFacts`` (and ``EntryDwelling``)."""
         named = (
             (EntryFacts.event, self.event),
             (EntryFacts.recipient, self.recipient),
@@ -223,6 +223,12 @@ class EntryFilter:
             found.append(EntryFacts.day >= self.since)
         if self.until is not None:
             found.append(EntryFacts.day <= self.until)
+        if self.dwelling_ref is not None:
+            ref = self.dwelling_ref
+            about = exists().where(
+                EntryDwelling.seq == EntryFacts.seq, EntryDwelling.reference == ref
+            )
+            found.append(about if "\x00" not in ref else false())
         return found
 
 
@@ -267,25 +273,18 @@ def entries(  # noqa: PLR0913 - the page's bounds, all named
     each entry and, with ``org``, by the organisations' index (only the entries an
     auditor of that organisation may read). ``before`` stops before that entry;
     ``newest_first`` (a page: with ``limit``) yields the newest ``limit`` that
-    match, newest first. Only a ``dwelling_ref`` is matched here, on the parsed
-    entries (the facts hold no dwelling).
+    match, newest first.
 
     Raises:
-        ValueError: ``newest_first`` without ``limit``, or with ``dwelling_ref``.
+        ValueError: ``newest_first`` without ``limit``.
     """
-    by_dwelling = where.dwelling_ref is not None
-    if newest_first and (limit is None or by_dwelling):
-        raise ValueError("newest first is a page of the database's facts: a limit, no dwelling")
+    if newest_first and limit is None:
+        raise ValueError("newest first is a page: it needs a limit")
     selection = _selection(
-        where,
-        org=org,
-        after=after,
-        limit=None if by_dwelling else limit,
-        before=before,
-        newest_first=newest_first,
+        where, org=org, after=after, limit=limit, before=before, newest_first=newest_first
     )
     among: Select[int] | list[int] | None = selection
-    if selection is not None and limit is not None and not by_dwelling:
+    if selection is not None and limit is not None:
         # A page: its sequence numbers first, then its entries by key. As one statement,
         # PostgreSQL may merge the subquery with a scan of every entry before the page.
         among = list(connection.scalars(selection))
@@ -295,8 +294,6 @@ def entries(  # noqa: PLR0913 - the page's bounds, all named
     if newest_first:
         yield from reversed(list(found))
         return
-    if by_dwelling:
-        found = (entry for entry in found if where.dwelling_ref in (entry.get("dwellings") or []))
     yield from itertools.islice(found, limit)
 
 

@@ -2,9 +2,10 @@
 
 - ``/logbog``: the entries the organisation may read, newest first, 25 a page, with a
   plain GET form: event, recipient, agreement, period (from/to) and dwelling (its
-  ``dw-...`` id; a search by address is not here yet: ``/indsigt`` finds a dwelling by
-  its address). The database selects and pages (a cursor: ``?foer=<seq>`` for older,
-  ``?efter=<seq>`` for newer), as the API's ``/v1/log/entries`` does.
+  ``dw-...`` id, matched by its keyed reference in the log; a search by address is not
+  here yet: ``/indsigt`` finds a dwelling by its address). The database selects and
+  pages (a cursor: ``?foer=<seq>`` for older, ``?efter=<seq>`` for newer), as the API's
+  ``/v1/log/entries`` does.
 - ``/logbog/<seq>``: one entry in Danish (what, when, to whom, under which agreement),
   its leaf hash, its receipt (the inclusion proof) and its exact canonical JSON.
 
@@ -26,7 +27,9 @@ from fastapi.responses import Response
 from broker.access import Principal, Role
 from broker.disclosure import EntryFilter, Reader, review_entries, review_entry, review_newest
 from broker.errors import NotFound
+from broker.keys import KeyRing
 from broker.policy.service import party_versions
+from broker.renovation import DWELLING_REF
 from broker.web._i18n import N_, Gettext, gettext_for
 from broker.web._periods import moment_text
 from broker.web._shell import (
@@ -51,6 +54,7 @@ PAGE = 25
 _SEQ = re.compile(r"^[0-9]{1,18}$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _TEXT_LIMIT = 200
+_DWELLING = re.compile(DWELLING_REF)
 EVENT_LABELS: Mapping[str, str] = {
     "release": N_("Released on a list"),
     "contact-check": N_("Contact check"),
@@ -156,11 +160,11 @@ def _day(
     return day
 
 
-def _asked(request: Request, gettext: Gettext) -> _Asked:
+def _asked(request: Request, ring: KeyRing, gettext: Gettext) -> _Asked:
     params = request.query_params
     values = {
         name: params.get(name, "").strip()[:_TEXT_LIMIT]
-        for name in ("haendelse", "modtager", "aftale", "fra", "til")
+        for name in ("haendelse", "modtager", "aftale", "fra", "til", "bolig")
     }
     errors: list[tuple[str, str]] = []
     since = _day(values, "fra", errors, gettext)
@@ -168,12 +172,21 @@ def _asked(request: Request, gettext: Gettext) -> _Asked:
     if since is not None and until is not None and since > until:
         errors.append(("til", gettext(N_("The end of the period is before its start."))))
         since = until = None
+    dwelling = None
+    if values["bolig"]:
+        if _DWELLING.fullmatch(values["bolig"]):
+            dwelling = ring.reference(values["bolig"])
+        else:
+            errors.append(
+                ("bolig", gettext(N_("Write the dwelling's id as dw- and 12 characters.")))
+            )
     where = EntryFilter(
         event=values["haendelse"] or None,
         recipient=values["modtager"] or None,
         policy_id=values["aftale"] or None,
         since=since,
         until=until,
+        dwelling_ref=dwelling,
     )
     return _Asked(values, where, errors)
 
@@ -197,7 +210,7 @@ def log_list(request: Request, caller: Auditor, session: PageDb, ring: PageKeys)
     """The entries the organisation may read, newest first, a page at a time (on record)."""
     lang = language(request)
     gettext = gettext_for(lang)
-    asked = _asked(request, gettext)
+    asked = _asked(request, ring, gettext)
     newer_than = _cursor(request, "efter")
     older_than = _cursor(request, "foer")
     reader, now = _reader(caller), web_now(request)

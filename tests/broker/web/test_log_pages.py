@@ -187,3 +187,19 @@ async def test_typed_filter_values_are_not_put_on_record(app: FastAPI) -> None:
             bytes(raw) for raw in session.scalars(text("SELECT entry FROM log_entries"))
         )
     _assert_absent(stored, "the log")
+
+
+async def test_the_dwelling_filter_finds_its_entries_by_keyed_reference(app: FastAPI) -> None:
+    """A dwelling's dw- id: the release that named it; an unknown id none; a bad one is named."""
+    with session_scope(app.state.session_factory) as session:
+        ref = str(session.scalar(text("SELECT ref FROM dwellings ORDER BY ref LIMIT 1")))
+    async with page_client(app) as client:
+        await _auditor(client, app)
+        found = await client.get("/logbog", params={"bolig": ref})
+        none = await client.get("/logbog", params={"bolig": "dw-000000000000"})
+        bad = await client.get("/logbog", params={"bolig": "Prøvevej 1"})
+    assert "<td>Udleveret på en liste</td>" in found.text
+    assert "<td>Aftaleversion registreret</td>" not in found.text
+    assert _seqs(none.text) == []
+    assert "0 poster" in none.text
+    assert "Skriv boligens id som dw- og 12 tegn." in bad.text
