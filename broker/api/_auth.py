@@ -83,7 +83,12 @@ class RateLimiter:
 
 
 def db_session(request: Request) -> Iterator[Session]:
-    """One session per request: committed when the route succeeds, rolled back otherwise."""
+    """One session per request: committed when the route succeeds, rolled back otherwise.
+
+    Used with ``scope="function"`` (:data:`DbSession`): the commit runs when the route
+    returns, before the response is sent, so a client that has its answer (a 201, a
+    redirect it follows at once) finds the change, and a failed commit is its answer.
+    """
     with session_scope(request.app.state.session_factory) as session:
         yield session
 
@@ -177,9 +182,9 @@ def requires(*roles: Role) -> Callable[..., Principal]:
     return check
 
 
-DbSession = Annotated[Session, Depends(db_session)]
+DbSession = Annotated[Session, Depends(db_session, scope="function")]
 """A route parameter: the request's database session."""
-ReadSession = Annotated[Session, Depends(read_session)]
+ReadSession = Annotated[Session, Depends(read_session, scope="function")]
 """A route parameter: the request's read-only database session."""
 KeysDep = Annotated[KeyRing, Depends(key_ring)]
 """A route parameter: the process's log key ring (see :class:`broker.keys.KeyStore`)."""

@@ -261,9 +261,13 @@ def _page_read_db(request: Request) -> Iterator[Session]:
         yield session
 
 
-PageDb = Annotated[Session, Depends(_page_db)]
-"""A page parameter: the request's database session (committed when the page succeeds)."""
-PageReadDb = Annotated[Session, Depends(_page_read_db)]
+PageDb = Annotated[Session, Depends(_page_db, scope="function")]
+"""A page parameter: the request's database session, committed when the page returns.
+
+Before its response is sent (``scope="function"``): the browser follows a redirect at
+once, and the page it is sent to must find what the form changed.
+"""
+PageReadDb = Annotated[Session, Depends(_page_read_db, scope="function")]
 """A page parameter: a read-only database session."""
 
 
