@@ -187,6 +187,13 @@ class Settings(BaseSettings):
     api_max_body: int = Field(
         default=20 * 1024 * 1024, ge=1024, description="largest request body, in bytes"
     )
+    withdraw_guard_share: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="an upload that would mark more than this share of a department's affected"
+        " dwellings as no longer affected needs the count confirmed (--allow-withdraw N)",
+    )
     controllers: tuple[ControllerSettings, ...] = Field(
         default=(),
         description="each organisation's name, contact and DPO for its record of processing",

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from broker.api._auth import DbSession, Housing, ReadSession
+from broker.api._auth import DbSession, Housing, ReadSession, SettingsDep
 from broker.api._problems import UPLOAD_PROBLEMS
 from broker.api._routing import BoundedJsonRoute
 from broker.api._uploads import Upload, run_cancellable
 from broker.ingest import IngestReport, ingest_bytes
+from broker.renovation.preview import WithdrawGuard
 from broker.renovation.repository import department_dwellings, org_departments
 from schemas import format_address
 
@@ -155,20 +157,42 @@ def dwellings(code: str, caller: Housing, session: ReadSession) -> list[Dwelling
     responses=UPLOAD_PROBLEMS,
     openapi_extra=_UPLOAD_BODY,
 )
-async def upload_schedule(
-    caller: Housing, upload: Upload, session: DbSession, request: Request
+async def upload_schedule(  # noqa: PLR0913, PLR0917 - the route's parts, all named
+    caller: Housing,
+    upload: Upload,
+    session: DbSession,
+    settings: SettingsDep,
+    request: Request,
+    allow_withdraw: Annotated[
+        int,
+        Query(
+            ge=0,
+            description="confirm that up to this many dwellings become no longer affected,"
+            " as `broker ingest --allow-withdraw N`",
+        ),
+    ] = 0,
 ) -> UploadSummary:
     """Replace the schedules of the departments in the upload, for the caller's organisation.
 
     A JSON schedule document, or a CSV, XLSX or JSON export in the multipart field `file`;
     the same rules as `broker ingest`. A bad row rejects the whole upload and changes nothing.
-    The work stops if the client leaves or the server shuts down (503, nothing changed).
+    An upload that would mark more than a share of a department's affected dwellings as no
+    longer affected (a cut-off export) is refused (409, naming the count) unless
+    `allow_withdraw` confirms that count. The work stops if the client leaves or the server
+    shuts down (503, nothing changed).
     """
     now = dt.datetime.now(dt.UTC)
+    guard = WithdrawGuard(settings.withdraw_guard_share, allow_withdraw)
     report = await run_cancellable(
         request,
         lambda cancel: ingest_bytes(
-            session, upload.data, name=upload.name, org=caller.org, now=now, cancel=cancel
+            session,
+            upload.data,
+            name=upload.name,
+            org=caller.org,
+            now=now,
+            cancel=cancel,
+            guard=guard,
         ),
     )
     return UploadSummary.of(report)

@@ -120,6 +120,10 @@ BODY_PROBLEMS: dict[int | str, dict[str, Any]] = {
 """The further problem of a route whose body FastAPI reads as JSON."""
 
 UPLOAD_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    409: _documented(
+        "the upload would mark more than a share of a department's affected dwellings as no"
+        " longer affected; nothing was changed; confirm the count with allow_withdraw"
+    ),
     415: _documented("the body is neither application/json nor multipart/form-data"),
     503: _documented(
         "the database is unavailable, or the upload was stopped because the server is shutting"

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from broker.config import Settings
 from broker.db import make_engine, make_session_factory, session_scope, storage_error
-from broker.errors import BrokerError, ConfigError, InputError, StorageError
+from broker.errors import BrokerError, ConfigError, Conflict, InputError, StorageError
+from broker.ingest.problems import group_problems
 
 log = structlog.get_logger("broker.cli")
 
@@ -61,10 +62,10 @@ def report(error: Exception) -> int:
     if isinstance(error, CommandFailed):
         if error.message:
             click.echo(error.message, err=True)
-    elif isinstance(error, InputError):
+    elif isinstance(error, InputError | Conflict):
         click.echo(f"rejected: {error}; nothing was changed", err=True)
-        for problem in error.problems:
-            click.echo(f"  {problem}", err=True)
+        for group in group_problems(error.problems):
+            click.echo(f"  {group}", err=True)
     elif isinstance(error, StorageError):
         log.error("database.error", reason=str(error))
         click.echo(

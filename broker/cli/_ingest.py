@@ -12,7 +12,9 @@ import click
 from broker.cli._common import now, open_session, settings_of
 
 if TYPE_CHECKING:
+    from broker.config import Settings
     from broker.ingest import IngestReport
+    from broker.renovation.preview import UploadPreview, WithdrawGuard
 
 __all__ = ["echo_report", "ingest"]
 
@@ -38,27 +40,89 @@ def _progress_printer() -> Callable[[int, int], None] | None:
     type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
     help="YAML or JSON file mapping export headings to catalogue fields.",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check the file and show what it would change; store nothing.",
+)
+@click.option(
+    "--allow-withdraw",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="Confirm that up to N dwellings become no longer affected (needed when a department"
+    " would lose more than BROKER_WITHDRAW_GUARD_SHARE of its affected dwellings).",
+)
 @click.pass_context
-def ingest(ctx: click.Context, path: Path, org: str, mapping: Path | None) -> None:
+def ingest(  # noqa: PLR0913, PLR0917 - one argument per option
+    ctx: click.Context,
+    path: Path,
+    org: str,
+    mapping: Path | None,
+    dry_run: bool,
+    allow_withdraw: int,
+) -> None:
     """Load a renovation schedule export (CSV, XLSX or JSON) for organisation ORG.
 
     Each department in the file replaces that department's schedule. Columns
-    that hold personal data are dropped before anything is stored.
+    that hold personal data are dropped before anything is stored. An upload that
+    would leave out more than a share of a department's dwellings (a cut-off export)
+    is refused unless --allow-withdraw names the count.
     """
-    from broker.ingest import ingest_file, load_mapping  # noqa: PLC0415 - keeps --help fast
+    from broker.ingest import check_org, load_mapping, read_upload, store_upload  # noqa: PLC0415
+    from broker.renovation.preview import WithdrawGuard, preview_upload  # noqa: PLC0415
 
     settings = settings_of(ctx)
+    org = check_org(org, _configured_orgs(settings))
     column_mapping = load_mapping(mapping) if mapping is not None else None
+    parsed = read_upload(path, mapping=column_mapping, progress=_progress_printer())
+    guard = WithdrawGuard(settings.withdraw_guard_share, allow_withdraw)
     with open_session(settings) as session:
-        report = ingest_file(
-            session,
-            path,
-            org=org,
-            now=now(),
-            mapping=column_mapping,
-            progress=_progress_printer(),
-        )
+        preview = preview_upload(session, parsed.upload, org=org)
+        if dry_run:
+            echo_preview(preview, guard)
+            click.echo("dry run: nothing was stored")
+            return
+        report = store_upload(session, parsed, org=org, now=now(), guard=guard)
     echo_report(report)
+
+
+def _configured_orgs(settings: Settings) -> frozenset[str]:
+    from broker.policy import housing_orgs, load_policies  # noqa: PLC0415 - keeps --help fast
+
+    loaded, _problems = load_policies([settings.policies_dir])
+    return housing_orgs(item.policy for item in loaded)
+
+
+def echo_preview(preview: UploadPreview, guard: WithdrawGuard) -> None:
+    """Print what an upload would change, department by department, and the guard's verdict."""
+    from broker.renovation.preview import Change  # noqa: PLC0415 - keeps --help fast
+
+    over = guard.over(preview)
+    for department in preview.departments:
+        click.echo(
+            f"department {department.code}: {department.dwellings} dwellings in the file;"
+            f" {department.count(Change.NEW)} new, {department.count(Change.CHANGED)} changed,"
+            f" {department.unchanged} unchanged, {department.withdrawn} no longer affected"
+            f" (of {department.affected_before} affected now)"
+        )
+        for item in department.changes:
+            phases = "; ".join(
+                f"{p.kind} {_period(p.old)} -> {_period(p.new)}" for p in item.phases
+            )
+            click.echo(
+                f"  {item.change.value}: {item.address}" + (f" ({phases})" if phases else "")
+            )
+    if over and preview.withdrawn > guard.allowed:
+        click.echo(
+            f"would be refused: {preview.withdrawn} dwellings no longer affected;"
+            f" confirm with --allow-withdraw {preview.withdrawn}"
+        )
+
+
+def _period(period: tuple[object, object] | None) -> str:
+    return "none" if period is None else f"{period[0]}..{period[1]}"
 
 
 def echo_report(report: IngestReport) -> None:

@@ -5,6 +5,7 @@ from broker.ingest._rows import parse_date
 from broker.ingest.service import (
     IngestReport,
     ParsedUpload,
+    check_org,
     ingest_bytes,
     ingest_file,
     parse_org,
@@ -17,6 +18,7 @@ __all__ = [
     "ColumnMapping",
     "IngestReport",
     "ParsedUpload",
+    "check_org",
     "ingest_bytes",
     "ingest_file",
     "load_mapping",

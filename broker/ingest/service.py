@@ -13,6 +13,7 @@ import gc
 import io
 import re
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -25,12 +26,14 @@ from broker.ingest._json import parse_json_upload
 from broker.ingest._mapping import ColumnMapping, resolve_columns
 from broker.ingest._read import Table, check_cancel, detect_format, read_csv, read_xlsx
 from broker.ingest._rows import Progress, parse_rows
+from broker.renovation.preview import WithdrawGuard, preview_upload
 from broker.renovation.service import ReplaceStats, replace_schedule
 from schemas import ScheduleUpload
 
 __all__ = [
     "IngestReport",
     "ParsedUpload",
+    "check_org",
     "ingest_bytes",
     "ingest_file",
     "parse_org",
@@ -56,6 +59,28 @@ def parse_org(raw: str) -> str:
             (Problem("must be 2-40 lower-case letters, digits or hyphens", column="--org"),),
         )
     return raw
+
+
+def check_org(org: str, configured: Collection[str]) -> str:
+    """Return ``org`` if the broker is configured for it (an agreement names it), else refuse.
+
+    A typing error in an organisation's name would otherwise create a second one.
+
+    Raises:
+        InputError: ``org`` is malformed, or no agreement names it as the discloser.
+    """
+    org = parse_org(org)
+    if org not in configured:
+        known = ", ".join(sorted(configured)) or "none"
+        raise InputError(
+            "unknown organisation",
+            (
+                Problem(
+                    f"not an organisation the broker is configured for ({known})", column="--org"
+                ),
+            ),
+        )
+    return org
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +192,23 @@ def parse_upload(
 
 
 def store_upload(
-    session: Session, parsed: ParsedUpload, *, org: str, now: dt.datetime
+    session: Session,
+    parsed: ParsedUpload,
+    *,
+    org: str,
+    now: dt.datetime,
+    guard: WithdrawGuard | None = None,
 ) -> IngestReport:
-    """Store a validated upload in the caller's transaction (flushes, never commits)."""
+    """Store a validated upload in the caller's transaction (flushes, never commits).
+
+    With a ``guard``, an upload that would mark too many of a department's dwellings as
+    no longer affected is refused first (nothing is written).
+
+    Raises:
+        Conflict: the guard refused the upload.
+    """
+    if guard is not None:
+        guard.check(preview_upload(session, parsed.upload, org=org))
     stats = replace_schedule(
         session,
         org=org,
@@ -209,11 +248,13 @@ def ingest_file(  # noqa: PLR0913 - keyword-only options of one operation
     now: dt.datetime,
     mapping: ColumnMapping | None = None,
     progress: Progress | None = None,
+    guard: WithdrawGuard | None = None,
 ) -> IngestReport:
     """Read, validate and store an export in the caller's transaction.
 
     Raises:
         InputError: bad organisation, file, columns or rows; nothing is stored.
+        Conflict: ``guard`` refused the upload; nothing is stored.
     """
     org = parse_org(org)
     try:
@@ -221,7 +262,7 @@ def ingest_file(  # noqa: PLR0913 - keyword-only options of one operation
     except InputError as exc:
         log.warning("ingest.rejected", org=org, problems=len(exc.problems))
         raise
-    return store_upload(session, parsed, org=org, now=now)
+    return store_upload(session, parsed, org=org, now=now, guard=guard)
 
 
 def ingest_bytes(  # noqa: PLR0913 - keyword-only options of one operation
@@ -232,6 +273,7 @@ def ingest_bytes(  # noqa: PLR0913 - keyword-only options of one operation
     org: str,
     now: dt.datetime,
     cancel: threading.Event | None = None,
+    guard: WithdrawGuard | None = None,
 ) -> IngestReport:
     """Validate and store an export received as bytes (an API upload) in the caller's transaction.
 
@@ -242,6 +284,7 @@ def ingest_bytes(  # noqa: PLR0913 - keyword-only options of one operation
     Raises:
         InputError: bad organisation, file type, columns or rows; nothing is stored.
         Cancelled: ``cancel`` was set; nothing is stored.
+        Conflict: ``guard`` refused the upload; nothing is stored.
     """
     org = parse_org(org)
     try:
@@ -253,4 +296,4 @@ def ingest_bytes(  # noqa: PLR0913 - keyword-only options of one operation
     except Cancelled:
         log.warning("ingest.cancelled", org=org)
         raise
-    return store_upload(session, parsed, org=org, now=now)
+    return store_upload(session, parsed, org=org, now=now, guard=guard)

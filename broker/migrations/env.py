@@ -9,6 +9,7 @@ import broker.access.models
 import broker.accounts.models
 import broker.contact.models
 import broker.disclosure.models
+import broker.ingest.models
 import broker.oidc.models
 import broker.policy.models
 import broker.release.models

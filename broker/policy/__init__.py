@@ -12,6 +12,7 @@ from broker.policy._agreement import (
     Transform,
     Window,
     duration_days,
+    housing_orgs,
 )
 from broker.policy._cases import CaseResult, check_policies, run_cases
 from broker.policy._diff import DwellingChange, PlanDiff, diff_plans
@@ -52,6 +53,7 @@ __all__ = [
     "diff_plans",
     "duration_days",
     "evaluate",
+    "housing_orgs",
     "lint",
     "load_policies",
     "load_policy_file",

@@ -12,6 +12,7 @@ import datetime as dt
 import enum
 import hashlib
 import re
+from collections.abc import Iterable
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -33,6 +34,7 @@ __all__ = [
     "Scope",
     "Transform",
     "Window",
+    "housing_orgs",
 ]
 
 MIN_DWELLINGS = 5
@@ -203,3 +205,11 @@ class Policy(_Frozen):
         """SHA-256 (hex) of the policy's RFC 8785 canonical JSON: its identity in the log."""
         document = self.model_dump(mode="json", exclude_none=True)
         return hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+def housing_orgs(policies: Iterable[Policy]) -> frozenset[str]:
+    """The organisations ``policies`` name as disclosers of dwellings: those that upload.
+
+    A municipality that discloses only its replies to contact checks is not one.
+    """
+    return frozenset(p.discloser for p in policies if p.flow is not Flow.CONTACT_CHECK_REPLY)

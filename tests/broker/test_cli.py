@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from clirun import run_broker
 from databases import Database
 from factories import PERSONAL_HEADINGS, dwelling_rows, export_row, with_personal, write_csv
 from sqlalchemy import func, select
 
-from broker.renovation import Dwelling
+from broker.renovation import Dwelling, Upload
 
 
 def _dwellings(database: Database) -> int:
@@ -116,7 +117,10 @@ def test_demo_data_never_replaces_a_schedule_it_did_not_load(
     assert "dwellings: 306 (0 new, 306 already known" in again.stdout  # its own: reloaded
 
     own = write_csv(tmp_path / "own.csv", dwelling_rows(3))
-    ingested = run_broker(database, tmp_path, "ingest", str(own), "--org", "bo-vest")
+    # The organisation's own schedule replaces the demo's 306 dwellings: confirmed.
+    ingested = run_broker(
+        database, tmp_path, "ingest", str(own), "--org", "bo-vest", "--allow-withdraw", "306"
+    )
     assert ingested.returncode == 0, ingested.stderr
     affected = _dwellings(database)
     kept = run_broker(database, tmp_path, "demo-data", "--out", str(export), "--load", "bo-vest")
@@ -124,3 +128,90 @@ def test_demo_data_never_replaces_a_schedule_it_did_not_load(
     assert "kept bo-vest's schedule" in kept.stdout
     assert "accepted:" not in kept.stdout
     assert _dwellings(database) == affected  # nothing loaded over the organisation's own upload
+
+
+def _ingest(database: Database, tmp_path: Path, path: Path, *options: str) -> Any:
+    return run_broker(database, tmp_path, "ingest", str(path), "--org", "bo-vest", *options)
+
+
+def test_a_dry_run_shows_the_changes_and_stores_nothing(database: Database, tmp_path: Path) -> None:
+    """--dry-run names each new, changed and withdrawn dwelling by address; nothing changes."""
+    assert (
+        _ingest(database, tmp_path, write_csv(tmp_path / "a.csv", dwelling_rows(3))).returncode == 0
+    )
+    rows = dwelling_rows(2) + dwelling_rows(1, first=4)
+    rows[1]["Startdato"] = "08-03-2027"
+    result = _ingest(database, tmp_path, write_csv(tmp_path / "b.csv", rows), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        (
+            "department blokland: 3 dwellings in the file; 1 new, 1 changed, 1 unchanged,"
+            " 1 no longer affected (of 3 affected now)"
+        ),
+        (
+            "  changed: Prøvevej 1, st. tv, 2620 Albertslund"
+            " (genhusning 2027-03-01..2027-06-30 -> 2027-03-08..2027-06-30)"
+        ),
+        "  withdrawn: Prøvevej 1, st. th, 2620 Albertslund",
+        (
+            "  new: Prøvevej 1, 1. tv, 2620 Albertslund (varsling none -> 2026-11-02..2026-11-02;"
+            " genhusning none -> 2027-03-01..2027-06-30)"
+        ),
+        "would be refused: 1 dwellings no longer affected; confirm with --allow-withdraw 1",
+        "dry run: nothing was stored",
+    ]
+    assert _dwellings(database) == 3
+    with database.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(Upload)).scalar_one() == 1
+
+
+def test_a_cut_off_export_is_refused_until_the_count_is_confirmed(
+    database: Database, tmp_path: Path
+) -> None:
+    """More than 20 % of a department left out: exit 1 naming the count; --allow-withdraw N."""
+    assert (
+        _ingest(database, tmp_path, write_csv(tmp_path / "a.csv", dwelling_rows(10))).returncode
+        == 0
+    )
+    cut_off = write_csv(tmp_path / "b.csv", dwelling_rows(2))
+    refused = _ingest(database, tmp_path, cut_off)
+    assert refused.returncode == 1
+    assert refused.stdout == ""
+    assert (
+        "rejected: the upload would mark 8 dwellings as no longer affected; if that is right,"
+        " confirm the count 8; nothing was changed\n"
+        "  column department blokland: 8 of 10 affected dwellings would be no longer affected"
+        " (more than 20%); is the export cut off?\n"
+    ) in refused.stderr
+    assert _ingest(database, tmp_path, cut_off, "--allow-withdraw", "7").returncode == 1
+    accepted = _ingest(database, tmp_path, cut_off, "--allow-withdraw", "8")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "(0 new, 2 already known, 8 no longer affected)" in accepted.stdout
+
+
+def test_only_an_organisation_the_agreements_name_is_accepted(
+    database: Database, tmp_path: Path
+) -> None:
+    """A typing error in --org is refused (exit 1), not made a new organisation."""
+    path = write_csv(tmp_path / "a.csv", dwelling_rows(2))
+    result = run_broker(database, tmp_path, "ingest", str(path), "--org", "bo-vets")
+    assert result.returncode == 1
+    assert (
+        "rejected: unknown organisation; nothing was changed\n"
+        "  column --org: not an organisation the broker is configured for (bo-vest)\n"
+    ) in result.stderr
+    assert _dwellings(database) == 0
+
+
+def test_one_systematic_error_is_one_line(database: Database, tmp_path: Path) -> None:
+    """4,000 rows with the same bad postcode print one grouped line, not 4,000."""
+    rows = [
+        export_row(Lejemålsnr=f"0412-{n // 1000:04d}-{n % 1000:03d}", Postnr="26x0")
+        for n in range(1, 4001)
+    ]
+    result = _ingest(database, tmp_path, write_csv(tmp_path / "bad.csv", rows))
+    assert result.returncode == 1
+    problems = [line for line in result.stderr.splitlines() if line.startswith("  ")]
+    assert len(problems) == 1
+    assert problems[0].startswith("  column Postnr: ")
+    assert problems[0].endswith("(4,000 rows: 2, 3, 4, 5, 6, ...)")

@@ -92,8 +92,17 @@ async def test_json_upload_replaces_the_department(world: World) -> None:
     """A JSON document replaces blokland: new dwellings added, the old ones no longer affected."""
     document = upload_document(3, beboer="x")
     async with world.client() as client:
-        stored = await client.post("/v1/schedules", json=document, headers=world.auth(H))
+        # All six known dwellings would be withdrawn: refused until the count is confirmed.
+        guarded = await client.post("/v1/schedules", json=document, headers=world.auth(H))
+        before = await client.get("/v1/departments", headers=world.auth(H))
+        stored = await client.post(
+            "/v1/schedules", json=document, headers=world.auth(H), params={"allow_withdraw": 6}
+        )
         departments = await client.get("/v1/departments", headers=world.auth(H))
+    assert guarded.status_code == 409
+    assert guarded.headers["content-type"] == PROBLEM
+    assert "confirm the count 6" in guarded.json()["detail"]
+    assert ("blokland", 6, 6) in [(d["code"], d["dwellings"], d["affected"]) for d in before.json()]
     assert stored.status_code == 201
     assert stored.json() == {
         "org": "bo-vest",
