@@ -32,6 +32,7 @@ from broker.web._records import (
     render_record_xlsx,
 )
 from broker.web._records import router as records_router
+from broker.web._rehousing import router as rehousing_router
 from broker.web._shell import (
     PageDb,
     PageReadDb,
@@ -96,6 +97,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         agreements_router,
         integrity_router,
         log_router,
+        rehousing_router,
     ):
         app.include_router(router)
     install_oidc(app, settings)

@@ -93,6 +93,15 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/drift"): Row(frozenset({Role.ADMIN})),
     ("GET", "/drift/leveringer"): Row(frozenset({Role.ADMIN})),
     ("POST", "/drift/leveringer/{release_id}/igen"): Row(frozenset({Role.ADMIN}), 404),
+    # The rehousing team's pages: a form without a file is 422; an unknown upload or
+    # department is 404.
+    ("GET", "/genhusning"): Row(frozenset({Role.HOUSING})),
+    ("POST", "/genhusning/upload"): Row(frozenset({Role.HOUSING}), 422),
+    ("GET", "/genhusning/upload/{upload_id}"): Row(frozenset({Role.HOUSING}), 404),
+    ("POST", "/genhusning/upload/{upload_id}"): Row(frozenset({Role.HOUSING}), 404),
+    ("POST", "/genhusning/upload/{upload_id}/annuller"): Row(frozenset({Role.HOUSING}), 404),
+    ("GET", "/genhusning/upload/{upload_id}/problemer.xlsx"): Row(frozenset({Role.HOUSING}), 404),
+    ("GET", "/genhusning/afdeling/{code}"): Row(frozenset({Role.HOUSING}), 404),
 }
 
 PARAMS = {
@@ -102,6 +111,8 @@ PARAMS = {
     "check_id": "cc-" + "0" * 24,
     "content_hash": "0" * 64,
     "seq": "999999",
+    "upload_id": "0" * 32,
+    "code": "ingen",
 }
 """Path parameters the routes' templates need."""
 
