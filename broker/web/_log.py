@@ -2,8 +2,9 @@
 
 - ``/logbog``: the entries the organisation may read, newest first, 25 a page, with a
   plain GET form: event, recipient, agreement, period (from/to) and dwelling (its
-  ``dw-...`` id, matched by its keyed reference in the log; a search by address is not
-  here yet: ``/indsigt`` finds a dwelling by its address). The database selects and
+  ``dw-...`` id, or its address as typed, partial and in any case, among the
+  organisation's own dwellings: one match filters by it, several are listed to choose
+  from; matched by its keyed reference in the log). The database selects and
   pages (a cursor: ``?foer=<seq>`` for older, ``?efter=<seq>`` for newer), as the API's
   ``/v1/log/entries`` does.
 - ``/logbog/<seq>``: one entry in Danish (what, when, to whom, under which agreement),
@@ -23,13 +24,16 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from broker.access import Principal, Role
+from broker.contact.service import FoundDwelling, find_dwellings
 from broker.disclosure import EntryFilter, Reader, review_entries, review_entry, review_newest
-from broker.errors import NotFound
+from broker.errors import InputError, NotFound
 from broker.keys import KeyRing
 from broker.policy.service import party_versions
 from broker.renovation import DWELLING_REF
+from broker.web._contact import NOT_PERSONAL, SEARCH_RULE
 from broker.web._i18n import N_, Gettext, gettext_for
 from broker.web._periods import moment_text
 from broker.web._shell import (
@@ -43,6 +47,7 @@ from broker.web._shell import (
     web_now,
 )
 from broker.web._start import LINKS, StartLink
+from schemas import looks_personal
 
 __all__ = ["EVENT_LABELS", "LogRow", "entry_row", "router"]
 
@@ -55,6 +60,10 @@ _SEQ = re.compile(r"^[0-9]{1,18}$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _TEXT_LIMIT = 200
 _DWELLING = re.compile(DWELLING_REF)
+_MATCHES = 10
+"""How many dwellings an address that fits several lists to choose from."""
+_NO_ADDRESS = N_("No dwelling of your organisation has that address.")
+_SEVERAL = N_("Several dwellings have that address: choose one below.")
 EVENT_LABELS: Mapping[str, str] = {
     "release": N_("Released on a list"),
     "contact-check": N_("Contact check"),
@@ -143,6 +152,8 @@ class _Asked:
     values: dict[str, str]
     where: EntryFilter
     errors: list[tuple[str, str]]
+    matches: tuple[FoundDwelling, ...] = ()
+    """The dwellings an address matched, when more than one (the reader picks one)."""
 
 
 def _day(
@@ -160,7 +171,39 @@ def _day(
     return day
 
 
-def _asked(request: Request, ring: KeyRing, gettext: Gettext) -> _Asked:
+def _dwelling(
+    session: Session,
+    caller: Principal,
+    typed: str,
+    errors: list[tuple[str, str]],
+    gettext: Gettext,
+) -> tuple[str | None, tuple[FoundDwelling, ...]]:
+    """The dwelling typed as its id or its address (the organisation's own, partial, any case).
+
+    Returns its ``dw-`` id (None when not one), and the matches when an address fits several.
+    """
+    if not typed or _DWELLING.fullmatch(typed):
+        return typed or None, ()
+    problem: str | None = None
+    found: tuple[FoundDwelling, ...] = ()
+    if looks_personal(typed):
+        problem = NOT_PERSONAL
+    else:
+        try:
+            found = tuple(find_dwellings(session, caller.org, typed, limit=_MATCHES).dwellings)
+        except InputError:
+            problem = SEARCH_RULE
+    if problem is None and len(found) == 1:
+        return found[0].ref, ()
+    if problem is None:
+        problem = _SEVERAL if found else _NO_ADDRESS
+    errors.append(("bolig", gettext(problem)))
+    return None, found
+
+
+def _asked(
+    request: Request, session: Session, caller: Principal, ring: KeyRing, gettext: Gettext
+) -> _Asked:
     params = request.query_params
     values = {
         name: params.get(name, "").strip()[:_TEXT_LIMIT]
@@ -172,14 +215,11 @@ def _asked(request: Request, ring: KeyRing, gettext: Gettext) -> _Asked:
     if since is not None and until is not None and since > until:
         errors.append(("til", gettext(N_("The end of the period is before its start."))))
         since = until = None
-    dwelling = None
-    if values["bolig"]:
-        if _DWELLING.fullmatch(values["bolig"]):
-            dwelling = ring.reference(values["bolig"])
-        else:
-            errors.append(
-                ("bolig", gettext(N_("Write the dwelling's id as dw- and 12 characters.")))
-            )
+    dwelling, matches = _dwelling(session, caller, values["bolig"], errors, gettext)
+    # What looks like personal data typed into a field is not shown again, nor linked.
+    values = {name: "" if looks_personal(value) else value for name, value in values.items()}
+    if dwelling is not None:
+        dwelling = ring.reference(dwelling)
     where = EntryFilter(
         event=values["haendelse"] or None,
         recipient=values["modtager"] or None,
@@ -188,7 +228,7 @@ def _asked(request: Request, ring: KeyRing, gettext: Gettext) -> _Asked:
         until=until,
         dwelling_ref=dwelling,
     )
-    return _Asked(values, where, errors)
+    return _Asked(values, where, errors, matches)
 
 
 def _cursor(request: Request, name: str) -> int | None:
@@ -210,7 +250,7 @@ def log_list(request: Request, caller: Auditor, session: PageDb, ring: PageKeys)
     """The entries the organisation may read, newest first, a page at a time (on record)."""
     lang = language(request)
     gettext = gettext_for(lang)
-    asked = _asked(request, ring, gettext)
+    asked = _asked(request, session, caller, ring, gettext)
     newer_than = _cursor(request, "efter")
     older_than = _cursor(request, "foer")
     reader, now = _reader(caller), web_now(request)
@@ -244,6 +284,9 @@ def log_list(request: Request, caller: Auditor, session: PageDb, ring: PageKeys)
         "recipients": sorted({v.recipient for v in versions if v.recipient}),
         "policies": sorted({v.policy_id for v in versions}),
         "filtered": any(asked.values.values()),
+        "matches": [
+            (found, _link({**asked.values, "bolig": found.ref})) for found in asked.matches
+        ],
         "newer": newer,
         "older": older,
         "newest": _link(asked.values) if (newer_than, older_than) != (None, None) else None,

@@ -190,16 +190,41 @@ async def test_typed_filter_values_are_not_put_on_record(app: FastAPI) -> None:
 
 
 async def test_the_dwelling_filter_finds_its_entries_by_keyed_reference(app: FastAPI) -> None:
-    """A dwelling's dw- id: the release that named it; an unknown id none; a bad one is named."""
+    """A dwelling's dw- id: the release that named it; an unknown id none."""
     with session_scope(app.state.session_factory) as session:
         ref = str(session.scalar(text("SELECT ref FROM dwellings ORDER BY ref LIMIT 1")))
     async with page_client(app) as client:
         await _auditor(client, app)
         found = await client.get("/logbog", params={"bolig": ref})
         none = await client.get("/logbog", params={"bolig": "dw-000000000000"})
-        bad = await client.get("/logbog", params={"bolig": "Prøvevej 1"})
     assert "<td>Udleveret på en liste</td>" in found.text
     assert "<td>Aftaleversion registreret</td>" not in found.text
     assert _seqs(none.text) == []
     assert "0 poster" in none.text
-    assert "Skriv boligens id som dw- og 12 tegn." in bad.text
+
+
+async def test_the_dwelling_filter_takes_an_address_as_typed(app: FastAPI) -> None:
+    """One match filters by it; several are listed to choose; none, or a CPR number, is named."""
+    with session_scope(app.state.session_factory) as session:
+        row = session.execute(
+            text("SELECT ref, vejnavn, husnr, etage, doer FROM dwellings ORDER BY ref LIMIT 1")
+        ).one()
+    typed = f"{row.vejnavn.upper()} {row.husnr} {row.etage} {row.doer}"
+    async with page_client(app) as client:
+        await _auditor(client, app)
+        one = await client.get("/logbog", params={"bolig": typed})
+        several = await client.get("/logbog", params={"bolig": row.vejnavn[:5].lower()})
+        unknown = await client.get("/logbog", params={"bolig": "Ingenvej 9"})
+        personal = await client.get("/logbog", params={"bolig": PLANTED["CPR"]})
+    async with page_client(app) as client:
+        await _auditor(client, app, org="albertslund")
+        elsewhere = await client.get("/logbog", params={"bolig": typed})
+    assert "<td>Udleveret på en liste</td>" in one.text
+    assert "<td>Aftaleversion registreret</td>" not in one.text
+    assert "Flere boliger har den adresse: vælg en nedenfor." in several.text
+    assert f"bolig={row.ref}" in several.text
+    assert "Vælg boligen" in several.text
+    assert "Ingen bolig i din organisation har den adresse." in unknown.text
+    assert "Søg kun på adressen" in personal.text
+    assert PLANTED["CPR"] not in personal.text
+    assert "Ingen bolig i din organisation har den adresse." in elsewhere.text
