@@ -45,6 +45,17 @@ def test_every_msgid_in_use_has_its_danish() -> None:
     assert missing == {}
 
 
+def test_each_msgid_is_translated_once() -> None:
+    """A msgid written twice (two merges adding the same text) would let one Danish hide another."""
+    entries = catalogue_path("da").read_text(encoding="utf-8").split("\n\n")
+    msgids = [
+        entry[entry.index("msgid ") : entry.index("msgstr ")]
+        for entry in entries
+        if "msgid " in entry and "msgstr " in entry
+    ]
+    assert sorted({m for m in msgids if msgids.count(m) > 1}) == []
+
+
 def test_translations_keep_their_placeholders() -> None:
     """Each Danish text has exactly the msgid's %(name)s placeholders."""
     gettext = gettext_for("da")
