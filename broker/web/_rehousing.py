@@ -40,6 +40,7 @@ from broker.renovation.timeline import department_timeline
 from broker.web._i18n import N_, Gettext, gettext_for
 from broker.web._listing_view import phase_label
 from broker.web._periods import day_text, moment_text, period_text
+from broker.web._rules import rule_text
 from broker.web._shell import (
     PageDb,
     PageReadDb,
@@ -154,7 +155,9 @@ def _upload_page(
         "errors": errors or [],
     }
     if upload.parsed is None:
-        context["groups"] = group_problems(upload.problems)
+        context["groups"] = [
+            (group, rule_text(group.rule, gettext)) for group in group_problems(upload.problems)
+        ]
         context["problem_count"] = len(upload.problems)
         return render(request, "rehousing/rejected.html", context, status=status)
     guard = WithdrawGuard(settings.withdraw_guard_share)
@@ -275,7 +278,7 @@ def _problem_sheet(problems: tuple[Problem, ...], gettext: Gettext) -> bytes:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for problem in sorted(problems, key=lambda p: (p.row or 0, p.column or "")):
-        sheet.append([problem.row, problem.column or "", problem.rule])
+        sheet.append([problem.row, problem.column or "", rule_text(problem.rule, gettext)])
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = sheet.dimensions
     for letter, width in (("A", 8), ("B", 28), ("C", 90)):

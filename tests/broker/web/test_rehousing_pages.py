@@ -133,6 +133,7 @@ async def test_a_rejected_upload_lists_its_problems_grouped_and_as_a_sheet(app: 
     assert page.status_code == 200
     assert "Filen blev afvist" in page.text
     assert "Der blev fundet 13 fejl" in page.text
+    assert "skal være et postnummer på 4 cifre" in page.text
     assert "<td>12</td>" in page.text
     assert "<td>2, 3, 4, 5, 6 …</td>" in page.text
     _absent(page.text)
