@@ -25,7 +25,7 @@ broker() { "$BIN/broker" "$@"; }
 
 mkdir -p "$BROKER_HOME"
 broker db upgrade
-broker demo-data --out "$BROKER_HOME/demo-export.csv" --load "$ORG"
+broker demo-data --out "$BROKER_HOME/demo-export.csv" --load "$ORG" --next "$BROKER_HOME/demo-export-next.csv"
 broker policy check
 broker policy explain "$POLICY"
 broker keys init

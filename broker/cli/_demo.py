@@ -38,8 +38,22 @@ __all__ = ["demo_data"]
     help="Also load the export for ORG, as `broker ingest` does, unless ORG's newest "
     "schedule in the database was not loaded by the demo (then it is kept).",
 )
+@click.option(
+    "--next",
+    "next_out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Also write next week's export here: one stairwell a week later, one dwelling left"
+    " out (to try the rehousing pages' preview with).",
+)
 @click.pass_context
-def demo_data(ctx: click.Context, out: Path, start: dt.datetime | None, org: str | None) -> None:
+def demo_data(
+    ctx: click.Context,
+    out: Path,
+    start: dt.datetime | None,
+    org: str | None,
+    next_out: Path | None,
+) -> None:
     """Write a synthetic ERP export for one department of 306 dwellings.
 
     Street names and people are fictional; the personal columns hold fake
@@ -53,6 +67,10 @@ def demo_data(ctx: click.Context, out: Path, start: dt.datetime | None, org: str
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = write_demo_csv(out, start=first_day)
     click.echo(f"wrote {rows} rows to {out} (plan starts {first_day.isoformat()})")
+    if next_out is not None:
+        next_out.parent.mkdir(parents=True, exist_ok=True)
+        revised = write_demo_csv(next_out, start=first_day, revised=True)
+        click.echo(f"wrote next week's export, {revised} rows, to {next_out}")
     if org is not None:
         _load(settings_of(ctx), out, org)
 

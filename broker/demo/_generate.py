@@ -318,12 +318,16 @@ def _door_text(door: str, rng: random.Random) -> str:
     return door.upper() if rng.random() < 0.2 else door  # noqa: PLR2004 - share in capitals
 
 
-def generate_demo_rows(*, start: dt.date, seed: int = 2620) -> list[dict[str, str]]:
+def generate_demo_rows(
+    *, start: dt.date, seed: int = 2620, revised: bool = False
+) -> list[dict[str, str]]:
     """Build the rows of a synthetic ERP export for the demo department ``blokland``.
 
     Args:
         start: The day the plan starts; the first notice is given shortly after it.
         seed: Seed for the random choices; the same start and seed give the same rows.
+        revised: Next week's export instead: the first stairwell's phases a week later,
+            and the last dwelling left out (what the rehousing pages' preview shows).
 
     Returns:
         One row per dwelling and phase, keyed by ``DEMO_HEADINGS``, all values strings.
@@ -334,7 +338,10 @@ def generate_demo_rows(*, start: dt.date, seed: int = 2620) -> list[dict[str, st
 
     rows: list[dict[str, str]] = []
     for serial, dwelling in enumerate(dwellings, start=1):
+        if revised and serial == len(dwellings):
+            break
         stairwell = plan[dwelling.stairwell]
+        shift = dt.timedelta(weeks=1 if revised and dwelling.stairwell == 0 else 0)
         rehoused = not dwelling.new
         needs = rng.choice(_NEEDS) if rng.random() < 0.25 else ""  # noqa: PLR2004
         person = {
@@ -368,14 +375,14 @@ def generate_demo_rows(*, start: dt.date, seed: int = 2620) -> list[dict[str, st
                 **base,
                 **person,
                 "Fase": phase,
-                "Startdato": begin.strftime(written),
-                "Slutdato": end.strftime(written),
+                "Startdato": (begin + shift).strftime(written),
+                "Slutdato": (end + shift).strftime(written),
             }
             rows.append({heading: row[heading] for heading in DEMO_HEADINGS})
     return rows
 
 
-def write_demo_csv(path: Path, *, start: dt.date, seed: int = 2620) -> int:
+def write_demo_csv(path: Path, *, start: dt.date, seed: int = 2620, revised: bool = False) -> int:
     """Write the demo export as Danish Excel does: UTF-8 with BOM, ``;``, CRLF.
 
     The file replaces ``path`` atomically and durably (``audit.write_atomic``), so a
@@ -385,11 +392,12 @@ def write_demo_csv(path: Path, *, start: dt.date, seed: int = 2620) -> int:
         path: Where to write the CSV file; its directory must exist.
         start: The day the plan starts (see ``generate_demo_rows``).
         seed: Seed for the random choices.
+        revised: Write next week's export (see ``generate_demo_rows``).
 
     Returns:
         The number of data rows written (the header row not counted).
     """
-    rows = generate_demo_rows(start=start, seed=seed)
+    rows = generate_demo_rows(start=start, seed=seed, revised=revised)
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=DEMO_HEADINGS, delimiter=";")
     writer.writeheader()

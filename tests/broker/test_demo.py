@@ -291,3 +291,30 @@ def test_demo_export_loads_into_the_broker(session: Session, tmp_path: Path) -> 
     )
     dispositions = set(session.scalars(select(Dwelling.disposition)))
     assert dispositions == {"renoveres", "sammenlaegges", "opdeles", "nedrives", "nybyggeri"}
+
+
+def test_next_weeks_export_moves_one_stairwell_and_leaves_one_dwelling_out(
+    session: Session, tmp_path: Path
+) -> None:
+    """What the rehousing pages' preview shows with `make run`: changed dates and a withdrawal."""
+    from broker.ingest import read_upload  # noqa: PLC0415 - local to this test
+    from broker.renovation.preview import Change, WithdrawGuard, preview_upload  # noqa: PLC0415
+
+    now = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
+    current = tmp_path / "now.csv"
+    write_demo_csv(current, start=START)
+    ingest_file(session, current, org="bo-vest", now=now)
+    revised = tmp_path / "next.csv"
+    write_demo_csv(revised, start=START, revised=True)
+    found = preview_upload(session, read_upload(revised).upload, org="bo-vest")
+    (department,) = found.departments
+    assert department.count(Change.NEW) == 0
+    assert department.withdrawn == 1
+    changed = [item for item in department.changes if item.change is Change.CHANGED]
+    assert changed
+    for item in changed:
+        assert all(
+            p.old is not None and p.new is not None and p.new[0] - p.old[0] == dt.timedelta(7)
+            for p in item.phases
+        )
+    assert not WithdrawGuard().over(found)
