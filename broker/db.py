@@ -84,7 +84,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={_PATIENT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -93,7 +93,16 @@ def _configure_sqlite(engine: Engine) -> None:
         # A writer's IMMEDIATE takes the write lock up front: two writers queue on
         # busy_timeout instead of failing halfway with SQLITE_BUSY. A reader takes
         # no lock (in WAL it reads beside the writer) and SQLite refuses its writes.
-        read_only = bool(connection.get_execution_options().get(_READ_ONLY))
+        options = connection.get_execution_options()
+        read_only = bool(options.get(_READ_ONLY))
+        # An impatient session's connection waits briefly; the pooled connection is set
+        # back for the next session only when it was changed (no statement otherwise).
+        impatient = bool(options.get(_IMPATIENT))
+        info = connection.connection.info
+        if info.get(_IMPATIENT, False) != impatient:
+            wait = _IMPATIENT_MS if impatient else _PATIENT_MS
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={wait}")
+            info[_IMPATIENT] = impatient
         connection.exec_driver_sql(f"PRAGMA query_only={'ON' if read_only else 'OFF'}")
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
@@ -101,12 +110,20 @@ def _configure_sqlite(engine: Engine) -> None:
 def _configure_postgresql(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(_READ_ONLY):
+        options = connection.get_execution_options()
+        if options.get(_READ_ONLY):
             connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+        if options.get(_IMPATIENT):
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {_IMPATIENT_MS}")
 
 
 _READ_ONLY = "broker_read_only"
 """The execution option of a read-only session's engine (``make_session_factory``)."""
+_IMPATIENT = "broker_impatient"
+"""The execution option of an impatient session's engine (``make_session_factory``)."""
+_PATIENT_MS = 30_000
+_IMPATIENT_MS = 100
+"""How long a write waits for another's lock (ms): a session's, an impatient one's."""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -183,14 +200,21 @@ def read_only_engine(engine: Engine) -> Engine:
     return engine.execution_options(**{_READ_ONLY: True})
 
 
-def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+def make_session_factory(
+    engine: Engine, *, read_only: bool = False, patient: bool = True
+) -> sessionmaker[Session]:
     """Return the session factory used by the edges; its sessions refuse to mutate the log.
 
     With ``read_only`` the database refuses every write of its sessions (SQLite's
     ``query_only``, PostgreSQL's read-only transactions); on SQLite such a session
     also takes no lock, so reads run beside the one writer instead of queueing.
+    With ``patient=False`` a session waits 100 ms, not 30 s, for a lock another writer
+    holds (SQLite's write lock, a PostgreSQL row's), then fails with ``OperationalError``:
+    for a write that may be skipped and done later rather than hold up a read.
     """
     bind = read_only_engine(engine) if read_only else engine
+    if not patient:
+        bind = bind.execution_options(**{_IMPATIENT: True})
     factory = sessionmaker(bind=bind, expire_on_commit=False)
     event.listen(factory, "do_orm_execute", _refuse_log_mutation)
     return factory

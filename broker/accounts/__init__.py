@@ -14,6 +14,8 @@ from broker.accounts.service import (
     PASSWORD_MISMATCH,
     PASSWORD_TOO_LONG,
     PASSWORD_TOO_SHORT,
+    USERNAME_RULE,
+    USERNAME_TAKEN,
     Lookup,
     SignedIn,
     check_password,
@@ -31,6 +33,7 @@ from broker.accounts.service import (
     resume_session,
     set_password,
     start_session,
+    user_state,
 )
 
 __all__ = [
@@ -39,6 +42,8 @@ __all__ = [
     "PASSWORD_MISMATCH",
     "PASSWORD_TOO_LONG",
     "PASSWORD_TOO_SHORT",
+    "USERNAME_RULE",
+    "USERNAME_TAKEN",
     "Attempt",
     "Lookup",
     "PasswordLink",
@@ -65,4 +70,5 @@ __all__ = [
     "set_password",
     "sign_in_wait",
     "start_session",
+    "user_state",
 ]

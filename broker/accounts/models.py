@@ -34,6 +34,8 @@ class User(Base):
     """argon2id; None until the user sets a password (or signs in another way only)."""
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    last_signed_in_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    """When a session was last opened for it; None: not since this was recorded."""
 
 
 class PasswordLink(Base):

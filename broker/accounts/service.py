@@ -10,7 +10,8 @@ it is the same :class:`~broker.access.Principal` to every service, of kind ``use
   earlier ones.
 - A session is a random cookie value, stored as its SHA-256, with a CSRF secret of its
   own. It ends after ``idle`` without a request, after ``lifetime`` in any case, at
-  sign-out, and when its user is disabled or reset.
+  sign-out, and when its user is disabled or reset. Opening one is the user's last
+  sign-in (``User.last_signed_in_at``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -38,6 +40,8 @@ __all__ = [
     "PASSWORD_MISMATCH",
     "PASSWORD_TOO_LONG",
     "PASSWORD_TOO_SHORT",
+    "USERNAME_RULE",
+    "USERNAME_TAKEN",
     "Lookup",
     "SignedIn",
     "check_password",
@@ -55,6 +59,7 @@ __all__ = [
     "resume_session",
     "set_password",
     "start_session",
+    "user_state",
 ]
 
 LINK_LIFETIME = dt.timedelta(hours=24)
@@ -69,6 +74,9 @@ PASSWORD_TOO_SHORT = f"at least {MIN_PASSWORD} characters"
 PASSWORD_TOO_LONG = f"at most {_MAX_PASSWORD} characters"
 PASSWORD_MISMATCH = "the two passwords differ"  # noqa: S105 - a rule, not a password
 """The rules a new password can break, as ``Problem.rule`` names them (the pages translate)."""
+USERNAME_RULE = "1-64 lower-case letters, digits, '.', '_' and '-'"
+USERNAME_TAKEN = "already taken in this organisation"
+"""The rules a new username can break (with ``broker.access.scope_problems``' for the rest)."""
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _HASHER = PasswordHasher()
@@ -132,11 +140,9 @@ def create_user(  # noqa: PLR0913 - a user's whole profile, all named
     username = normal_username(username)
     problems = scope_problems(role=role, org=org, departments=departments, contact=contact)
     if not _USERNAME.match(username):
-        problems.append(
-            Problem("1-64 lower-case letters, digits, '.', '_' and '-'", None, "username")
-        )
+        problems.append(Problem(USERNAME_RULE, None, "username"))
     elif find_user(session, org, username) is not None:
-        problems.append(Problem("already taken in this organisation", None, "username"))
+        problems.append(Problem(USERNAME_TAKEN, None, "username"))
     if problems:
         raise InputError("the user was not created", tuple(problems))
     user = User(
@@ -149,6 +155,7 @@ def create_user(  # noqa: PLR0913 - a user's whole profile, all named
         password_hash=None,
         disabled_at=None,
         created_at=now,
+        last_signed_in_at=None,
     )
     session.add(user)
     session.flush()
@@ -215,6 +222,17 @@ def _existing(session: Session, org: str, username: str) -> User:
 def list_users(session: Session) -> list[User]:
     """Return every user by organisation and username (never a password or link)."""
     return list(session.scalars(select(User).order_by(User.org, User.username)))
+
+
+def user_state(user: User) -> Literal["active", "disabled", "no password"]:
+    """Return whether ``user`` is ``active``, ``disabled`` or has ``no password`` yet.
+
+    A user signed in another way (OpenID Connect) has no password and is active while
+    not disabled only through that way; it is ``no password`` here as well.
+    """
+    if user.disabled_at is not None:
+        return "disabled"
+    return "active" if user.password_hash is not None else "no password"
 
 
 def _end_all(session: Session, user: User) -> None:
@@ -336,7 +354,8 @@ def start_session(
 ) -> str:
     """Open a session for ``user``; return the cookie value (shown once, stored as a hash).
 
-    Sessions of anyone that have expired (``idle``, ``lifetime``) are deleted on the way.
+    ``now`` is the user's last sign-in from here on. Sessions of anyone that have
+    expired (``idle``, ``lifetime``) are deleted on the way.
     """
     session.execute(
         delete(WebSession).where(
@@ -353,6 +372,7 @@ def start_session(
             csrf_secret=secrets.token_urlsafe(32),
         )
     )
+    user.last_signed_in_at = now
     session.flush()
     return secret
 

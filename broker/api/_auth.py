@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -23,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from broker.access import Principal, Role, authenticate
+from broker.access import Principal, Role, look_up_token, record_use
 from broker.api._problems import ApiProblem, problem_for
 from broker.config import Settings
 from broker.db import session_scope
@@ -52,6 +53,7 @@ __all__ = [
     "requires",
 ]
 
+log = structlog.get_logger(__name__)
 _bearer = HTTPBearer(auto_error=False, description="A token from `broker token create`.")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="renovation-broker"'}
 API_PREFIX = "/v1"
@@ -116,9 +118,20 @@ def key_ring(request: Request) -> KeyRing:
 
 
 def _lookup(request: Request, presented: str) -> Principal | None:
-    # Its own short read: the route's session, perhaps a writer's, opens after it closes.
+    # 1. Its own short read: the route's session, perhaps a writer's, opens after it closes.
+    now = dt.datetime.now(dt.UTC)
     with session_scope(request.app.state.read_session_factory) as session:
-        return authenticate(session, presented, now=dt.datetime.now(dt.UTC))
+        found = look_up_token(session, presented, now=now)
+    # 2. The token's last use, written once a minute in a write of its own that waits
+    #    for no other writer: while one holds the lock, the next request writes it.
+    if found.principal is not None and found.use_due:
+        try:
+            with session_scope(request.app.state.use_session_factory) as session:
+                record_use(session, found.principal.token_id, now=now)
+        except SQLAlchemyError as exc:
+            kind = type(exc).__name__
+            log.info("token.use_not_recorded", token=found.principal.token_id, error=kind)
+    return found.principal
 
 
 async def _authenticated(request: Request) -> Principal:

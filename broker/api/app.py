@@ -133,6 +133,8 @@ def create_app(
     app.state.settings = settings
     app.state.session_factory = make_session_factory(db)
     app.state.read_session_factory = make_session_factory(db, read_only=True)
+    # A token's last use: a write that never holds up the request it is written for.
+    app.state.use_session_factory = make_session_factory(db, patient=False)
     reader = read_only_engine(db)  # /readyz: a read that never waits for a writer
     app.state.rate_limiter = RateLimiter(settings.api_rate_per_minute)
     app.state.policies = registry

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 
-from broker.access import Role, create_token, list_tokens, revoke_token
+from broker.access import Role, create_token, list_tokens, revoke_token, token_state
 from broker.cli._common import now, open_session, settings_of
 
 __all__ = ["token"]
+
+
+def _minute(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 @click.group()
@@ -21,6 +27,7 @@ def token() -> None:
 @click.option("--department", "departments", multiple=True, help="A coordinator's department.")
 @click.option("--contact", default=None, help="A coordinator's work e-mail address.")
 @click.option("--expires", "days", type=int, default=90, show_default=True, help="Days valid.")
+@click.option("--label", default="", help="What the token is for, e.g. 'ERP export'.")
 @click.pass_context
 def token_create(  # noqa: PLR0913, PLR0917 - click passes one argument per option
     ctx: click.Context,
@@ -29,6 +36,7 @@ def token_create(  # noqa: PLR0913, PLR0917 - click passes one argument per opti
     departments: tuple[str, ...],
     contact: str | None,
     days: int,
+    label: str,
 ) -> None:
     """Create a token; its secret is shown once, here, and never again."""
     with open_session(settings_of(ctx)) as session:
@@ -39,6 +47,7 @@ def token_create(  # noqa: PLR0913, PLR0917 - click passes one argument per opti
             departments=departments,
             contact=contact,
             days=days,
+            label=label,
             now=now(),
         )
         expires = created.expires_at.date().isoformat()
@@ -49,20 +58,18 @@ def token_create(  # noqa: PLR0913, PLR0917 - click passes one argument per opti
 @token.command("list")
 @click.pass_context
 def token_list(ctx: click.Context) -> None:
-    """List tokens (ids, roles, scopes, expiry; never a secret)."""
+    """List tokens (ids, roles, scopes, expiry, last use, label; never a secret)."""
     moment = now()
     with open_session(settings_of(ctx)) as session:
         for item in list_tokens(session):
-            state = (
-                "revoked"
-                if item.revoked_at is not None
-                else "expired"
-                if item.expires_at <= moment
-                else "active"
-            )
+            state = token_state(item, now=moment)
             scope = f"{item.org} {item.departments}".strip()
             expires = item.expires_at.date().isoformat()
-            click.echo(f"{item.id}  {item.role:<11}  {scope:<30}  {state:<7}  until {expires}")
+            used = _minute(item.last_used_at) if item.last_used_at else "never used"
+            click.echo(
+                f"{item.id}  {item.role:<11}  {scope:<30}  {state:<7}  until {expires}"
+                f"  {used:<16}  {item.label}".rstrip()
+            )
 
 
 @token.command("revoke")

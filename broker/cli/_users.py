@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 from broker.access import Role
-from broker.accounts import create_user, disable_user, find_user, list_users, reset_password
+from broker.accounts import (
+    create_user,
+    disable_user,
+    find_user,
+    list_users,
+    reset_password,
+    user_state,
+)
 from broker.cli._common import now, open_session, settings_of
 from broker.config import Settings
 
@@ -56,19 +63,17 @@ def user_create(  # noqa: PLR0913, PLR0917 - click passes one argument per optio
 @user.command("list")
 @click.pass_context
 def user_list(ctx: click.Context) -> None:
-    """List users (organisation, username, role, scope, state; never a password)."""
+    """List users (organisation, username, role, scope, state, last sign-in; never a password)."""
+    states = {"no password": "no password yet"}
     with open_session(settings_of(ctx)) as session:
         for item in list_users(session):
-            state = (
-                "disabled"
-                if item.disabled_at is not None
-                else "active"
-                if item.password_hash is not None
-                else "no password yet"
-            )
+            state = user_state(item)
             scope = f"{item.org} {item.departments}".strip()
+            signed_in = item.last_signed_in_at
+            last = f"signed in {signed_in:%Y-%m-%d %H:%M}" if signed_in else "not signed in"
             click.echo(
-                f"{item.org:<20}  {item.username:<24}  {item.role:<11}  {scope:<30}  {state}"
+                f"{item.org:<20}  {item.username:<24}  {item.role:<11}  {scope:<30}"
+                f"  {states.get(state, state):<15}  {last}"
             )
 
 

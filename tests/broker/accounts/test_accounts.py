@@ -30,6 +30,7 @@ from broker.accounts import (
     resume_session,
     set_password,
     start_session,
+    user_state,
 )
 from broker.errors import InputError, NotFound
 
@@ -182,6 +183,27 @@ def test_sessions_are_stored_as_hashes(session: Session) -> None:
     row = session.scalars(select(WebSession)).one()
     assert row.id_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in {row.id_hash, row.csrf_secret}
+
+
+def test_opening_a_session_is_the_last_sign_in(session: Session) -> None:
+    """A new user has signed in never; each session opened moves its last sign-in."""
+    user = _with_password(session)
+    assert user.last_signed_in_at is None
+    start_session(session, user, now=NOW, idle=IDLE, lifetime=LIFETIME)
+    later = NOW + dt.timedelta(days=3)
+    start_session(session, user, now=later, idle=IDLE, lifetime=LIFETIME)
+    session.expire_all()
+    assert session.get(User, user.id).last_signed_in_at == later  # type: ignore[union-attr]
+
+
+def test_a_users_state(session: Session) -> None:
+    """No password yet until the link is used, then active, then disabled."""
+    user, link = _user(session)
+    assert user_state(user) == "no password"
+    set_password(session, link, GOOD, GOOD, now=NOW)
+    assert user_state(user) == "active"
+    disable_user(session, user.org, user.username, now=NOW)
+    assert user_state(user) == "disabled"
 
 
 def test_a_session_ends_when_idle(session: Session) -> None:

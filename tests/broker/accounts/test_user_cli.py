@@ -47,7 +47,9 @@ def test_create_prints_a_one_time_link_that_sets_the_password(
     listed = run_broker(database, tmp_path, "user", "list")
     assert listed.returncode == 0, listed.stderr
     assert re.search(
-        r"^bo-vest\s+kim\s+coordinator\s+bo-vest blokland\s+active$", listed.stdout, re.MULTILINE
+        r"^bo-vest\s+kim\s+coordinator\s+bo-vest blokland\s+active\s+not signed in$",
+        listed.stdout,
+        re.MULTILINE,
     )
     assert "$argon2" not in listed.stdout
 
@@ -77,7 +79,9 @@ def test_disable_and_reset(database: Database, tmp_path: Path) -> None:
         assert link_user(session, second, now=now) is None
     listed = run_broker(database, tmp_path, "user", "list")
     assert re.search(
-        r"^albertslund\s+mette\s+visitator\s+albertslund\s+disabled$", listed.stdout, re.MULTILINE
+        r"^albertslund\s+mette\s+visitator\s+albertslund\s+disabled\s+not signed in$",
+        listed.stdout,
+        re.MULTILINE,
     )
 
 
