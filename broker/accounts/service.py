@@ -224,15 +224,18 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.org, User.username)))
 
 
-def user_state(user: User) -> Literal["active", "disabled", "no password"]:
-    """Return whether ``user`` is ``active``, ``disabled`` or has ``no password`` yet.
+def user_state(user: User) -> Literal["active", "disabled", "no password", "external"]:
+    """Return ``user``'s state: disabled, active, no password yet, or signing in elsewhere.
 
-    A user signed in another way (OpenID Connect) has no password and is active while
-    not disabled only through that way; it is ``no password`` here as well.
+    ``active``: it has a password; ``no password``: its link is not used yet;
+    ``external``: it signs in another way, through its organisation's identity provider
+    (:func:`external_user`'s ``<source>:`` username).
     """
     if user.disabled_at is not None:
         return "disabled"
-    return "active" if user.password_hash is not None else "no password"
+    if user.password_hash is not None:
+        return "active"
+    return "external" if ":" in user.username else "no password"
 
 
 def _end_all(session: Session, user: User) -> None:

@@ -64,7 +64,7 @@ def user_create(  # noqa: PLR0913, PLR0917 - click passes one argument per optio
 @click.pass_context
 def user_list(ctx: click.Context) -> None:
     """List users (organisation, username, role, scope, state, last sign-in; never a password)."""
-    states = {"no password": "no password yet"}
+    states = {"no password": "no password yet", "external": "signs in elsewhere"}
     with open_session(settings_of(ctx)) as session:
         for item in list_users(session):
             state = user_state(item)

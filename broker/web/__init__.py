@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from broker.config import Settings
 from broker.web._access import router as access_router
 from broker.web._admin import router as admin_router
+from broker.web._admin_accounts import router as admin_accounts_router
 from broker.web._agreements import router as agreements_router
 from broker.web._contact import router as contact_router
 from broker.web._errors import install_error_pages
@@ -94,6 +95,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         records_router,
         access_router,
         admin_router,
+        admin_accounts_router,
         agreements_router,
         integrity_router,
         log_router,

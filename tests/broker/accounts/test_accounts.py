@@ -204,6 +204,9 @@ def test_a_users_state(session: Session) -> None:
     assert user_state(user) == "active"
     disable_user(session, user.org, user.username, now=NOW)
     assert user_state(user) == "disabled"
+    principal = Principal("ab12cd34ef56", Role.AUDITOR, "bo-vest", (), None, kind="user")
+    elsewhere = external_user(session, principal, source="bo-vest-idp", now=NOW)
+    assert user_state(elsewhere) == "external"
 
 
 def test_a_session_ends_when_idle(session: Session) -> None:

@@ -109,6 +109,38 @@ def test_a_password_field_never_shows_a_value() -> None:
     assert 'type="password">' in html
 
 
+def test_select_field() -> None:
+    """A label and a drop-down of (value, text) pairs, the chosen one selected."""
+    options = [("", "Vælg"), ("auditor", "revisor"), ("admin", "administrator")]
+    assert _render(
+        '{{ ui.select_field("role", "Rolle", options, value="auditor") }}', options=options
+    ) == _markup(
+        """
+        <div class="form-group">
+          <label class="form-label" for="role">Rolle</label>
+          <select class="form-select" id="role" name="role">
+            <option value="">Vælg</option>
+            <option value="auditor" selected>revisor</option>
+            <option value="admin">administrator</option>
+          </select>
+        </div>
+        """
+    )
+
+
+def test_select_field_with_hint_and_error() -> None:
+    """The hint and the error describe the drop-down; the group is marked in error."""
+    html = _render(
+        '{{ ui.select_field("role", "Rolle", [("", "Vælg")], hint=hint, error=error) }}',
+        hint="Hvad må den",
+        error="Vælg en rolle",
+    )
+    assert html.startswith('<div class="form-group form-error">')
+    assert '<span class="form-hint" id="role-hint">Hvad må den</span>' in html
+    assert '<span class="sr-only">Fejl: </span>Vælg en rolle</span>' in html
+    assert 'aria-describedby="role-hint role-error" aria-invalid="true">' in html
+
+
 def test_error_summary() -> None:
     """Each problem links to its field; a problem without a field is plain text."""
     assert _render(

@@ -102,6 +102,20 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/genhusning/upload/{upload_id}/annuller"): Row(frozenset({Role.HOUSING}), 404),
     ("GET", "/genhusning/upload/{upload_id}/problemer.xlsx"): Row(frozenset({Role.HOUSING}), 404),
     ("GET", "/genhusning/afdeling/{code}"): Row(frozenset({Role.HOUSING}), 404),
+    # Users and API tokens: a user and a token are made (the answer shows the link or the
+    # secret); an unknown user cannot be disabled, nor an unknown token revoked (404).
+    ("GET", "/drift/brugere"): Row(frozenset({Role.ADMIN})),
+    ("POST", "/drift/brugere"): Row(
+        frozenset({Role.ADMIN}), form={"org": "bo-vest", "username": "matrix", "role": "auditor"}
+    ),
+    ("POST", "/drift/brugere/deaktiver"): Row(
+        frozenset({Role.ADMIN}), 404, form={"org": "bo-vest", "username": "nobody"}
+    ),
+    ("GET", "/drift/noegler"): Row(frozenset({Role.ADMIN})),
+    ("POST", "/drift/noegler"): Row(
+        frozenset({Role.ADMIN}), form={"org": "bo-vest", "role": "auditor", "expires": "30"}
+    ),
+    ("POST", "/drift/noegler/{token_id}/tilbagekald"): Row(frozenset({Role.ADMIN}), 404),
 }
 
 PARAMS = {
@@ -113,6 +127,7 @@ PARAMS = {
     "seq": "999999",
     "upload_id": "0" * 32,
     "code": "ingen",
+    "token_id": "0" * 12,
 }
 """Path parameters the routes' templates need."""
 
