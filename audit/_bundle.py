@@ -26,7 +26,7 @@ from typing import IO, Any
 import rfc8785
 from sqlalchemy import Connection, Select, select, true
 
-from audit._canonical import canonical_json
+from audit._canonical import canonical_json, parse
 from audit._cosignature import Cosigner, verify_cosignatures
 from audit._note import NoteError, Verifier
 from audit._storage import (
@@ -206,6 +206,8 @@ class _Reader:
     def __init__(self, lines: Iterable[str]) -> None:
         self._lines = iter(enumerate(lines, start=1))
         self.peeked: tuple[int, dict[str, Any]] | None = None
+        self.plain = False
+        """Whether the line read last is plain JSON (``audit._canonical.parse``)."""
 
     def next(self) -> tuple[int, dict[str, Any]] | None:
         if self.peeked is not None:
@@ -215,7 +217,7 @@ class _Reader:
             if not text.strip():
                 continue
             try:
-                document = json.loads(text)
+                document, self.plain = parse(text)
             except ValueError:
                 raise VerificationError(f"bundle line {number} is not JSON") from None
             if not isinstance(document, dict) or not isinstance(document.get("type"), str):
@@ -260,7 +262,7 @@ def verify_bundle(
     # 3. Entries and leaf hashes, in sequence.
     counts = {"entries": 0, "leaves": 0}
     while (item := reader.next()) is not None and item[1]["type"] in ("entry", "leaf"):
-        _replay(verifier, item[1], counts, states_contents=states_contents)
+        _replay(verifier, item[1], counts, states_contents=states_contents, plain=reader.plain)
     # 4. The trailer must close the bundle and agree with what was read.
     if item is None or item[1]["type"] != "trailer":
         raise VerificationError("the bundle has no trailer: it is cut off", verifier.size)
@@ -297,6 +299,7 @@ def _replay(
     counts: dict[str, int],
     *,
     states_contents: bool,
+    plain: bool = False,
 ) -> None:
     seq = document.get("seq")
     if not isinstance(seq, int):
@@ -306,13 +309,14 @@ def _replay(
         if not isinstance(entry, dict):
             raise VerificationError("the entry is not an object", seq)
         try:
-            data = canonical_json(entry)
+            data = canonical_json(entry, plain=plain or None)
         except (rfc8785.CanonicalizationError, TypeError, ValueError):
             raise VerificationError("the entry cannot be canonicalised", seq) from None
         stored = document.get("content_stored")
         if states_contents and "commitment" in entry and not isinstance(stored, bool):
             raise VerificationError("the entry line does not say if its content is stored", seq)
-        verifier.add_entry(seq, data, content_stored=stored if states_contents else None)
+        content_stored = stored if states_contents else None
+        verifier.add_entry(seq, data, content_stored=content_stored, document=entry)
         counts["entries"] += 1
         return
     try:

@@ -8,6 +8,11 @@ lower case), integers in plain decimal, and key order by code point, which for
 ASCII keys is RFC 8785's UTF-16 order. A property test holds the two to the same
 bytes. Anything else (a float, a larger integer, a non-ASCII key, a lone
 surrogate) goes to the ``rfc8785`` package, which also names what is wrong.
+
+Whether a value is of that plain kind is known for free while it is parsed:
+:func:`parse` has the parser report a float, a constant, a large integer or a
+non-ASCII key as it meets one, so a verifier that reads a stored entry need not
+walk it again (``canonical_json(value, plain=True)``).
 """
 
 from __future__ import annotations
@@ -17,9 +22,38 @@ from typing import Any
 
 import rfc8785
 
-__all__ = ["canonical_json"]
+__all__ = ["canonical_json", "parse"]
 
 _SAFE_INTEGER = 2**53 - 1
+_SAFE_DIGITS = 15
+"""An integer of at most this many digits is within the safe range."""
+_ASTRAL_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
+"""The first bytes of the UTF-8 sequences of the characters beyond U+FFFF."""
+
+
+class _NotPlain(Exception):  # noqa: N818 - a signal inside parse, never raised out of it
+    """The parser met a float or a constant."""
+
+
+def _not_plain(_text: str) -> Any:
+    raise _NotPlain
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > _SAFE_DIGITS:
+        raise _NotPlain
+    return int(text)
+
+
+_DECODER = json.JSONDecoder(parse_float=_not_plain, parse_constant=_not_plain, parse_int=_integer)
+
+
+def _within_bmp(data: bytes | str) -> bool:
+    """Whether ``data`` holds no character beyond U+FFFF (found by byte search, not a walk)."""
+    if data.isascii():
+        return True
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    return not any(lead in raw for lead in _ASTRAL_LEADS)
 
 
 def _plain(value: Any) -> bool:
@@ -36,15 +70,41 @@ def _plain(value: Any) -> bool:
     return False
 
 
-def canonical_json(value: Any) -> bytes:
+def parse(data: bytes | str) -> tuple[Any, bool]:
+    """Parse JSON text; return the value and whether it is plain (see the module's text).
+
+    Plain is decided without walking the value: the parser reports a float or a
+    constant (NaN, the infinities) or an integer of more than 15 digits (it may lie
+    beyond the safe range) as it meets one, and a character beyond the Basic
+    Multilingual Plane (where code point order and RFC 8785's UTF-16 order of keys
+    part) is found by a byte search. Either makes the value not plain, and it is
+    then walked and, if need be, written by the ``rfc8785`` package.
+
+    Raises:
+        ValueError: ``data`` is not JSON.
+    """
+    try:
+        text = data.decode("utf-8", "surrogatepass") if isinstance(data, bytes) else data
+        value = _DECODER.decode(text)
+    except (_NotPlain, UnicodeDecodeError):
+        # A float, a constant or a long integer, or text that is not UTF-8: parsed as
+        # json reads it.
+        return json.loads(data), False
+    return value, _within_bmp(data)
+
+
+def canonical_json(value: Any, *, plain: bool | None = None) -> bytes:
     """Return the RFC 8785 canonical bytes of ``value``.
+
+    ``plain`` True says the value is known to be plain (:func:`parse` said so): it is
+    not walked again to find out.
 
     Raises:
         rfc8785.CanonicalizationError: ``value`` has no canonical form (e.g. NaN, or
             an integer beyond the safe range).
         TypeError: ``value`` holds something that is not JSON.
     """
-    if _plain(value):
+    if plain or (plain is None and _plain(value)):
         try:
             text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
             return text.encode("utf-8")

@@ -13,14 +13,13 @@ deleted outside a purge is reported, naming its entry.
 from __future__ import annotations
 
 import bisect
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import rfc8785
 
-from audit._canonical import canonical_json
+from audit._canonical import canonical_json, parse
 from audit._entry import ENTRY_VERSION
 from audit._merkle import CompactRange, leaf_hash
 from audit._note import Checkpoint, NoteError, Verifier, open_note, parse_checkpoint
@@ -52,17 +51,21 @@ class Verified:
 
 def _parse_entry(seq: int, entry: bytes) -> dict[str, object]:
     try:
-        document = json.loads(entry)
+        document, plain = parse(entry)
     except ValueError:
         raise VerificationError("not JSON", seq) from None
     if not isinstance(document, dict):
         raise VerificationError("not a JSON object", seq)
     try:
-        canonical: bytes | None = canonical_json(document)
+        canonical: bytes | None = canonical_json(document, plain=plain)
     except (rfc8785.CanonicalizationError, TypeError, ValueError):
         canonical = None  # no canonical form at all
     if canonical != entry:
         raise VerificationError("not in RFC 8785 canonical form", seq)
+    return _check_entry(seq, document)
+
+
+def _check_entry(seq: int, document: dict[str, object]) -> dict[str, object]:
     if document.get("v") != ENTRY_VERSION:
         raise VerificationError(f"format version is not {ENTRY_VERSION}", seq)
     if document.get("seq") != seq:
@@ -142,19 +145,26 @@ class LogVerifier:
         return self._tree.size
 
     def add_entry(
-        self, seq: int, entry: bytes, *, content_stored: bool | None = None
+        self,
+        seq: int,
+        entry: bytes,
+        *,
+        content_stored: bool | None = None,
+        document: dict[str, object] | None = None,
     ) -> dict[str, object]:
         """Replay one entry; return it parsed.
 
         ``content_stored`` says whether the content behind the entry's commitment
-        is still stored (None: not known, nothing is checked).
+        is still stored (None: not known, nothing is checked). ``document`` is the
+        entry already parsed, when ``entry`` was made from it as its canonical bytes
+        (a bundle's entry): it is not parsed and canonicalised again.
 
         Raises:
             VerificationError: out of order, malformed, a checkpoint disagrees, or
                 a retention-purge entry lists a content that is still stored.
         """
         self._expect(seq)
-        document = _parse_entry(seq, entry)
+        document = _parse_entry(seq, entry) if document is None else _check_entry(seq, document)
         self._add(leaf_hash(entry))
         if content_stored is not None and isinstance(document.get("commitment"), str):
             (self._stored if content_stored else self._missing).append(seq)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,8 +10,8 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit._canonical import canonical_json
-from audit._verify import VerificationError, _parse_entry
+from audit._canonical import canonical_json, parse
+from audit._verify import VerificationError, _check_entry, _parse_entry
 
 # Every code point, lone surrogates and controls included.
 TEXT = st.text(st.characters(codec=None, categories=None), max_size=12)
@@ -62,3 +63,73 @@ def test_an_entry_with_no_canonical_form_fails_verification(entry: bytes) -> Non
     with pytest.raises(VerificationError, match="canonical") as failed:
         _parse_entry(0, entry)
     assert failed.value.seq == 0
+
+
+def _verdict(entry: bytes) -> str:
+    try:
+        _parse_entry(0, entry)
+    except VerificationError as error:
+        return error.reason
+    return "ok"
+
+
+def _slow_verdict(entry: bytes) -> str:
+    """The check as it was before parse: json.loads, then rfc8785 over the whole value."""
+    try:
+        document = json.loads(entry)
+    except ValueError:
+        return "not JSON"
+    if not isinstance(document, dict):
+        return "not a JSON object"
+    try:
+        canonical: bytes | None = rfc8785.dumps(document)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError):
+        canonical = None
+    if canonical != entry:
+        return "not in RFC 8785 canonical form"
+    try:
+        _check_entry(0, document)
+    except VerificationError as error:
+        return error.reason
+    return "ok"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.dictionaries(KEYS, JSON, max_size=4),
+    st.sampled_from(["rfc8785", "python", "sorted", "spaced"]),
+)
+def test_a_stored_entry_is_judged_as_the_rfc8785_package_judges_it(
+    fields: dict[str, Any], writer: str
+) -> None:
+    """Canonical or not, as rfc8785 says: entries written canonically and not, any values."""
+    document = {**fields, "v": 1, "seq": 0}
+    try:
+        if writer == "rfc8785":
+            entry = rfc8785.dumps(document)
+        else:
+            separators = (", ", ": ") if writer == "spaced" else (",", ":")
+            text = json.dumps(
+                document, ensure_ascii=False, separators=separators, sort_keys=writer == "sorted"
+            )
+            entry = text.encode("utf-8", errors="surrogatepass")
+    except (rfc8785.CanonicalizationError, TypeError, ValueError):
+        return
+    assert _verdict(entry) == _slow_verdict(entry)
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ('{"a":[1,"x",true,null,{"b":"æ"}]}', True),
+        ('{"a":1.5}', False),
+        ('{"a":NaN}', False),
+        ('{"a":9007199254740992}', False),
+        ('{"æ":1}', True),
+        ('{"\U0001f600":1}', False),
+        ('{"a":"1234567890123456"}', True),
+        ('{"a":-1234567890123456}', False),
+    ],
+)
+def test_parse_says_whether_a_value_is_plain(text: str, plain: bool) -> None:
+    assert parse(text)[1] is plain
