@@ -296,36 +296,49 @@ def read_xlsx(source: Path | IO[bytes], *, cancel: threading.Event | None = None
     return _read_sheet(source, cancel)
 
 
+def _unreadable() -> InputError:
+    return InputError("unreadable workbook", (Problem("not a readable XLSX workbook"),))
+
+
 def _read_sheet(source: IO[bytes], cancel: threading.Event | None) -> Table:
     from openpyxl import load_workbook  # noqa: PLC0415 - only XLSX uploads pay for it
 
     try:
         workbook = load_workbook(source, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise InputError("unreadable workbook", (Problem("not a readable XLSX workbook"),)) from exc
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, SyntaxError):
+        raise _unreadable() from None
     try:
-        sheet = workbook.worksheets[0]
-        declared_rows, declared_columns = sheet.max_row or 0, sheet.max_column or 0
-        if declared_rows > MAX_ROWS:
-            raise _limit(f"the sheet declares more than {MAX_ROWS:,} rows")
-        if declared_columns > MAX_COLUMNS:
-            raise _limit(f"the sheet declares more than {MAX_COLUMNS:,} columns")
-        # The heading row is read as wide as it is (at most Excel's 18,278 column names, as
-        # openpyxl reads cell references); every later row only as wide as the headings.
-        first = next(sheet.iter_rows(max_row=1, values_only=True), None)
-        headings = [_cell_text(cell).strip() for cell in first or ()]
-        while headings and not headings[-1]:
-            headings.pop()
-        if not headings:
-            raise InputError("empty file", (Problem("the sheet must start with a heading row"),))
-        if len(headings) > MAX_COLUMNS:
-            raise _limit(f"the heading row uses more than {MAX_COLUMNS:,} columns")
-        # Cells right of the last heading belong to no column and are never read.
-        values = sheet.iter_rows(min_row=2, max_col=len(headings), values_only=True)
-        numbered = ((n, [_cell_text(c) for c in raw]) for n, raw in enumerate(values, start=2))
-        rows = list(_bounded(numbered, cancel))
+        return _rows_of(workbook, cancel)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, EOFError, SyntaxError):
+        # openpyxl meets a cell it cannot convert (a number cell holding text, which it
+        # quotes in its message: it may be personal data), or XML cut off: the file is
+        # refused without its message, and without chaining it.
+        raise _unreadable() from None
     finally:
         workbook.close()
+
+
+def _rows_of(workbook: Any, cancel: threading.Event | None) -> Table:
+    sheet = workbook.worksheets[0]
+    declared_rows, declared_columns = sheet.max_row or 0, sheet.max_column or 0
+    if declared_rows > MAX_ROWS:
+        raise _limit(f"the sheet declares more than {MAX_ROWS:,} rows")
+    if declared_columns > MAX_COLUMNS:
+        raise _limit(f"the sheet declares more than {MAX_COLUMNS:,} columns")
+    # The heading row is read as wide as it is (at most Excel's 18,278 column names, as
+    # openpyxl reads cell references); every later row only as wide as the headings.
+    first = next(sheet.iter_rows(max_row=1, values_only=True), None)
+    headings = [_cell_text(cell).strip() for cell in first or ()]
+    while headings and not headings[-1]:
+        headings.pop()
+    if not headings:
+        raise InputError("empty file", (Problem("the sheet must start with a heading row"),))
+    if len(headings) > MAX_COLUMNS:
+        raise _limit(f"the heading row uses more than {MAX_COLUMNS:,} columns")
+    # Cells right of the last heading belong to no column and are never read.
+    values = sheet.iter_rows(min_row=2, max_col=len(headings), values_only=True)
+    numbered = ((n, [_cell_text(c) for c in raw]) for n, raw in enumerate(values, start=2))
+    rows = list(_bounded(numbered, cancel))
     return Table("xlsx", tuple(headings), rows)
 
 

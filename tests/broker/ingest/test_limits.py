@@ -95,3 +95,28 @@ def test_cancel_stops_the_work_promptly(name: str) -> None:
     with pytest.raises(Cancelled):
         parse_upload(data, name=name, cancel=cancel)
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("kind", ["n", "b", "d"])
+def test_a_cell_openpyxl_cannot_convert_is_refused_without_its_value(kind: str) -> None:
+    """A number, boolean or date cell holding text (a name in a dropped column): refused, unquoted.
+
+    openpyxl quotes the text in its error; it used to escape as a 500 with the value in
+    the server's log.
+    """
+    name = "PLANTED-Navn-Qzxv"
+    cells = "".join(f'<c t="inlineStr"><is><t>{v}</t></is></c>' for v in export_row().values())
+    row = f'<row>{cells}<c t="{kind}"><v>{name}</v></c></row>'
+    heading = sheet_row([*export_row(), "Lejer navn"])
+    with pytest.raises(InputError) as refused:
+        parse_upload(sheet_workbook([heading, row]), name="export.xlsx")
+    assert [str(p) for p in refused.value.problems] == ["not a readable XLSX workbook"]
+    assert refused.value.__cause__ is None
+    assert refused.value.__suppress_context__
+    assert name not in repr(refused.value)
+
+
+def test_a_sheet_cut_off_mid_cell_is_refused() -> None:
+    """XML that ends inside a row is a refusal, not a 500."""
+    data = sheet_workbook([_heading_row(), "<row><c"])
+    assert _refused(data) == ["not a readable XLSX workbook"]
