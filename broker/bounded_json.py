@@ -69,7 +69,7 @@ def loads(data: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
 
     Raises:
         NestedTooDeep: nested deeper than ``max_depth`` (a ``json.JSONDecodeError``).
-        json.JSONDecodeError: not JSON.
+        json.JSONDecodeError: not JSON, or a number of more than 4,300 digits.
         UnicodeDecodeError: bytes that are not UTF-8, UTF-16 or UTF-32 (as ``json.loads``).
     """
     left = _unmatched(_utf8(data), max_depth)
@@ -78,4 +78,11 @@ def loads(data: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     # nesting deeper than the brackets there are.
     if b"[]" in left or left.count(b"[") > max_depth:
         raise NestedTooDeep(max_depth)
-    return json.loads(data)
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise
+    except ValueError:
+        # A number of more digits than Python converts (4,300): not JSON it reads. Raised
+        # as the parser's own error, so every caller refuses it as it refuses bad JSON.
+        raise json.JSONDecodeError("a number has too many digits", "", 0) from None

@@ -109,3 +109,9 @@ def test_the_cli_refuses_a_deep_upload_naming_the_rule(database: Database, tmp_p
     assert "Traceback" not in result.stderr
     assert "  JSON nested deeper than 32 levels" in result.stderr.splitlines()
     _assert_absent((result.stdout + result.stderr).encode(), "the command's output")
+
+
+def test_a_number_of_too_many_digits_is_refused_as_not_json() -> None:
+    """Python converts at most 4,300 digits; more is bad JSON here, not a ValueError escaping."""
+    with pytest.raises(json.JSONDecodeError):
+        bounded_json.loads('{"departments": [' + "1" * 5000 + "]}")

@@ -120,3 +120,9 @@ def test_a_sheet_cut_off_mid_cell_is_refused() -> None:
     """XML that ends inside a row is a refusal, not a 500."""
     data = sheet_workbook([_heading_row(), "<row><c"])
     assert _refused(data) == ["not a readable XLSX workbook"]
+
+
+def test_a_json_upload_with_a_number_of_5000_digits_is_refused() -> None:
+    assert _refused(b'{"departments": [' + b"1" * 5000 + b"]}", name="x.json") == [
+        "the file must be UTF-8 JSON"
+    ]
