@@ -108,12 +108,10 @@ def echo_preview(preview: UploadPreview, guard: WithdrawGuard) -> None:
             f" (of {department.affected_before} affected now)"
         )
         for item in department.changes:
-            phases = "; ".join(
-                f"{p.kind} {_period(p.old)} -> {_period(p.new)}" for p in item.phases
-            )
-            click.echo(
-                f"  {item.change.value}: {item.address}" + (f" ({phases})" if phases else "")
-            )
+            parts = [f"{f.name} {f.old or 'none'} -> {f.new or 'none'}" for f in item.fields]
+            parts += [f"{p.kind} {_period(p.old)} -> {_period(p.new)}" for p in item.phases]
+            details = f" ({'; '.join(parts)})" if parts else ""
+            click.echo(f"  {item.change.value}: {item.address}{details}")
     if over and preview.withdrawn > guard.allowed:
         click.echo(
             f"would be refused: {preview.withdrawn} dwellings no longer affected;"

@@ -35,5 +35,6 @@ class StagedUpload(Base):
     dropped_columns: Mapped[list[str]] = mapped_column(JSON)
     schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """The validated :class:`schemas.ScheduleUpload` as JSON; None when rejected."""
-    problems: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
-    """Each problem's rule, row and column when rejected; None when accepted."""
+    problems: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """When rejected: ``count``, the ``groups`` (rule, column, count, first rows) and the
+    first problems ``kept`` (rule, row, column); None when accepted."""

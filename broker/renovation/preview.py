@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,13 +20,14 @@ from sqlalchemy.orm import Session
 
 from broker.errors import Conflict, Problem
 from broker.release.listing import address_order
-from broker.renovation.models import Department, Dwelling, Phase
+from broker.renovation.models import Department, Dwelling, DwellingReplacement, Phase
 from schemas import DepartmentSchedule, ScheduleUpload, format_address
 
 __all__ = [
     "Change",
     "DepartmentPreview",
     "DwellingChange",
+    "FieldChange",
     "PhaseChange",
     "UploadPreview",
     "WithdrawGuard",
@@ -53,6 +55,20 @@ class PhaseChange:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One stored fact of a dwelling other than its phases, before and after.
+
+    ``name`` is the field (``disposition``, ``kommunekode``, ``adresseid``, ``erstatter``,
+    or ``adresse`` when the address itself changes); ``erstatter`` is the tenancy numbers
+    the dwelling replaces, sorted and joined.
+    """
+
+    name: str
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class DwellingChange:
     """One dwelling the upload adds, changes or leaves out, by its address."""
 
@@ -60,6 +76,7 @@ class DwellingChange:
     change: Change
     phases: tuple[PhaseChange, ...] = ()
     sort_key: tuple[Any, ...] = ()
+    fields: tuple[FieldChange, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +127,19 @@ class _Stored:
     sort_key: tuple[Any, ...]
     affected: bool
     phases: dict[str, Period]
+    facts: dict[str, str | None]
+
+
+def _facts(
+    disposition: str, kommunekode: str, adresseid: str | None, erstatter: Iterable[str]
+) -> dict[str, str | None]:
+    replaced = " ".join(sorted(erstatter)) or None
+    return {
+        "disposition": disposition,
+        "kommunekode": kommunekode,
+        "adresseid": adresseid,
+        "erstatter": replaced,
+    }
 
 
 def _sort_key(vejnavn: str, husnr: str, etage: str | None, doer: str | None) -> tuple[Any, ...]:
@@ -140,6 +170,7 @@ def _stored(session: Session, org: str, code: str) -> dict[str, _Stored]:
             _sort_key(dwelling.vejnavn, dwelling.husnr, dwelling.etage, dwelling.doer),
             dwelling.affected,
             {},
+            _facts(dwelling.disposition, dwelling.kommunekode, dwelling.adresseid, ()),
         )
     phases = (
         select(Phase.dwelling_id, Phase.kind, Phase.start, Phase.end)
@@ -148,6 +179,17 @@ def _stored(session: Session, org: str, code: str) -> dict[str, _Stored]:
     )
     for dwelling_id, kind, start, end in session.execute(phases):
         stored[by_id[dwelling_id]].phases[kind] = (start, end)
+    links = (
+        select(DwellingReplacement.dwelling_id, DwellingReplacement.replaces_id)
+        .join(Dwelling, Dwelling.id == DwellingReplacement.dwelling_id)
+        .where(Dwelling.department_id == department_id)
+    )
+    replaced: dict[int, list[str]] = {}
+    for dwelling_id, replaces_id in session.execute(links):
+        replaced.setdefault(dwelling_id, []).append(by_id.get(replaces_id, ""))
+    for dwelling_id, numbers in replaced.items():
+        facts = stored[by_id[dwelling_id]].facts
+        facts["erstatter"] = " ".join(sorted(numbers)) or None
     return stored
 
 
@@ -174,8 +216,23 @@ def _department(session: Session, org: str, schedule: DepartmentSchedule) -> Dep
             )
             continue
         phases = _phase_changes(before.phases, new)
-        if phases or before.address != dwelling.address:
-            changes.append(DwellingChange(dwelling.address, Change.CHANGED, phases, key))
+        after = _facts(
+            dwelling.disposition.value,
+            dwelling.kommunekode,
+            dwelling.adresseid,
+            dwelling.erstatter,
+        )
+        fields = [
+            FieldChange(name, before.facts[name], value)
+            for name, value in after.items()
+            if before.facts[name] != value
+        ]
+        if before.address != dwelling.address:
+            fields.insert(0, FieldChange("adresse", before.address, dwelling.address))
+        if phases or fields:
+            changes.append(
+                DwellingChange(dwelling.address, Change.CHANGED, phases, key, tuple(fields))
+            )
         else:
             unchanged += 1
     uploaded = {dwelling.lejemaalsnr for dwelling in schedule.dwellings}

@@ -29,15 +29,29 @@ from openpyxl.styles import Font
 from sqlalchemy.orm import Session
 
 from broker.access import Principal, Role
-from broker.errors import Conflict, InputError, NotFound, Problem
+from broker.errors import Conflict, InputError, NotFound
 from broker.ingest import check_org
-from broker.ingest.problems import group_problems
-from broker.ingest.staging import Staged, confirm, discard, preview, stage, staged
+from broker.ingest.staging import (
+    Staged,
+    StaleUpload,
+    confirm,
+    discard,
+    preview,
+    stage,
+    staged,
+)
 from broker.policy import housing_orgs
-from broker.renovation.preview import Change, PhaseChange, UploadPreview, WithdrawGuard
+from broker.renovation.preview import (
+    Change,
+    FieldChange,
+    PhaseChange,
+    UploadPreview,
+    WithdrawGuard,
+)
 from broker.renovation.repository import org_departments
 from broker.renovation.timeline import department_timeline
 from broker.web._i18n import N_, Gettext, gettext_for
+from broker.web._listing_text import FIELD_LABELS
 from broker.web._listing_view import phase_label
 from broker.web._periods import day_text, moment_text, period_text
 from broker.web._rules import rule_text
@@ -73,6 +87,11 @@ _NOTES = {
 }
 _NO_FILE = N_("Choose an export file (CSV or XLSX) to upload.")
 _BAD_TYPE = N_("The file must be a CSV or XLSX export (or the broker's JSON).")
+_STALE = N_(
+    "The schedule was changed by another upload since this file was checked. The changes"
+    " below are what the file changes now: check them, and store again."
+)
+_FIRST_ONLY = N_("The first %(kept)s of %(count)s problems, by row.")
 _UNKNOWN_ORG = N_(
     "No agreement names your organisation (%(org)s) as one that shares its schedule: ask the"
     " operator."
@@ -92,6 +111,21 @@ def _dates(period: tuple[dt.date, dt.date] | None, lang: str, gettext: Gettext) 
     if period is None:
         return gettext("none")
     return period_text(period[0].isoformat(), period[1].isoformat(), lang)
+
+
+_FIELDS = {
+    "adresse": N_("Address"),
+    "disposition": FIELD_LABELS["disposition"],
+    "kommunekode": FIELD_LABELS["kommunekode"],
+    "adresseid": FIELD_LABELS["adresseid"],
+    "erstatter": N_("Replaces"),
+}
+
+
+def _field_text(change: FieldChange, gettext: Gettext) -> str:
+    before = change.old if change.old is not None else gettext("none")
+    after = change.new if change.new is not None else gettext("none")
+    return f"{gettext(_FIELDS[change.name])}: {before} → {after}"
 
 
 def _phase_text(change: PhaseChange, lang: str, gettext: Gettext) -> str:
@@ -120,7 +154,10 @@ def _preview_context(found: UploadPreview, guard: WithdrawGuard, lang: str) -> d
                     item.address,
                     gettext(CHANGE_LABELS[item.change]),
                     item.change.value,
-                    tuple(_phase_text(p, lang, gettext) for p in item.phases),
+                    (
+                        *(_field_text(f, gettext) for f in item.fields),
+                        *(_phase_text(p, lang, gettext) for p in item.phases),
+                    ),
                 )
                 for item in department.changes
             ],
@@ -155,10 +192,9 @@ def _upload_page(
         "errors": errors or [],
     }
     if upload.parsed is None:
-        context["groups"] = [
-            (group, rule_text(group.rule, gettext)) for group in group_problems(upload.problems)
-        ]
-        context["problem_count"] = len(upload.problems)
+        context["groups"] = [(group, rule_text(group.rule, gettext)) for group in upload.groups]
+        context["problem_count"] = upload.problem_count
+        context["kept"] = len(upload.problems)
         return render(request, "rehousing/rejected.html", context, status=status)
     guard = WithdrawGuard(settings.withdraw_guard_share)
     context.update(_preview_context(preview(session, upload), guard, lang))
@@ -199,7 +235,7 @@ def _configured(request: Request, caller: Principal) -> str:
 
 
 @router.post("/genhusning/upload")
-async def upload(
+def upload(
     request: Request,
     caller: Officer,
     session: PageDb,
@@ -207,7 +243,9 @@ async def upload(
 ) -> Response:
     """Check the export and keep it for the officer; then its preview (nothing stored yet)."""
     gettext = gettext_for(language(request))
-    data = b"" if file is None else await file.read()
+    # A plain function: FastAPI runs it on a worker thread, so checking a large file never
+    # holds up the server's other requests.
+    data = b"" if file is None else file.file.read()
     # Only the extension is kept: a file name can carry a person's name.
     suffix = PurePath(file.filename or "").suffix.lower() if file is not None else ""
     if not data:
@@ -253,6 +291,10 @@ def upload_confirm(
     now = web_now(request)
     try:
         confirm(session, upload_id, org=caller.org, by=caller.actor, now=now, guard=guard)
+    except StaleUpload:
+        waiting = _staged(request, caller, session, upload_id)
+        errors = [("", gettext_for(language(request))(_STALE))]
+        return _upload_page(request, session, waiting, errors=errors, status=409)
     except Conflict:
         waiting = _staged(request, caller, session, upload_id)
         count = preview(session, waiting).withdrawn
@@ -269,7 +311,8 @@ def upload_discard(request: Request, caller: Officer, session: PageDb, upload_id
     return RedirectResponse("/genhusning?besked=annulleret", status_code=303)
 
 
-def _problem_sheet(problems: tuple[Problem, ...], gettext: Gettext) -> bytes:
+def _problem_sheet(upload: Staged, gettext: Gettext) -> bytes:
+    problems = upload.problems
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None  # noqa: S101 - a new workbook has its sheet
@@ -281,6 +324,10 @@ def _problem_sheet(problems: tuple[Problem, ...], gettext: Gettext) -> bytes:
         sheet.append([problem.row, problem.column or "", rule_text(problem.rule, gettext)])
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = sheet.dimensions
+    if upload.problem_count > len(problems):
+        shown = {"kept": f"{len(problems):,}", "count": f"{upload.problem_count:,}"}
+        sheet.append([])
+        sheet.append(["", "", gettext(_FIRST_ONLY) % shown])
     for letter, width in (("A", 8), ("B", 28), ("C", 90)):
         sheet.column_dimensions[letter].width = width
     buffer = io.BytesIO()
@@ -296,7 +343,7 @@ def problem_sheet(
     waiting = _staged(request, caller, session, upload_id)
     if waiting.parsed is not None:
         raise NotFound("the upload has no problems")
-    body = _problem_sheet(waiting.problems, gettext_for(language(request)))
+    body = _problem_sheet(waiting, gettext_for(language(request)))
     return download(body, _XLSX, "problemer.xlsx")
 
 

@@ -17,8 +17,17 @@ from broker.errors import Conflict, InputError, NotFound
 from broker.ingest import ingest_file, read_upload, store_upload
 from broker.ingest.models import StagedUpload
 from broker.ingest.problems import group_problems
-from broker.ingest.staging import LIFETIME, confirm, discard, preview, stage, staged
-from broker.renovation import Dwelling, Upload
+from broker.ingest.staging import (
+    KEPT_PROBLEMS,
+    LIFETIME,
+    StaleUpload,
+    confirm,
+    discard,
+    preview,
+    stage,
+    staged,
+)
+from broker.renovation import Dwelling, Phase, Upload
 from broker.renovation.preview import Change, WithdrawGuard, preview_upload
 from broker.renovation.timeline import department_timeline
 from tests.broker.test_privacy import PLANTED
@@ -201,3 +210,74 @@ def test_expired_uploads_are_deleted_when_the_next_is_staged(session: Session) -
     stage(session, data, name="a.csv", org="bo-vest", by="u-1", now=NOW)
     stage(session, data, name="a.csv", org="bo-vest", by="u-1", now=NOW + LIFETIME)
     assert _count(session, StagedUpload) == 1
+
+
+def test_a_change_of_disposition_or_municipality_code_is_a_change(
+    session: Session, tmp_path: Path
+) -> None:
+    """What storing would change beyond the phases is shown: disposition, codes, replacements."""
+    ingest_file(session, write_csv(tmp_path / "a.csv", _rows(3)), org="bo-vest", now=NOW)
+    rows = _rows(3)
+    for row in rows:
+        if row["Lejemålsnr"].endswith("-001"):
+            row.update(Disposition="nedrives", Kommunekode="0101")
+    found = preview_upload(
+        session, read_upload(write_csv(tmp_path / "b.csv", rows)).upload, org="bo-vest"
+    )
+    (department,) = found.departments
+    (changed,) = department.changes
+    assert changed.change is Change.CHANGED
+    assert [(f.name, f.old, f.new) for f in changed.fields] == [
+        ("disposition", "renoveres", "nedrives"),
+        ("kommunekode", "0165", "0101"),
+    ]
+    assert changed.phases == ()
+    assert department.unchanged == 2
+
+
+def test_a_confirmation_after_another_upload_is_checked_again(
+    session: Session, tmp_path: Path
+) -> None:
+    """A department changed since the file was checked: refused, checked again, then stored."""
+    ingest_file(session, write_csv(tmp_path / "a.csv", _rows(10)), org="bo-vest", now=NOW)
+    upload_id = stage(session, csv_bytes(_rows(10)), name="a.csv", org="bo-vest", by="u-1", now=NOW)
+    later = NOW + dt.timedelta(minutes=5)
+    moved = dwelling_rows(10, phases=(("genhusning", dt.date(2027, 5, 3), JUNE),))
+    ingest_file(session, write_csv(tmp_path / "b.csv", moved), org="bo-vest", now=later)
+    confirmed = later + dt.timedelta(minutes=1)
+    with pytest.raises(StaleUpload):
+        confirm(session, upload_id, org="bo-vest", by="u-1", now=confirmed, guard=WithdrawGuard())
+    # Checked again as of now: the preview says what it changes now, and it may be stored.
+    waiting = staged(session, upload_id, org="bo-vest", by="u-1", now=confirmed)
+    assert preview(session, waiting).count(Change.CHANGED) == 10
+    confirm(session, upload_id, org="bo-vest", by="u-1", now=confirmed, guard=WithdrawGuard())
+    starts = set(session.scalars(select(Phase.start)))
+    assert starts == {MARCH}
+
+
+def test_a_flood_of_problems_keeps_its_groups_and_the_first_ten_thousand(session: Session) -> None:
+    rows = [
+        export_row(Lejemålsnr=f"0412-{n // 1000:04d}-{n % 1000:03d}", Postnr="26x0")
+        for n in range(1, KEPT_PROBLEMS + 1_500)
+    ]
+    upload_id = stage(session, csv_bytes(rows), name="a.csv", org="bo-vest", by="u-1", now=NOW)
+    waiting = staged(session, upload_id, org="bo-vest", by="u-1", now=NOW)
+    assert waiting.problem_count == KEPT_PROBLEMS + 1_499
+    assert len(waiting.problems) == KEPT_PROBLEMS
+    (group,) = waiting.groups
+    assert (group.column, group.count, group.rows) == (
+        "Postnr",
+        KEPT_PROBLEMS + 1_499,
+        (2, 3, 4, 5, 6),
+    )
+
+
+def test_a_discard_forgets_what_has_expired_too(session: Session) -> None:
+    data = csv_bytes(_rows(1))
+    stage(session, data, name="a.csv", org="bo-vest", by="u-2", now=NOW)
+    later = NOW + LIFETIME
+    mine = stage(
+        session, data, name="a.csv", org="bo-vest", by="u-1", now=later - dt.timedelta(minutes=1)
+    )
+    discard(session, mine, org="bo-vest", by="u-1", now=later)
+    assert _count(session, StagedUpload) == 0

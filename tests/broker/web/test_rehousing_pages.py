@@ -27,7 +27,8 @@ from tests.broker.test_privacy import PLANTED
 pytestmark = pytest.mark.anyio
 
 MARCH, JUNE = dt.date(2027, 3, 1), dt.date(2027, 6, 30)
-NOW = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
+# Loaded before the tests upload (the pages run on the real clock).
+NOW = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
 
 
 def _rows(count: int, *, first: int = 1) -> list[dict[str, str]]:
@@ -212,8 +213,42 @@ async def test_the_timeline_shows_each_stairwell_by_week(app: FastAPI) -> None:
         other = await client.get("/genhusning/afdeling/andenblok")
     assert page.status_code == 200
     assert "Tidsplan for afdeling blokland" in page.text
-    assert "<td>Prøvevej 1, 2620 Albertslund</td>" in page.text
+    assert '<th scope="row">Prøvevej 1, 2620 Albertslund</th>' in page.text
     assert "<td>10</td>" in page.text
     assert "uge 9-26 2027" in page.text
     assert "Timeline of department blokland" in english.text
     assert other.status_code == 404
+
+
+async def test_a_preview_made_stale_by_another_upload_is_shown_again(app: FastAPI) -> None:
+    """Stored meanwhile by a colleague: the confirmation shows the changes as they are now."""
+    async with page_client(app) as client:
+        user = await sign_in(client, app.state.session_factory, role=Role.HOUSING, org="bo-vest")
+        sent = await _upload(client, user, csv_bytes(_rows(10)))
+        where = sent.headers["location"]
+        first = await client.get(where)
+        moved = dwelling_rows(10, phases=(("genhusning", dt.date(2027, 5, 3), JUNE),))
+        with session_scope(app.state.session_factory) as session:
+            later = dt.datetime.now(dt.UTC)
+            ingest_bytes(session, csv_bytes(moved), name="b.csv", org="bo-vest", now=later)
+        stale = await client.post(where, data=user.form())
+        stored = await client.post(where, data=user.form())
+    assert "10 uændrede" in first.text
+    assert stale.status_code == 409
+    assert "Planen er blevet ændret af en anden indlæsning" in stale.text
+    assert "10 ændrede" in stale.text
+    assert "genhusning: 3. maj - 30. juni 2027 → 1. marts - 30. juni 2027" in stale.text
+    assert stored.status_code == 303
+
+
+async def test_a_change_beyond_the_phases_is_shown(app: FastAPI) -> None:
+    rows = _rows(10)
+    for row in rows:
+        if row["Lejemålsnr"].endswith("-001"):
+            row["Disposition"] = "nedrives"
+    async with page_client(app) as client:
+        user = await sign_in(client, app.state.session_factory, role=Role.HOUSING, org="bo-vest")
+        sent = await _upload(client, user, csv_bytes(rows))
+        preview = await client.get(sent.headers["location"])
+    assert "1 ændrede" in preview.text
+    assert "renoveres → nedrives" in preview.text
