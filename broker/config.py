@@ -198,6 +198,13 @@ class Settings(BaseSettings):
         default=(),
         description="each organisation's name, contact and DPO for its record of processing",
     )
+    alert_mail: str | None = Field(
+        default=None,
+        pattern=_MAILBOX,
+        max_length=254,
+        description="mail the failures a person must act on (the operator pages' banner) to"
+        " this address when a new one appears (needs smtp)",
+    )
     smtp: SmtpSettings | None = Field(
         default=None, description="where notifications are sent from; none: no e-mail is sent"
     )

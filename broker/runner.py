@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from broker.config import Settings
 from broker.contact.service import close_unanswered
@@ -30,12 +30,16 @@ from broker.policy.service import record_versions
 from broker.release import release
 from broker.scheduler import Scheduler
 
-__all__ = ["POLL_SECONDS", "Runner", "version_recorder"]
+__all__ = ["POLL_SECONDS", "Runner", "Watcher", "version_recorder"]
 
 log = structlog.get_logger(__name__)
 
 POLL_SECONDS = 5.0
 """How often due deliveries (retries) are looked for."""
+
+
+Watcher = Callable[[sessionmaker[Session], dt.datetime], object]
+"""Called after each round of the runner's work with its session factory and the time."""
 
 
 def _now() -> dt.datetime:
@@ -54,12 +58,14 @@ class Runner:
         *,
         keys: KeyStore | None = None,
         hooks: DeliveryHooks | None = None,
+        watchers: Sequence[Watcher] = (),
     ) -> None:
         """Work on ``engine`` with the policies in force that ``policies`` returns.
 
         The log keys come from ``keys`` (by default a store of the runner's own): loaded
         once, and again only when a rotation wrote a newer key. ``hooks`` are told of
-        each delivered release (``broker.wiring.delivery_hooks``).
+        each delivered release (``broker.wiring.delivery_hooks``); ``watchers`` are
+        called after each round (``broker.wiring.round_watchers``: the alert e-mail).
         """
         self._settings = settings
         self._keys = keys if keys is not None else KeyStore(settings)
@@ -67,6 +73,7 @@ class Runner:
         self._policies = policies
         self._clock = clock
         self._hooks = hooks
+        self._watchers = tuple(watchers)
         self._factory = make_session_factory(engine)
         self._client = httpx.Client(timeout=settings.delivery_timeout)
         self._witnesses = WitnessClients()
@@ -123,6 +130,8 @@ class Runner:
             )
             if attempts:
                 witness_latest(self._engine, self._settings, clients=self._witnesses)
+            for watcher in self._watchers:
+                watcher(self._factory, now)
         except ConfigError as error:
             log.error("runner.keys_unavailable", reason=str(error))  # noqa: TRY400 - known cause
         except SQLAlchemyError as error:

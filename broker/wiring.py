@@ -10,9 +10,10 @@ from __future__ import annotations
 from broker.config import Settings
 from broker.contact.service import register_hooks as contact_hooks
 from broker.delivery.service import DeliveryHooks
-from broker.web import register_notifications
+from broker.runner import Watcher
+from broker.web import AlertMail, register_notifications
 
-__all__ = ["delivery_hooks"]
+__all__ = ["delivery_hooks", "round_watchers"]
 
 
 def delivery_hooks(settings: Settings) -> DeliveryHooks:
@@ -25,3 +26,8 @@ def delivery_hooks(settings: Settings) -> DeliveryHooks:
     contact_hooks(hooks)
     register_notifications(hooks, settings)
     return hooks
+
+
+def round_watchers(settings: Settings) -> tuple[Watcher, ...]:
+    """Return what looks on after each round of the runner: the operator's alert e-mail."""
+    return (AlertMail(settings),)

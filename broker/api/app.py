@@ -28,7 +28,7 @@ from broker.keys import KeyStore
 from broker.policy import PolicyRegistry
 from broker.runner import Runner, version_recorder
 from broker.web import install_static, install_web
-from broker.wiring import delivery_hooks
+from broker.wiring import delivery_hooks, round_watchers
 
 __all__ = ["create_app"]
 
@@ -90,7 +90,12 @@ def _lifespan(
         halt = None
         if settings.scheduler:
             runner = Runner(
-                settings, db, lambda: registry.active, keys=keys, hooks=delivery_hooks(settings)
+                settings,
+                db,
+                lambda: registry.active,
+                keys=keys,
+                hooks=delivery_hooks(settings),
+                watchers=round_watchers(settings),
             )
             halt = runner.start()
         yield

@@ -22,7 +22,7 @@ from broker.receiver import MAX_BODY, Receiver, make_receiver_server
 from broker.release import release
 from broker.runner import Runner, version_recorder
 from broker.scheduler import default_identity, stand_in
-from broker.wiring import delivery_hooks
+from broker.wiring import delivery_hooks, round_watchers
 
 __all__ = ["deliver", "push", "receiver", "scheduler"]
 
@@ -193,7 +193,12 @@ def scheduler(ctx: click.Context) -> None:
     click.echo(f"scheduler running with {len(registry.active)} policies; stop with Ctrl-C")
     try:
         runner = Runner(
-            settings, engine, lambda: registry.active, keys=keys, hooks=delivery_hooks(settings)
+            settings,
+            engine,
+            lambda: registry.active,
+            keys=keys,
+            hooks=delivery_hooks(settings),
+            watchers=round_watchers(settings),
         )
         runner.run(stop)
     finally:

@@ -17,6 +17,7 @@ from broker.web._access import router as access_router
 from broker.web._admin import router as admin_router
 from broker.web._admin_accounts import router as admin_accounts_router
 from broker.web._agreements import router as agreements_router
+from broker.web._alert_mail import AlertMail
 from broker.web._contact import router as contact_router
 from broker.web._errors import install_error_pages
 from broker.web._i18n import LANGUAGES, N_, gettext_for
@@ -52,6 +53,7 @@ from broker.web._static import StaticAssets, install_static, static_url
 __all__ = [
     "LANGUAGES",
     "N_",
+    "AlertMail",
     "PageDb",
     "PageReadDb",
     "RecordView",

@@ -34,7 +34,7 @@ from broker.web._i18n import N_, Gettext, gettext_for
 from broker.web._shell import PageDb, PageReadDb, SignedInAs, language, page_router, render, web_now
 from broker.web._start import LINKS, StartLink
 
-__all__ = ["ALERT_TEXTS", "STATE_LABELS", "Operator", "router", "when"]
+__all__ = ["ALERT_TEXTS", "STATE_LABELS", "AlertLine", "Operator", "alert_line", "router", "when"]
 
 router = page_router()
 LINKS.append(StartLink(frozenset({Role.ADMIN}), N_("Operations"), "/drift"))
@@ -80,12 +80,15 @@ def when(moment: dt.datetime | None, lang: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _AlertLine:
+class AlertLine:
+    """An alert as the operator reads it: its text, and the page where it is put right."""
+
     text: str
     link: str
 
 
-def _alert_line(alert: Alert, gettext: Gettext, lang: str) -> _AlertLine:
+def alert_line(alert: Alert, gettext: Gettext, lang: str) -> AlertLine:
+    """Return what the banner (and the alert e-mail) says of ``alert``, and where it links."""
     text = gettext(ALERT_TEXTS[alert.kind]) % {
         "release": alert.release_id or "",
         "recipient": alert.recipient or "",
@@ -94,7 +97,7 @@ def _alert_line(alert: Alert, gettext: Gettext, lang: str) -> _AlertLine:
     }
     anchor = f"#{alert.release_id}" if alert.kind == "failed" else ""
     link = "/drift" if alert.kind == "uncosigned" else f"/drift/leveringer{anchor}"
-    return _AlertLine(text, link)
+    return AlertLine(text, link)
 
 
 def _settings(request: Request) -> Settings:
@@ -109,7 +112,7 @@ class OperatorPage:
     principal: Principal
     lang: str
     gettext: Gettext
-    alerts: tuple[_AlertLine, ...]
+    alerts: tuple[AlertLine, ...]
 
     def context(self, **values: Any) -> dict[str, Any]:
         """Return a template's context: ``values`` with the alerts."""
@@ -123,7 +126,7 @@ def _operator(
     gettext = gettext_for(lang)
     with session_scope(request.app.state.read_session_factory) as session:
         found = alerts(session, _settings(request), now=web_now(request))
-    lines = tuple(_alert_line(alert, gettext, lang) for alert in found)
+    lines = tuple(alert_line(alert, gettext, lang) for alert in found)
     return OperatorPage(principal, lang, gettext, lines)
 
 
