@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
@@ -80,15 +81,27 @@ class BodyTooLarge(HTTPException):
 class BodyLimit:
     """Refuse a body over ``limit`` bytes, counted as it streams, with 413 problem+json.
 
+    Outside the API (a page's form), with the Danish error page ``page`` gives instead.
+
     A declared ``Content-Length`` over the limit is refused before anything is read;
     a body sent without one (chunked), or longer than it said, is refused as soon as
     its bytes pass the limit. Either way the route never sees it, so it changes nothing.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        """Wrap ``app``."""
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        page: Callable[[Scope], Awaitable[ASGIApp | None]] | None = None,
+    ) -> None:
+        """Wrap ``app``; ``page(scope)`` gives the refusal outside the API (None: the problem)."""
         self.app = app
         self.limit = limit
+        self.page = page
+
+    async def _refuse(self, exc: BodyTooLarge, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = await self.page(scope) if self.page is not None else None
+        await (answer if answer is not None else problem_for(exc))(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request with its body counted."""
@@ -97,7 +110,7 @@ class BodyLimit:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await problem_for(BodyTooLarge())(scope, receive, send)
+            await self._refuse(BodyTooLarge(), scope, receive, send)
             return
         received = 0
         started = False
@@ -122,4 +135,4 @@ class BodyLimit:
             # Read outside a route (no handler answered it): answered here, if still possible.
             if started:
                 raise
-            await problem_for(exc)(scope, receive, send)
+            await self._refuse(exc, scope, receive, send)

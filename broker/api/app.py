@@ -27,7 +27,7 @@ from broker.errors import ConfigError
 from broker.keys import KeyStore
 from broker.policy import PolicyRegistry
 from broker.runner import Runner, version_recorder
-from broker.web import install_static, install_web
+from broker.web import install_static, install_web, too_large_page
 from broker.wiring import delivery_hooks, round_watchers
 
 __all__ = ["create_app"]
@@ -164,7 +164,7 @@ def create_app(
     # Outermost last: the request id, admission, the body limit, then the token, all before
     # the app reads the body. A request refused by one of them is never read.
     app.add_middleware(Authenticate)
-    app.add_middleware(BodyLimit, limit=settings.api_max_body)
+    app.add_middleware(BodyLimit, limit=settings.api_max_body, page=too_large_page)
     app.add_middleware(Admission, limit=settings.api_max_concurrency)
     app.add_middleware(RequestId)
 

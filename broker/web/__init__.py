@@ -19,7 +19,7 @@ from broker.web._admin_accounts import router as admin_accounts_router
 from broker.web._agreements import router as agreements_router
 from broker.web._alert_mail import AlertMail
 from broker.web._contact import router as contact_router
-from broker.web._errors import install_error_pages
+from broker.web._errors import install_error_pages, too_large_page
 from broker.web._i18n import LANGUAGES, N_, gettext_for
 from broker.web._integrity import router as integrity_router
 from broker.web._lists import router as lists_router
@@ -75,6 +75,7 @@ __all__ = [
     "render_record_pdf",
     "render_record_xlsx",
     "static_url",
+    "too_large_page",
 ]
 
 

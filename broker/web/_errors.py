@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import WebSocketRequestValidationError
 from fastapi.responses import Response
+from starlette.types import Scope
 
 from broker.web._i18n import N_, gettext_for
 from broker.web._shell import (
@@ -28,7 +29,7 @@ from broker.web._shell import (
     render,
 )
 
-__all__ = ["error_page", "install_error_pages"]
+__all__ = ["error_page", "install_error_pages", "too_large_page"]
 
 log = structlog.get_logger("broker.web")
 
@@ -105,6 +106,13 @@ async def _refused(request: Request, exc: Exception) -> Response:
 async def _sign_in(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SignInRequired)  # noqa: S101 - registered for this kind
     return redirect_to_sign_in(exc.next_path)
+
+
+async def too_large_page(scope: Scope) -> Response | None:
+    """The error page for a form over the body limit (None on the API's paths: its problem)."""
+    if is_api_path(str(scope.get("path", ""))):
+        return None
+    return await run_in_threadpool(error_page, Request(scope), 413, *PAGES[413])
 
 
 def install_error_pages(app: FastAPI) -> None:

@@ -119,3 +119,24 @@ def test_a_rehousing_officer_previews_confirms_and_is_stopped_by_the_guard(
         check_axe(page)
         screenshot(page, "rehousing-timeline")
         assert requests.hosts() == {served.origin}
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_rejected_file_lists_its_problems_in_danish(
+    database: Database, tmp_path: Path, page: Page
+) -> None:
+    """A systematic error is one row of the table, in Danish; axe on the page."""
+    officer = create_user(make_session_factory(database.engine), role=Role.HOUSING, org="bo-vest")
+    rows = with_personal(_rows(12), PLANTED)
+    for row in rows:
+        row["Postnr"] = "26x0"
+    bad = write_csv(tmp_path / "fejl.csv", rows)
+    with serve_broker(database, tmp_path / "home") as served:
+        _sign_in(page, served.url, officer.org, officer.username, officer.password)
+        page.goto(f"{served.url}/genhusning")
+        _check_file(page, served.url, bad)
+        assert page.get_by_role("heading", name="Filen blev afvist").count() == 1
+        assert page.get_by_role("cell", name="skal være et postnummer på 4 cifre").count() == 1
+        _absent(page)
+        check_axe(page)

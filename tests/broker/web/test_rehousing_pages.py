@@ -252,3 +252,19 @@ async def test_a_change_beyond_the_phases_is_shown(app: FastAPI) -> None:
         preview = await client.get(sent.headers["location"])
     assert "1 ændrede" in preview.text
     assert "renoveres → nedrives" in preview.text
+
+
+async def test_a_file_over_the_body_limit_gets_the_danish_error_page(
+    database: Database, tmp_path: Path
+) -> None:
+    """Refused before it is read, as the API refuses it, but as a page for the browser."""
+    small = web_app(database, tmp_path, api_max_body=20_000)
+    async with page_client(small) as client:
+        user = await sign_in(client, small.state.session_factory, role=Role.HOUSING, org="bo-vest")
+        refused = await _upload(client, user, csv_bytes(_rows(400)))
+        api = await client.post("/v1/schedules", content=b"x" * 30_000)
+    assert refused.status_code == 413
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "Der blev sendt for meget" in refused.text
+    assert api.status_code == 413
+    assert api.headers["content-type"] == "application/problem+json"
