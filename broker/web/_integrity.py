@@ -28,6 +28,7 @@ from broker.disclosure.witnessing import witness_states
 from broker.errors import LogVerificationError
 from broker.web._i18n import N_, gettext_for
 from broker.web._shell import (
+    XLSX,
     PageDb,
     PageKeys,
     PageReadDb,
@@ -47,7 +48,6 @@ LINKS.append(
     StartLink(frozenset({Role.AUDITOR}), N_("The log's integrity and exports"), "/integritet")
 )
 Auditor = Annotated[Principal, SignedInAs(Role.AUDITOR)]
-_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COLUMNS = (
     ("seq", N_("Entry")),
     ("time", N_("Time (UTC)")),
@@ -164,4 +164,4 @@ def spreadsheet(request: Request, caller: Auditor, session: PageDb, ring: PageKe
     sheet.auto_filter.ref = sheet.dimensions
     body = io.BytesIO()
     book.save(body)
-    return download(body.getvalue(), _XLSX, "udleveringslog.xlsx")
+    return download(body.getvalue(), XLSX, "udleveringslog.xlsx")

@@ -26,6 +26,7 @@ from broker.web._i18n import N_, gettext_for
 from broker.web._listing_view import list_view, phase_label, release_label
 from broker.web._pdf import render_pdf
 from broker.web._shell import (
+    XLSX,
     PageReadDb,
     SignedInAs,
     download,
@@ -42,7 +43,6 @@ router = page_router()
 LINKS.append(StartLink(frozenset({Role.VISITATOR}), N_("Lists of affected dwellings"), "/lister"))
 
 Visitator = Annotated[Principal, SignedInAs(Role.VISITATOR)]
-_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _LEFT_OFF = {
     "phase": ("fase", N_("The phase chosen is not in this list: all phases are shown.")),
     "street": ("vej", N_("The street chosen is not in this list: all streets are shown.")),
@@ -111,7 +111,7 @@ def list_workbook(
     page = list_page(session, caller.org, release_id, **shown.given())
     assert page.listing is not None  # noqa: S101 - a release by id is found or NotFound
     body = render_xlsx(page.listing, language(request))
-    return download(body, _XLSX, f"liste-{page.listing.release.id}.xlsx")
+    return download(body, XLSX, f"liste-{page.listing.release.id}.xlsx")
 
 
 @router.get("/lister/{release_id}.pdf")

@@ -30,6 +30,7 @@ from broker.web._listing_text import FIELD_LABELS
 from broker.web._pdf import html_to_pdf
 from broker.web._periods import moment_text
 from broker.web._shell import (
+    XLSX,
     PageReadDb,
     SignedInAs,
     download,
@@ -60,7 +61,6 @@ Reader = Annotated[Principal, SignedInAs(Role.AUDITOR, Role.ADMIN)]
 
 _ENTRY_PAGE = "/logbog/{seq}"
 """The DPO's page of one log entry: linked from the record when the app serves it."""
-_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
 _UNITS = (
     (N_("1 year"), N_("%(count)s years")),
@@ -346,4 +346,4 @@ def render_record_xlsx(view: RecordView) -> bytes:
 def record_workbook(request: Request, caller: Reader, session: PageReadDb) -> Response:
     """The record of processing as an XLSX workbook."""
     view = record_view(_record(request, caller, session), language(request))
-    return download(render_record_xlsx(view), _XLSX, f"fortegnelse-{view.org}.xlsx")
+    return download(render_record_xlsx(view), XLSX, f"fortegnelse-{view.org}.xlsx")

@@ -56,6 +56,7 @@ from broker.web._listing_view import phase_label
 from broker.web._periods import day_text, moment_text, period_text
 from broker.web._rules import rule_text
 from broker.web._shell import (
+    XLSX,
     PageDb,
     PageReadDb,
     SignedInAs,
@@ -74,7 +75,6 @@ LINKS.append(
     StartLink(frozenset({Role.HOUSING}), N_("Upload the renovation schedule"), "/genhusning")
 )
 Officer = Annotated[Principal, SignedInAs(Role.HOUSING)]
-_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FORMATS = {".csv", ".xlsx", ".json"}
 CHANGE_LABELS = {
     Change.NEW: N_("new"),
@@ -344,7 +344,7 @@ def problem_sheet(
     if waiting.parsed is not None:
         raise NotFound("the upload has no problems")
     body = _problem_sheet(waiting, gettext_for(language(request)))
-    return download(body, _XLSX, "problemer.xlsx")
+    return download(body, XLSX, "problemer.xlsx")
 
 
 @router.get("/genhusning/afdeling/{code}")

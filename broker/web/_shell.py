@@ -51,6 +51,7 @@ __all__ = [
     "CSRF_FIELD",
     "LANG_COOKIE",
     "SESSION_COOKIE",
+    "XLSX",
     "PageDb",
     "PageKeys",
     "PageReadDb",
@@ -421,6 +422,10 @@ def redirect_to_sign_in(next_path: str) -> Response:
     """Return the redirect to the sign-in page, coming back to ``next_path`` afterwards."""
     target = "/log-ind" if next_path == "/" else f"/log-ind?next={quote(next_path, safe='')}"
     return RedirectResponse(target, status_code=303)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+"""The media type of a spreadsheet download (``download(body, XLSX, name)``)."""
 
 
 def download(body: bytes, media_type: str, filename: str) -> Response:
