@@ -36,6 +36,7 @@ __all__ = ["main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="renovation-broker", prog_name="broker")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """The renovation data-sharing broker."""

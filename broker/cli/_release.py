@@ -61,6 +61,15 @@ def push(ctx: click.Context, policy_id: str) -> None:
     if policy is None or policy.flow is not Flow.AFFECTED_DWELLINGS:
         click.echo("error: no affected-dwellings policy with that id", err=True)
         raise CommandFailed
+    if policy.recipient not in {recipient.id for recipient in settings.recipients}:
+        # Refused before anything is on record: a release nobody can deliver would only
+        # fail, again and again, in the server's log.
+        click.echo(
+            f"error: the policy's recipient {policy.recipient} is not configured"
+            " (BROKER_RECIPIENTS); nothing was released",
+            err=True,
+        )
+        raise CommandFailed
     ring = load_keys(settings)
     moment = now()
     # One engine for the whole command: the release, its delivery, the witnesses.

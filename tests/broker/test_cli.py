@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from clirun import run_broker
 from databases import Database
 from factories import PERSONAL_HEADINGS, dwelling_rows, export_row, with_personal, write_csv
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from broker.renovation import Dwelling, Upload
 
@@ -215,3 +218,36 @@ def test_one_systematic_error_is_one_line(database: Database, tmp_path: Path) ->
     assert len(problems) == 1
     assert problems[0].startswith("  column Postnr: ")
     assert problems[0].endswith("(4,000 rows: 2, 3, 4, 5, 6, ...)")
+
+
+def test_a_push_to_a_recipient_not_configured_is_refused(
+    database: Database, tmp_path: Path
+) -> None:
+    """No BROKER_RECIPIENTS entry for the policy's recipient: exit 1, nothing on record."""
+    path = write_csv(tmp_path / "a.csv", dwelling_rows(6))
+    assert _ingest(database, tmp_path, path).returncode == 0
+    result = run_broker(
+        database, tmp_path, "push", "albertslund-visitation-weekly", env={"BROKER_RECIPIENTS": "[]"}
+    )
+    assert result.returncode == 1
+    assert (
+        "error: the policy's recipient albertslund/visitation is not configured"
+        " (BROKER_RECIPIENTS); nothing was released\n"
+    ) in result.stderr
+    assert "released" not in result.stdout
+    with database.engine.connect() as connection:
+        entries = connection.execute(text("SELECT count(*) FROM log_entries")).scalar_one()
+    assert entries == 0
+
+
+def test_the_version_is_printed() -> None:
+    """`broker --version` names the distribution's version, without settings or a database."""
+    result = subprocess.run(
+        [sys.executable, "-m", "broker", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"broker, version {version('renovation-broker')}\n"
