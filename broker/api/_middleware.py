@@ -24,7 +24,12 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 class RequestId:
-    """Bind a run id to every log line of the request and return it as ``X-Request-ID``."""
+    """Bind a run id to every log line of the request and return it as ``X-Request-ID``.
+
+    Every response leaves with ``X-Content-Type-Options: nosniff`` (those of the API, the
+    pages, the files and every refusal, the outer layers' too): a browser uses a body only
+    as the type it is sent as.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         """Wrap ``app``."""
@@ -41,7 +46,9 @@ class RequestId:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["x-request-id"] = run_id
+                headers = MutableHeaders(scope=message)
+                headers["x-request-id"] = run_id
+                headers.setdefault("x-content-type-options", "nosniff")
             await send(message)
 
         with structlog.contextvars.bound_contextvars(run_id=run_id):

@@ -35,6 +35,7 @@ async def test_every_error_is_a_problem_document(world: World) -> None:
     assert [a.status_code for a in answers] == [401, 401, 403, 404, 404, 415, 422, 422, 422, 422]
     for answer in answers:
         assert answer.headers["content-type"] == PROBLEM
+        assert answer.headers["x-content-type-options"] == "nosniff"
         problem = answer.json()
         assert problem["status"] == answer.status_code
         assert problem["title"]
@@ -42,6 +43,21 @@ async def test_every_error_is_a_problem_document(world: World) -> None:
             assert problem["errors"]
             assert all(error["field"] and error["rule"] for error in problem["errors"])
     assert answers[6].json()["errors"][0]["field"] == "limit"
+
+
+@pytest.mark.anyio
+async def test_every_answer_says_nosniff(world: World) -> None:
+    """JSON, the health answers and the OpenAPI document: each with X-Content-Type-Options."""
+    async with world.client() as client:
+        answers = [
+            await client.get("/v1/departments", headers=world.auth(H)),
+            await client.get("/healthz"),
+            await client.get("/readyz"),
+            await client.get("/openapi.json"),
+        ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 200]
+    assert {a.headers.get("x-content-type-options") for a in answers} == {"nosniff"}
+    assert all(a.headers.get_list("x-content-type-options") == ["nosniff"] for a in answers)
 
 
 def _json(world: World) -> dict[str, str]:
@@ -68,6 +84,7 @@ async def test_a_body_over_the_limit_is_refused_and_changes_nothing(
     assert "content-length" not in streamed.request.headers
     for refused in (declared, streamed):
         assert (refused.status_code, refused.headers["content-type"]) == (413, PROBLEM)
+        assert refused.headers["x-content-type-options"] == "nosniff"
     assert after == before
 
 
