@@ -90,12 +90,18 @@ class Runner:
         """Release one claimed run of ``policy_id`` (the policy in force now) in ``session``.
 
         Raises:
-            ConfigError: the log keys cannot be loaded; the run is tried again later.
+            ConfigError: the log keys cannot be loaded, or the policy's recipient is not
+                configured; the run is tried again later.
         """
         policy = next((p.policy for p in self._policies() if p.policy.id == policy_id), None)
         if policy is None:
             log.error("release.policy_gone", policy_id=policy_id)
             return
+        if policy.recipient not in {r.id for r in self._settings.recipients}:
+            # Nothing on record for a release no one can deliver: the run is tried again
+            # (with the scheduler's backoff) until the recipient is configured.
+            message = f"the policy's recipient {policy.recipient} is not configured"
+            raise ConfigError(message + " (BROKER_RECIPIENTS)")
         ring = self._keys.ring()
         outcome = release(session, ring, policy, run_at=due_at, now=self._clock())
         if outcome.release is None:

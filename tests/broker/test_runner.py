@@ -103,3 +103,24 @@ def test_a_run_that_fails_for_want_of_keys_is_released_once_they_are_back(
         releases = list(connection.execute(select(Release.policy_id, Release.status)))
     assert releases == [("albertslund-visitation-weekly", "delivered")]
     assert len(list((store / "releases").iterdir())) == 1
+
+
+def test_a_run_for_a_recipient_not_configured_releases_nothing(
+    database: Database, tmp_path: Path
+) -> None:
+    """No recipient configured at 06:00: nothing on record, nothing claimed; the run waits."""
+    settings = Settings(home=tmp_path / "home", policies_dir=POLICIES, recipients=())
+    init_keys(settings)
+    export = write_csv(tmp_path / "export.csv", dwelling_rows(6, phases=PHASES))
+    with session_scope(make_session_factory(database.engine)) as session:
+        ingest_file(session, export, org="bo-vest", now=MONDAY - dt.timedelta(days=1))
+    loaded, problems = load_policies([POLICIES])
+    assert not problems
+    runner = Runner(settings, database.engine, lambda: tuple(loaded), clock=lambda: MONDAY)
+    with capture_logs() as logs:
+        runner.step()
+        runner.step()  # within the backoff: not tried, not logged again
+    with database.engine.connect() as connection:
+        assert list(connection.execute(select(Release.id))) == []
+        assert list(connection.execute(select(SchedulerRun.policy_id))) == []
+    assert [e["failures"] for e in logs if e["event"] == "scheduler.run_failed"] == [1]
