@@ -49,7 +49,14 @@ from broker.errors import InputError, Problem
 from broker.web._admin import Operator, OperatorPage
 from broker.web._i18n import N_, Gettext
 from broker.web._periods import moment_text
-from broker.web._shell import PageDb, PageReadDb, page_router, render, web_now
+from broker.web._shell import (
+    PageDb,
+    PageReadDb,
+    current_account,
+    page_router,
+    render,
+    web_now,
+)
 from schemas import looks_personal
 
 __all__ = ["ROLE_LABELS", "router"]
@@ -95,6 +102,10 @@ _NOT_REPEATED = N_("What was written here looked like personal data, so it is no
 _NOTES = {
     "deaktiveret": N_("The user is disabled: its sessions have ended and it cannot sign in."),
     "allerede-deaktiveret": N_("The user was already disabled."),
+    "egen-bruger": N_(
+        "You cannot disable the user you are signed in as: another operator can, or"
+        " broker user disable."
+    ),
     "tilbagekaldt": N_("The token is revoked: the API refuses it from now on."),
     "allerede-tilbagekaldt": N_("The token was already revoked."),
 }
@@ -243,7 +254,13 @@ def disable_user(
     org: Annotated[str, Form()] = "",
     username: Annotated[str, Form()] = "",
 ) -> Response:
-    """Disable a user at once (as ``broker user disable``), then back to the users."""
+    """Disable a user at once (as ``broker user disable``), then back to the users.
+
+    Not the operator's own: the last operator would lock the pages' operations out.
+    """
+    account = current_account(request)
+    if account is not None and (org, username) == (account.principal.org, account.username):
+        return RedirectResponse("/drift/brugere?besked=egen-bruger", status_code=303)
     changed = accounts.disable_user(session, org, username, now=web_now(request))
     if changed:
         # The username is not logged (it may be a person's name): the organisation and who.

@@ -185,6 +185,19 @@ async def test_the_operator_disables_a_user_and_its_session_ends(app: FastAPI) -
         assert (await sign_in_with(other, person)).status_code == 401
 
 
+async def test_the_operator_cannot_disable_their_own_user(app: FastAPI) -> None:
+    """The last operator must not lock the operations pages out: refused, still signed in."""
+    async with page_client(app) as client:
+        admin = await sign_in(client, app.state.session_factory, role=Role.ADMIN, org="bo-vest")
+        form = admin.form(org="bo-vest", username=admin.username)
+        answer = await client.post("/drift/brugere/deaktiver", data=form)
+        after = await client.get(answer.headers["location"])
+    assert answer.headers["location"] == "/drift/brugere?besked=egen-bruger"
+    assert after.status_code == 200
+    assert "Du kan ikke deaktivere den bruger, du er logget ind som" in after.text
+    assert _row(after.text, f"{admin.username}</td>").count("deaktiveret") == 0
+
+
 async def test_a_bad_user_form_names_each_field_and_changes_nothing(app: FastAPI) -> None:
     """422: an error summary linking to each field; a personal-looking value is not repeated."""
     async with page_client(app) as client:
