@@ -19,7 +19,7 @@ import base64
 import datetime as dt
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Protocol
@@ -323,6 +323,23 @@ def _arrived(hooks: DeliveryHooks, release: Release, receipt: CutReceipt, now: d
     )
 
 
+_UNROUTABLE: set[str] = set()
+"""The releases whose recipient is not configured, already logged by this process."""
+
+
+def _route(
+    release: Release, recipients: Mapping[str, RecipientSettings]
+) -> RecipientSettings | None:
+    """The release's configured recipient; None (said once per release, not every round)."""
+    recipient = recipients.get(release.recipient)
+    if recipient is None and release.id not in _UNROUTABLE:
+        _UNROUTABLE.add(release.id)
+        log.error("delivery.no_recipient", release_id=release.id, recipient=release.recipient)
+    elif recipient is not None:
+        _UNROUTABLE.discard(release.id)
+    return recipient
+
+
 def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by keyword
     factory: sessionmaker[Session],
     settings: Settings,
@@ -368,9 +385,8 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
     blocked: set[str] = set()
     receipts = ReceiptCutter(_engine_of(factory), settings, clients=witnesses)
     for release in due:
-        recipient = recipients.get(release.recipient)
+        recipient = _route(release, recipients)
         if recipient is None:
-            log.error("delivery.no_recipient", release_id=release.id, recipient=release.recipient)
             continue
         held_back = release.log_seq > waiting.get(release.recipient, release.log_seq)
         if release.recipient in blocked or held_back:

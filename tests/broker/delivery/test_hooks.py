@@ -110,3 +110,19 @@ def test_no_arrived_hook_for_a_release_that_did_not_arrive(
     hooks.on_arrived(calls.append)
     assert _deliver(database, tmp_path, ring, blocker / "drop", hooks) == [False]
     assert calls == []
+
+
+def test_a_release_to_a_recipient_not_configured_is_logged_once(
+    database: Database, tmp_path: Path, ring: KeyRing
+) -> None:
+    """Round after round it waits; the error is said once, not every few seconds."""
+    upload(database, tmp_path, dwelling_rows(6, phases=PHASES))
+    made = run(database, ring, weekly())
+    assert made is not None
+    settings = Settings(home=tmp_path / "home", recipients=())
+    factory = make_session_factory(database.engine)
+    with capture_logs() as events, httpx.Client() as client:
+        for _ in range(3):
+            assert deliver_due(factory, settings, ring, client, lambda: RUN) == []
+    said = [e for e in events if e["event"] == "delivery.no_recipient"]
+    assert [(e["release_id"], e["recipient"]) for e in said] == [(made.id, RECIPIENT)]
