@@ -79,11 +79,11 @@ def ingest(  # noqa: PLR0913, PLR0917 - one argument per option
     parsed = read_upload(path, mapping=column_mapping, progress=_progress_printer())
     guard = WithdrawGuard(settings.withdraw_guard_share, allow_withdraw)
     with open_session(settings) as session:
-        preview = preview_upload(session, parsed.upload, org=org)
         if dry_run:
-            echo_preview(preview, guard)
+            echo_preview(preview_upload(session, parsed.upload, org=org), guard)
             click.echo("dry run: nothing was stored")
             return
+        # The guard compares with the stored schedule itself: no preview is read twice.
         report = store_upload(session, parsed, org=org, now=now(), guard=guard)
     echo_report(report)
 

@@ -144,8 +144,10 @@ def test_a_dry_run_shows_the_changes_and_stores_nothing(database: Database, tmp_
     )
     rows = dwelling_rows(2) + dwelling_rows(1, first=4)
     rows[1]["Startdato"] = "08-03-2027"
+    rows = with_personal(rows, dict.fromkeys(PERSONAL_HEADINGS, "PLANTED-Qzxv"))
     result = _ingest(database, tmp_path, write_csv(tmp_path / "b.csv", rows), "--dry-run")
     assert result.returncode == 0, result.stderr
+    assert "PLANTED-Qzxv" not in result.stdout + result.stderr
     assert result.stdout.splitlines() == [
         (
             "department blokland: 3 dwellings in the file; 1 new, 1 changed, 1 unchanged,"
