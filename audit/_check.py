@@ -4,13 +4,16 @@ Recomputes each leaf from its entry and compares it with the stored leaf hash,
 rebuilds every interior node and compares it with the stored one, checks each
 signed checkpoint and each stored cosignature, each stored content against its
 entry's commitment, that every absent content is listed by a retention-purge
-entry, and the head.
+entry, and the head. Entries sequenced beyond the head (waiting for the next
+checkpoint) are checked as far as they can be: numbered without a gap, each leaf
+hash and content matching its entry; the result counts them as ``pending``.
 Checkpoints held elsewhere (receipts, a witness, an earlier export) catch a log
 that was cut short or rewritten.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -27,8 +30,9 @@ from audit._storage import (
     log_entries,
     log_nodes,
     read_head,
+    sequenced_size,
 )
-from audit._verify import LogVerifier, VerificationError, Verified
+from audit._verify import LogVerifier, VerificationError, Verified, parse_entry
 
 __all__ = ["verify_database"]
 
@@ -78,15 +82,8 @@ def _stored_nodes(
     return found
 
 
-def _replay_page(
-    connection: Connection,
-    verifier: LogVerifier,
-    tree: CompactRange,
-    page: Sequence[Row[Any, Any, Any]],
-) -> tuple[int, int]:
-    """Replay one page of entries with their contents and nodes; return how many of each."""
-    first, last = int(page[0].seq), int(page[-1].seq)
-    contents = {
+def _contents(connection: Connection, first: int, last: int) -> dict[int, tuple[bytes, bytes]]:
+    return {
         int(seq): (bytes(salt), bytes(content))
         for seq, salt, content in connection.execute(
             select(log_contents.c.seq, log_contents.c.salt, log_contents.c.content).where(
@@ -94,6 +91,29 @@ def _replay_page(
             )
         )
     }
+
+
+def _check_content(
+    seq: int, document: dict[str, object], contents: dict[int, tuple[bytes, bytes]]
+) -> bool:
+    """Check entry ``seq``'s stored content, if any, against its commitment (and forget it)."""
+    if seq not in contents:
+        return False
+    stated = document.get("commitment")
+    salt, content = contents.pop(seq)
+    if not isinstance(stated, str) or not verify_commitment(stated, salt, content):
+        raise VerificationError("its stored content does not match its commitment", seq)
+    return True
+
+
+def _replay_page(
+    connection: Connection,
+    verifier: LogVerifier,
+    tree: CompactRange,
+    page: Sequence[Row[Any, Any, Any]],
+) -> tuple[int, int]:
+    """Replay one page of entries with their contents and nodes; return how many of each."""
+    contents = _contents(connection, int(page[0].seq), int(page[-1].seq))
     checked = 0
     replayed = []
     for row in page:
@@ -103,12 +123,7 @@ def _replay_page(
             raise VerificationError("its stored leaf hash does not match the entry", seq)
         document = verifier.add_entry(seq, entry, content_stored=seq in contents)
         replayed.append((seq, tree.append(leaf)))
-        if seq in contents:
-            stated = document.get("commitment")
-            salt, content = contents.pop(seq)
-            if not isinstance(stated, str) or not verify_commitment(stated, salt, content):
-                raise VerificationError("its stored content does not match its commitment", seq)
-            checked += 1
+        checked += _check_content(seq, document, contents)
     if contents:
         raise VerificationError("content is stored for an entry that does not exist", min(contents))
     completed = [node for _, nodes in replayed for node in nodes]
@@ -122,6 +137,33 @@ def _replay_page(
     return checked, len(completed)
 
 
+def _check_pending(connection: Connection, head: int) -> tuple[int, int]:
+    """Check the entries sequenced beyond the head; return how many, and contents checked."""
+    expected, checked = head, 0
+    query = select(log_entries.c.seq, log_entries.c.entry, log_entries.c.leaf_hash)
+    while page := connection.execute(
+        query.where(log_entries.c.seq >= expected).order_by(log_entries.c.seq).limit(_BATCH)
+    ).all():
+        contents = _contents(connection, int(page[0].seq), int(page[-1].seq))
+        for row in page:
+            seq, entry = int(row.seq), bytes(row.entry)
+            if seq != expected:
+                raise VerificationError(f"missing (the next one present is {seq})", expected)
+            if bytes(row.leaf_hash) != leaf_hash(entry):
+                raise VerificationError("its stored leaf hash does not match the entry", seq)
+            document = parse_entry(seq, entry)
+            if isinstance(document.get("commitment"), str) and seq not in contents:
+                # A purge is integrated with its entry: no pending entry lost its content so.
+                raise VerificationError("its committed content is missing", seq)
+            checked += _check_content(seq, document, contents)
+            expected += 1
+        if contents:
+            raise VerificationError(
+                "content is stored for an entry that does not exist", min(contents)
+            )
+    return expected - head, checked
+
+
 def verify_database(
     connection: Connection,
     origin: str,
@@ -132,7 +174,8 @@ def verify_database(
     """Verify the stored log; return the result, the cosignatures and the contents checked.
 
     The entries are read a page of ``_BATCH`` at a time, with the stored nodes they
-    complete and their contents: the memory used does not grow with the log.
+    complete and their contents: the memory used does not grow with the log. Those
+    beyond the head (sequenced, not yet integrated) are counted in ``pending``.
 
     Raises:
         VerificationError: the first problem found, naming the entry where it can.
@@ -144,9 +187,12 @@ def verify_database(
     verifier = LogVerifier(origin, log_keys, [(int(s), n) for s, n in checkpoints], held)
     # 2. Replay the entries in order, a page at a time: leaf, content, interior nodes,
     #    checkpoints.
+    head_size, head_root = read_head(connection)
     tree = CompactRange(0, [])
     checked_contents = checked_nodes = 0
-    page_query = select(log_entries.c.seq, log_entries.c.entry, log_entries.c.leaf_hash)
+    page_query = select(log_entries.c.seq, log_entries.c.entry, log_entries.c.leaf_hash).where(
+        log_entries.c.seq < head_size
+    )
     while page := connection.execute(
         page_query.where(log_entries.c.seq >= tree.size).order_by(log_entries.c.seq).limit(_BATCH)
     ).all():
@@ -154,14 +200,21 @@ def verify_database(
         checked_contents += contents
         checked_nodes += nodes
     result = verifier.finish()
-    # 3. Nothing may be stored beyond the replayed log, and the head must agree.
-    beyond = connection.scalar(
-        select(func.min(log_contents.c.seq)).where(log_contents.c.seq >= result.size)
-    )
-    if beyond is not None:
-        raise VerificationError("content is stored for an entry that does not exist", int(beyond))
+    # 3. The head must agree, and no node be stored beyond it.
+    if (head_size, head_root) != (result.size, result.root):
+        raise VerificationError("the head does not match the entries", result.size)
     if (connection.scalar(select(func.count()).select_from(log_nodes)) or 0) != checked_nodes:
         raise VerificationError("tree nodes are stored beyond the log", result.size)
-    if read_head(connection) != (result.size, result.root):
-        raise VerificationError("the head does not match the entries", result.size)
+    # 4. The entries waiting for a checkpoint: whole, and as many as were sequenced.
+    pending, contents = _check_pending(connection, result.size)
+    checked_contents += contents
+    counted, stored = sequenced_size(connection), result.size + pending
+    if stored > counted:
+        raise VerificationError(
+            f"stored beyond the sequence counter ({counted} entries): inserted, not appended",
+            counted,
+        )
+    if stored < counted:
+        raise VerificationError(f"missing (the sequence counter says {counted} entries)", stored)
+    result = dataclasses.replace(result, pending=pending)
     return result, _check_cosignatures(connection, cosigners), checked_contents

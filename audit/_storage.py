@@ -7,9 +7,21 @@ TRUNCATE on PostgreSQL. A content may be deleted only by a retention purge
 (``purge_contents``): its ``retention-purge`` entry, which lists the purged
 entries, is appended first, and the database refuses to delete a content unless
 the newest entry of the log is a retention-purge entry that lists it.
-The single head row is advanced only when it still holds the size this writer
-read, so two processes cannot fork the log. Every append transaction ends with
-a signed checkpoint over the new head.
+Writing is split in two, as transparency logs that take many writes do:
+
+- **Sequencing** (``sequence``), in the writer's transaction: the entries get the
+  next sequence numbers from the single ``log_sequence`` row (locked by the update
+  until the transaction ends, so numbers are gapless and committed in order) and
+  are stored with their leaf hashes. Nothing else: no tree node, no signature.
+- **Integration** (``integrate``), in a transaction of its own, one at a time
+  (PostgreSQL: the head row is locked; SQLite: one writer at a time): the stored
+  tree is extended over every sequenced entry not yet in it, the head advanced
+  (only from the size this integrator read, so two cannot fork the log) and one
+  signed checkpoint is stored over the new head.
+
+``append`` does both in the caller's transaction (one writer that needs its
+checkpoint at once). The head (``log_head``) is the integrated tree; entries
+beyond it are sequenced, waiting for the next checkpoint.
 """
 
 from __future__ import annotations
@@ -58,6 +70,8 @@ __all__ = [
     "Appended",
     "ConcurrentAppendError",
     "Draft",
+    "Integrated",
+    "Sequenced",
     "Signer",
     "StoredTree",
     "add_cosignature",
@@ -66,6 +80,7 @@ __all__ = [
     "content_seqs",
     "cosignature_lines",
     "cosigned_size",
+    "integrate",
     "latest_checkpoint",
     "log_checkpoints",
     "log_contents",
@@ -73,11 +88,14 @@ __all__ = [
     "log_entries",
     "log_head",
     "log_nodes",
+    "log_sequence",
     "metadata",
     "purge_contents",
     "read_entries",
     "read_head",
     "seq_ranges",
+    "sequence",
+    "sequenced_size",
 ]
 
 metadata = MetaData()
@@ -107,13 +125,21 @@ log_head = Table(
     Column("root", LargeBinary(32), nullable=False),
 )
 
+log_sequence = Table(
+    "log_sequence",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+)
+"""The number of sequenced entries: the next entry's sequence number (one row, id 1)."""
+
 log_checkpoints = Table(
     "log_checkpoints",
     metadata,
     Column("size", BigInteger, primary_key=True, autoincrement=False),
     Column("note", Text, nullable=False),
 )
-"""One signed checkpoint per append transaction, as the signed note text."""
+"""One signed checkpoint per integration, as the signed note text."""
 
 log_cosignatures = Table(
     "log_cosignatures",
@@ -136,7 +162,7 @@ be deleted (by a retention purge), never changed."""
 
 
 class ConcurrentAppendError(RuntimeError):
-    """Another writer advanced the log head first; retry the append on a fresh head."""
+    """Another integrator advanced the log head first; retry on a fresh head."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +199,31 @@ class Signer:
 
 
 @dataclass(frozen=True, slots=True)
+class Sequenced:
+    """What one writer sequenced: its entries' numbers and bytes, not yet under a checkpoint.
+
+    ``salts`` holds, per entry, the fresh salt its content was committed under
+    (``None`` for an entry without content).
+    """
+
+    first_seq: int
+    entries: tuple[bytes, ...]
+    salts: tuple[bytes | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Integrated:
+    """What one integration did: the tree grew from ``old_size`` to ``size``, signed."""
+
+    old_size: int
+    size: int
+    root: bytes
+    checkpoint: str
+
+
+@dataclass(frozen=True, slots=True)
 class Appended:
-    """What one append transaction wrote: the entries and the checkpoint over them.
+    """What one append transaction wrote: the entries and the checkpoint covering them.
 
     ``salts`` holds, per entry, the fresh salt its content was committed under
     (``None`` for an entry without content).
@@ -189,10 +238,16 @@ class Appended:
 
 
 def read_head(connection: Connection) -> tuple[int, bytes]:
-    """Return the log's current size and root hash."""
+    """Return the size and root hash of the integrated log (what checkpoints cover)."""
     row = connection.execute(select(log_head.c.size, log_head.c.root).where(log_head.c.id == 1))
     size, root = row.one()
     return int(size), bytes(root)
+
+
+def sequenced_size(connection: Connection) -> int:
+    """Return how many entries are sequenced (integrated or waiting for a checkpoint)."""
+    query = select(log_sequence.c.size).where(log_sequence.c.id == 1)
+    return int(connection.execute(query).scalar_one())
 
 
 class StoredTree:
@@ -291,54 +346,87 @@ def _frontier(connection: Connection, size: int) -> CompactRange:
     return CompactRange(size, [found[c] for c in coordinates])
 
 
-def append(connection: Connection, drafts: Sequence[Draft], signer: Signer) -> Appended:
-    """Append entries in the caller's transaction, and sign a checkpoint over the new head.
+def sequence(connection: Connection, drafts: Sequence[Draft]) -> Sequenced:
+    """Sequence entries in the caller's transaction: number them and store them.
 
-    Each entry gets the next sequence number; a draft's content is stored
-    apart, under a fresh salt, and the entry carries only the commitment.
+    Each entry gets the next sequence number; a draft's content is stored apart,
+    under a fresh salt, and the entry carries only the commitment. The sequence
+    row stays locked until the caller's transaction ends: a second writer waits
+    there, so the numbers are gapless and every committed entry's predecessors
+    are committed too. No tree node and no checkpoint is written (``integrate``).
 
     Raises:
-        ConcurrentAppendError: the head moved since it was read (nothing is
-            appended once the caller's transaction rolls back).
         EntryError: a draft breaks the entry format.
     """
     if not drafts:
         raise ValueError("nothing to append")
-    # 1. Read the head; on PostgreSQL lock it, so concurrent writers queue here.
-    #    (SQLite transactions of the broker begin IMMEDIATE: one writer at a time.)
-    query = select(log_head.c.size).where(log_head.c.id == 1)
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update()
-    size = int(connection.execute(query).scalar_one())
+    # 1. Take the numbers: the update locks the row (SQLite: the writer's IMMEDIATE lock).
+    taken = connection.execute(
+        update(log_sequence)
+        .where(log_sequence.c.id == 1)
+        .values(size=log_sequence.c.size + len(drafts))
+        .returning(log_sequence.c.size)
+    ).scalar_one()
+    first = int(taken) - len(drafts)
     # 2. Number, commit to the content, and canonicalise each entry.
     entries: list[bytes] = []
     salts: list[bytes | None] = []
     contents: list[dict[str, object]] = []
+    rows: list[dict[str, object]] = []
     for offset, draft in enumerate(drafts):
-        seq = size + offset
+        seq = first + offset
         fields = {**draft.fields, "v": ENTRY_VERSION, "seq": seq}
         salt = None
         if draft.content is not None:
             salt = new_salt()
             fields["commitment"] = commitment(salt, draft.content)
             contents.append({"seq": seq, "salt": salt, "content": draft.content})
+        entry = canonical_entry(fields)
         salts.append(salt)
-        entries.append(canonical_entry(fields))
-    # 3. Extend the tree: the new leaves, and every interior node they complete.
-    tree = _frontier(connection, size)
-    rows: list[dict[str, object]] = []
-    nodes: list[dict[str, object]] = []
-    for offset, entry in enumerate(entries):
-        leaf = leaf_hash(entry)
-        rows.append({"seq": size + offset, "entry": entry, "leaf_hash": leaf})
-        nodes += [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in tree.append(leaf)]
+        entries.append(entry)
+        rows.append({"seq": seq, "entry": entry, "leaf_hash": leaf_hash(entry)})
     connection.execute(insert(log_entries), rows)
-    if nodes:
-        connection.execute(insert(log_nodes), nodes)
     if contents:
         connection.execute(insert(log_contents), contents)
+    return Sequenced(first, tuple(entries), tuple(salts))
+
+
+def integrate(
+    connection: Connection, signer: Signer, *, limit: int | None = None
+) -> Integrated | None:
+    """Extend the stored tree over the sequenced entries beyond the head; sign the new head.
+
+    In the caller's transaction; at most ``limit`` entries (None: all there are).
+    Returns None when no entry waits (nothing is signed then).
+
+    Raises:
+        ConcurrentAppendError: another integrator advanced the head since it was read.
+        ProofError: the stored tree or the entries beyond the head are not whole.
+    """
+    # 1. Read the head; on PostgreSQL lock it, so a second integrator waits here.
+    query = select(log_head.c.size).where(log_head.c.id == 1)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    size = int(connection.execute(query).scalar_one())
+    leaves = (
+        select(log_entries.c.seq, log_entries.c.leaf_hash)
+        .where(log_entries.c.seq >= size)
+        .order_by(log_entries.c.seq)
+    )
+    waiting = connection.execute(leaves if limit is None else leaves.limit(limit)).all()
+    if not waiting:
+        return None
+    # 2. Extend the tree: the new leaves, and every interior node they complete.
+    tree = _frontier(connection, size)
+    nodes: list[dict[str, object]] = []
+    for seq, leaf in waiting:
+        if int(seq) != tree.size:
+            raise ProofError(f"entry {tree.size} is missing before entry {seq}")
+        nodes += [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in tree.append(bytes(leaf))]
+    if nodes:
+        connection.execute(insert(log_nodes), nodes)
     new_size, new_root = tree.size, tree.root()
-    # 4. Compare-and-swap: advance the head only from the size that was read.
+    # 3. Compare-and-swap: advance the head only from the size that was read.
     result = connection.execute(
         update(log_head)
         .where(log_head.c.id == 1, log_head.c.size == size)
@@ -346,10 +434,36 @@ def append(connection: Connection, drafts: Sequence[Draft], signer: Signer) -> A
     )
     if result.rowcount != 1:
         raise ConcurrentAppendError("the log head moved; retry")
-    # 5. Seal the new head with a signed checkpoint, in the same transaction.
+    # 4. Seal the new head with a signed checkpoint, in the same transaction.
     note = signer.sign(new_size, new_root)
     connection.execute(insert(log_checkpoints).values(size=new_size, note=note))
-    return Appended(size, tuple(entries), new_size, new_root, note, tuple(salts))
+    return Integrated(size, new_size, new_root, note)
+
+
+def append(connection: Connection, drafts: Sequence[Draft], signer: Signer) -> Appended:
+    """Sequence entries and integrate them at once, in the caller's transaction.
+
+    For a writer that needs the signed checkpoint over its entries before it
+    commits (the checkpoint covers every entry sequenced before them too).
+
+    Raises:
+        ConcurrentAppendError: another integrator advanced the head first.
+        ProofError: the head is out of step with the entries (nothing is signed).
+        EntryError: a draft breaks the entry format.
+    """
+    sequenced = sequence(connection, drafts)
+    integrated = integrate(connection, signer)
+    last = sequenced.first_seq + len(drafts)
+    if integrated is None or integrated.size != last:
+        raise ProofError("the log head is out of step with its entries")
+    return Appended(
+        sequenced.first_seq,
+        sequenced.entries,
+        integrated.size,
+        integrated.root,
+        integrated.checkpoint,
+        sequenced.salts,
+    )
 
 
 def read_entries(

@@ -47,9 +47,16 @@ class Verified:
     size: int
     root: bytes
     checkpoints: int
+    pending: int = 0
+    """Entries sequenced beyond ``size``, waiting for the next checkpoint (a database only)."""
 
 
-def _parse_entry(seq: int, entry: bytes) -> dict[str, object]:
+def parse_entry(seq: int, entry: bytes) -> dict[str, object]:
+    """Return entry ``seq`` parsed, checked to be the plain canonical form of itself.
+
+    Raises:
+        VerificationError: it is not.
+    """
     try:
         document, plain = parse(entry)
     except ValueError:
@@ -164,7 +171,7 @@ class LogVerifier:
                 a retention-purge entry lists a content that is still stored.
         """
         self._expect(seq)
-        document = _parse_entry(seq, entry) if document is None else _check_entry(seq, document)
+        document = parse_entry(seq, entry) if document is None else _check_entry(seq, document)
         self._add(leaf_hash(entry))
         if content_stored is not None and isinstance(document.get("commitment"), str):
             (self._stored if content_stored else self._missing).append(seq)

@@ -152,6 +152,13 @@ class Settings(BaseSettings):
     witnesses: tuple[WitnessSettings, ...] = Field(
         default=(), description="witnesses that cosign each new checkpoint"
     )
+    log_checkpoint_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="seconds between the log's checkpoints at most: the entries sequenced"
+        " meanwhile are integrated and signed together",
+    )
     recipients: tuple[RecipientSettings, ...] = Field(
         default=(), description="where releases go, by recipient id"
     )

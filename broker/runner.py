@@ -22,7 +22,8 @@ from broker.contact.service import close_unanswered
 from broker.db import make_session_factory, session_scope
 from broker.delivery.service import DeliveryHooks, deliver_due
 from broker.disclosure import policy_registered, record
-from broker.disclosure.witnessing import WitnessClients, witness_latest
+from broker.disclosure.publishing import Publisher, publish
+from broker.disclosure.witnessing import WitnessClients
 from broker.errors import ConfigError
 from broker.keys import KeyStore
 from broker.policy import Flow, LoadedPolicy, Schedule
@@ -77,6 +78,7 @@ class Runner:
         self._factory = make_session_factory(engine)
         self._client = httpx.Client(timeout=settings.delivery_timeout)
         self._witnesses = WitnessClients()
+        self._publisher = Publisher(settings, engine, self._keys)
         self.scheduler = Scheduler(self._factory, self._schedules, self.run_release)
 
     def _schedules(self) -> Mapping[str, Schedule]:
@@ -119,9 +121,12 @@ class Runner:
         """Do one round of work; return how long to wait before the next."""
         now = self._clock()
         try:
-            if self.scheduler.tick(now):
-                witness_latest(self._engine, self._settings, clients=self._witnesses)
+            released = self.scheduler.tick(now)
             ring = self._keys.ring()
+            if released:
+                # Delivery waits for a checkpoint over the release: publish it now, not
+                # at the publisher's next turn.
+                self._publisher.step()
             with session_scope(self._factory) as session:
                 older_than = dt.timedelta(days=self._settings.contact_check_days)
                 close_unanswered(session, ring, older_than=older_than, now=now)
@@ -135,7 +140,7 @@ class Runner:
                 hooks=self._hooks,
             )
             if attempts:
-                witness_latest(self._engine, self._settings, clients=self._witnesses)
+                self._publisher.step()
             for watcher in self._watchers:
                 watcher(self._factory, now)
         except ConfigError as error:
@@ -150,6 +155,7 @@ class Runner:
             stop.wait(self.step())
         self._client.close()
         self._witnesses.close()
+        self._publisher.close()
 
     def start(self) -> Callable[[], None]:
         """Run on a daemon thread; return the function that stops it and waits."""
@@ -170,7 +176,7 @@ def version_recorder(
     """Return the callback that puts each policy version in force on record.
 
     Its exact text is stored by hash, and a ``policy-registered`` entry goes into
-    the disclosure log in the same transaction, then to the witnesses. The log keys
+    the disclosure log in the same transaction, then is published (signed, witnessed). The log keys
     come from ``keys`` (by default a store of the callback's own).
     """
     store = keys if keys is not None else KeyStore(settings)
@@ -197,6 +203,9 @@ def version_recorder(
             return
         if added:
             log.info("policy.versions_recorded", hashes=sorted(added))
-            witness_latest(db, settings)
+            try:
+                publish(db, settings, ring)
+            except SQLAlchemyError as exc:  # recorded: the publisher signs it at its next turn
+                log.warning("policy.versions_not_published", kind=type(exc).__name__)
 
     return record_loaded

@@ -23,6 +23,7 @@ from broker.api._problems import PROBLEM_RESPONSES, install_problem_handlers
 from broker.api._releases import router as releases_router
 from broker.config import Settings
 from broker.db import make_engine, make_session_factory, read_only_engine
+from broker.disclosure.publishing import Publisher
 from broker.errors import ConfigError
 from broker.keys import KeyStore
 from broker.policy import PolicyRegistry
@@ -76,7 +77,7 @@ def _lifespan(
     keys: KeyStore,
     cleanup: list[Callable[[], None]],
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Start the background runner with the server; stop it, then clean up, at shutdown."""
+    """Start the publisher and the background runner with the server; stop both, clean up."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -87,7 +88,8 @@ def _lifespan(
         # holding them always finds a thread to finish on: no deadlock under load.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, settings.api_max_concurrency + 16)
-        halt = None
+        # Every replica publishes what its requests sequenced (one at a time, by the database).
+        halts = [Publisher(settings, db, keys).start()]
         if settings.scheduler:
             runner = Runner(
                 settings,
@@ -97,9 +99,9 @@ def _lifespan(
                 hooks=delivery_hooks(settings),
                 watchers=round_watchers(settings),
             )
-            halt = runner.start()
+            halts.insert(0, runner.start())
         yield
-        if halt is not None:
+        for halt in halts:  # the runner first: the publisher signs what it wrote last
             halt()
         for step in cleanup:
             step()

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from audit import RECEIPT_HEADER, Verified, read_head
-from broker.cli._common import CommandFailed, now, open_session, send_to_witnesses, settings_of
+from audit import RECEIPT_HEADER, Verified, read_head, sequenced_size
+from broker.cli._common import CommandFailed, now, open_session, publish_log, settings_of
 from broker.config import Settings
 from broker.disclosure import (
     EntryFilter,
@@ -73,7 +73,12 @@ def audit_verify(ctx: click.Context, checkpoints: tuple[Path, ...]) -> None:
     ring = _ring(settings)
     with open_session(settings) as session:
         if not checkpoints and read_head(session.connection())[0] == 0:
-            click.echo("the log is empty: nothing has been recorded yet")
+            waiting = sequenced_size(session.connection())
+            click.echo(
+                f"{waiting} entries wait for the log's first checkpoint (broker serve signs it)"
+                if waiting
+                else "the log is empty: nothing has been recorded yet"
+            )
             return
         try:
             result, cosignatures, contents = verify_log(
@@ -89,9 +94,12 @@ def _verified(result: Verified, cosignatures: int, contents: int) -> str:
     import base64  # noqa: PLC0415
 
     root = base64.b64encode(result.root).decode()
+    waiting = (
+        f"; {result.pending} newer entries wait for their checkpoint" if result.pending else ""
+    )
     return (
         f"verified: size {result.size}, root {root} ({result.checkpoints} checkpoints, "
-        f"{cosignatures} cosignatures, {contents} stored contents)"
+        f"{cosignatures} cosignatures, {contents} stored contents){waiting}"
     )
 
 
@@ -137,7 +145,7 @@ def audit_export(
         f"wrote {counts['entries']} entries, {counts['leaves']} leaf hashes and "
         f"{counts['checkpoints']} checkpoints (log size {counts['size']}) to {out}"
     )
-    send_to_witnesses(settings)
+    publish_log(settings)
 
 
 def _line(entry: dict[str, Any]) -> str:
@@ -176,7 +184,7 @@ def audit_list(  # noqa: PLR0913, PLR0917 - click passes one argument per option
     for entry in found:
         click.echo(json.dumps(entry, ensure_ascii=False) if as_json else _line(entry))
     click.echo(f"{len(found)} entries", err=True)
-    send_to_witnesses(settings)
+    publish_log(settings)
 
 
 def _dwelling_ref(session: Any, text: str) -> str:
@@ -277,7 +285,7 @@ def audit_dwelling(ctx: click.Context, dwelling: str, receipts: Path | None) -> 
             receipts.mkdir(parents=True, exist_ok=True)
             (receipts / f"entry-{item.seq}.tlog-proof").write_text(item.receipt)
     click.echo(f"{len(answer.disclosures)} disclosures, each with an inclusion proof", err=True)
-    send_to_witnesses(settings)
+    publish_log(settings)
 
 
 def _line_of(item: Disclosed) -> str:
@@ -334,7 +342,7 @@ def audit_purge(ctx: click.Context, before: dt.datetime | None) -> None:
     with open_session(settings) as session:
         purged = purge(session, ring, at=now(), before=_date(before), retention_days=retention)
     click.echo(f"purged {purged} stored contents; the entries and their commitments remain")
-    send_to_witnesses(settings)
+    publish_log(settings)
 
 
 @audit.command("witness")
@@ -345,4 +353,4 @@ def audit_witness(ctx: click.Context) -> None:
     if not settings.witnesses:
         click.echo("no witnesses configured (BROKER_WITNESSES or [[witnesses]] in broker.toml)")
         return
-    send_to_witnesses(settings)
+    publish_log(settings, witness_anyway=True)

@@ -102,22 +102,32 @@ def settings_of(ctx: click.Context) -> Settings:
     return settings
 
 
-def send_to_witnesses(settings: Settings, *, engine: Engine | None = None) -> None:
-    """After an append has committed: send the newest checkpoint to the configured witnesses.
+def publish_log(
+    settings: Settings, *, engine: Engine | None = None, witness_anyway: bool = False
+) -> None:
+    """After an append has committed: put the waiting entries under a new signed checkpoint.
 
-    Reads the log through ``engine`` when the command holds one.
+    Then send it to the configured witnesses, each one's answer printed. Every command
+    that appends calls this before it exits, so it leaves a signed, verifiable log.
+    With ``witness_anyway`` the newest checkpoint goes to the witnesses even when no
+    entry was waiting. Reads the log through ``engine`` when the command holds one.
     """
-    if not settings.witnesses:
-        return
+    from broker.disclosure.publishing import publish  # noqa: PLC0415
     from broker.disclosure.witnessing import witness_latest  # noqa: PLC0415
+    from broker.keys import load_keys  # noqa: PLC0415
 
     db = make_engine(settings.resolved_database_url) if engine is None else engine
     try:
-        for outcome in witness_latest(db, settings):
-            if outcome.cosigned:
-                click.echo(f"witness {outcome.witness}: cosigned size {outcome.size}")
-            else:
-                click.echo(f"WARNING: witness {outcome.witness}: {outcome.problem}", err=True)
+        published = publish(db, settings, load_keys(settings))
+        if published is not None:
+            outcomes = list(published.witnesses)
+        else:
+            outcomes = witness_latest(db, settings) if witness_anyway else []
     finally:
         if engine is None:
             db.dispose()
+    for outcome in outcomes:
+        if outcome.cosigned:
+            click.echo(f"witness {outcome.witness}: cosigned size {outcome.size}")
+        else:
+            click.echo(f"WARNING: witness {outcome.witness}: {outcome.problem}", err=True)

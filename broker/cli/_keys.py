@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from broker.cli._common import now, open_session, send_to_witnesses, settings_of
+from broker.cli._common import now, open_session, publish_log, settings_of
 from broker.keys import init_keys, load_keys, rotate_keys
 
 __all__ = ["keys"]
@@ -38,7 +38,7 @@ def keys_rotate(ctx: click.Context) -> None:
         ring = rotate_keys(settings, session, at=now())
     click.echo(f"rotated: key {ring.number} is current; earlier keys still verify")
     click.echo(f"log key: {ring.verifier_keys()[-1]}")
-    send_to_witnesses(settings)
+    publish_log(settings)
 
 
 @keys.command("export-public")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from broker.cli._common import now, open_session, send_to_witnesses, settings_of
+from broker.cli._common import now, open_session, publish_log, settings_of
 
 __all__ = ["objection"]
 
@@ -24,7 +24,7 @@ def _objection(ctx: click.Context, ref: str, *, add: bool) -> bool:
     with open_session(settings) as session:
         changed = change(session, ring, ref, now=now())
     if changed:
-        send_to_witnesses(settings)
+        publish_log(settings)
     return changed
 
 

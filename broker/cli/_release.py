@@ -12,10 +12,11 @@ import httpx
 from sqlalchemy import Engine
 
 from audit import Witness
-from broker.cli._common import CommandFailed, now, open_session, send_to_witnesses, settings_of
+from broker.cli._common import CommandFailed, now, open_session, publish_log, settings_of
 from broker.config import Settings
 from broker.db import make_engine, make_session_factory
 from broker.delivery.service import deliver_due, retry_failed
+from broker.disclosure.publishing import Publisher
 from broker.keys import KeyRing, KeyStore, load_keys, read_opening_key, read_public_keys
 from broker.policy import Flow, PolicyRegistry, load_policies
 from broker.receiver import MAX_BODY, Receiver, make_receiver_server
@@ -31,6 +32,7 @@ def _deliver(settings: Settings, engine: Engine, ring: KeyRing | None = None) ->
     """Try every due release once; print each outcome; return whether all arrived."""
     if ring is None:
         ring = load_keys(settings)
+    publish_log(settings, engine=engine)  # a release is delivered once a checkpoint covers it
     with httpx.Client(timeout=settings.delivery_timeout) as client:
         factory = make_session_factory(engine)
         attempts = deliver_due(factory, settings, ring, client, now, hooks=delivery_hooks(settings))
@@ -43,7 +45,7 @@ def _deliver(settings: Settings, engine: Engine, ring: KeyRing | None = None) ->
                 f"{state}: {attempt.release_id} to {attempt.recipient}: {attempt.problem}",
                 err=True,
             )
-    send_to_witnesses(settings, engine=engine)
+    publish_log(settings, engine=engine)
     return all(a.delivered for a in attempts)
 
 
@@ -209,6 +211,10 @@ def scheduler(ctx: click.Context) -> None:
             hooks=delivery_hooks(settings),
             watchers=round_watchers(settings),
         )
-        runner.run(stop)
+        halt = Publisher(settings, engine, keys).start()
+        try:
+            runner.run(stop)
+        finally:
+            halt()
     finally:
         engine.dispose()

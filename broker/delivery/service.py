@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit import Draft, EntryValue, write_atomic
+from audit import Draft, EntryValue, read_head, write_atomic
 from broker.config import RecipientSettings, Settings
 from broker.db import session_scope
 from broker.delivery._outbox import QueuedRelease, RecipientQueue, recipient_queues
@@ -356,9 +356,12 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
     records it (a contact check records its ``received`` reply so), and again after
     that transaction committed (the visitator's notification is sent so).
 
-    Each body is assembled now, around a receipt cut now: under the newest checkpoint
-    that covers the entry and that the configured witnesses cosigned (they are asked
-    once per call if none has), else under the newest one, saying why it is not.
+    A release is due only once a signed checkpoint covers its entry (the log is
+    published: ``broker.disclosure.publishing``); until then it waits, and so do the
+    later ones to its recipient. Each body is assembled now, around a receipt cut
+    now: under the newest checkpoint that covers the entry and that the configured
+    witnesses cosigned (they are asked once per call if none has), else under the
+    newest one, saying why it is not.
 
     Raises:
         DeliveryError: no checkpoint covers a due release's entry (the round stops).
@@ -367,10 +370,16 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
     announced = hooks if hooks is not None else DeliveryHooks()
     started = clock()
     with session_scope(factory) as session:
+        # Only a release whose entry a signed checkpoint covers: its receipt proves it.
+        published, _root = read_head(session.connection())
         due = list(
             session.scalars(
                 select(Release)
-                .where(Release.status == "pending", Release.next_attempt_at <= started)
+                .where(
+                    Release.status == "pending",
+                    Release.next_attempt_at <= started,
+                    Release.log_seq < published,
+                )
                 .order_by(Release.log_seq)
             )
         )

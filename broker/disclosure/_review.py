@@ -112,11 +112,12 @@ def _read(  # noqa: PLR0913 - what was read, all named
     since: dt.date | None = None,
     until: dt.date | None = None,
     dwellings: Iterable[str] = (),
+    publish: bool = False,
 ) -> None:
     draft = audit_read(
         query, at=at, actor=reader.actor, since=since, until=until, dwellings=list(dwellings)
     )
-    record(session, ring, [draft])
+    record(session, ring, [draft], publish=publish)
 
 
 def review_entries(  # noqa: PLR0913 - the page's bounds, all named
@@ -247,7 +248,8 @@ def export_log(  # noqa: PLR0913 - the export's inputs, all named
         rule = "the table export holds every entry: the operator's only"
         raise InputError("nothing was exported", (Problem(rule, None, "format"),))
     _require_party(session, reader, policies)
-    _read(session, ring, reader, "export", at=at, since=since, until=until)
+    # Published at once: the bundle ends at the newest checkpoint, and holds this read.
+    _read(session, ring, reader, "export", at=at, since=since, until=until, publish=True)
     connection = session.connection()
     start, end = (day.isoformat() if day else None for day in (since, until))
     if fmt == "csv":

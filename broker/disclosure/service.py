@@ -1,7 +1,8 @@
 """The broker's side of the disclosure log: record events, review, verify, export, purge.
 
-Every append runs in the caller's session, so an entry commits with the change
-it records or not at all. Entries name dwellings only by their keyed reference.
+Every entry is sequenced in the caller's session, so it commits with the change
+it records or not at all; it is put under a signed checkpoint by publishing
+(``broker.disclosure.publishing``). Entries name dwellings only by their keyed reference.
 """
 
 from __future__ import annotations
@@ -17,22 +18,24 @@ from sqlalchemy import ColumnElement, Connection, Select, exists, false, select
 from sqlalchemy.orm import Session
 
 from audit import (
-    Appended,
     ConcurrentAppendError,
     Cosigner,
     Draft,
     EntryValue,
     ReceiptError,
+    Sequenced,
     Signer,
     VerificationError,
     Verified,
-    append,
     content_seqs,
+    integrate,
     leaf_hash,
     make_receipt,
     parse_cosigner_key,
     purge_contents,
     read_entries,
+    read_head,
+    sequence,
     verify_database,
 )
 from broker.config import Settings
@@ -78,30 +81,42 @@ def rfc3339(moment: dt.datetime) -> str:
 
 
 def record(
-    session: Session, ring: KeyRing, drafts: Sequence[Draft], *, signer: Signer | None = None
-) -> Appended:
-    """Append ``drafts`` in the session's transaction, sign the new head, index the entries.
+    session: Session,
+    ring: KeyRing,
+    drafts: Sequence[Draft],
+    *,
+    signer: Signer | None = None,
+    publish: bool = False,
+) -> Sequenced:
+    """Sequence ``drafts`` in the session's transaction and index them.
 
-    The head is signed by the ring's current key, or by ``signer`` (a key rotation
-    signs with the new key and the old one).
+    The entries wait for the next checkpoint (``broker.disclosure.publishing``).
+    With ``publish`` (or a ``signer``), every waiting entry is integrated under a
+    new checkpoint in this same transaction: for a writer whose answer must hold
+    its own entry under a checkpoint (an export), or a key rotation, whose
+    checkpoint ``signer`` signs with the new key and the old one.
 
     Each entry is indexed, in the same transaction, under the organisations it
     concerns (``broker.disclosure._orgs``): what an auditor token of one may read;
     and by the facts the entry list filters by (``broker.disclosure._facts``).
 
     Raises:
-        LogConflictError: another writer advanced the log first (the transaction rolls back).
+        LogConflictError: another integrator advanced the log head first (the
+            transaction rolls back).
     """
-    try:
-        appended = append(session.connection(), drafts, signer or ring.signer())
-    except ConcurrentAppendError as exc:
-        raise LogConflictError(
-            "another writer appended to the disclosure log first; retry"
-        ) from exc
+    connection = session.connection()
+    sequenced = sequence(connection, drafts)
+    if publish or signer is not None:
+        try:
+            integrate(connection, signer or ring.signer())
+        except ConcurrentAppendError as exc:
+            raise LogConflictError(
+                "another writer appended to the disclosure log first; retry"
+            ) from exc
     fields = [draft.fields for draft in drafts]
-    index_orgs(session, appended.first_seq, fields)
-    index_facts(session, appended.first_seq, fields)
-    return appended
+    index_orgs(session, sequenced.first_seq, fields)
+    index_facts(session, sequenced.first_seq, fields)
+    return sequenced
 
 
 def policy_facts(policy: Policy) -> dict[str, EntryValue]:
@@ -344,11 +359,15 @@ def readable_seqs(org: str) -> Select[int]:
 def dwelling_disclosures(
     connection: Connection, reference: str, *, org: str | None = None
 ) -> list[Disclosure]:
-    """Return every entry naming the dwelling ``reference``, each with a receipt.
+    """Return every published entry naming the dwelling ``reference``, each with a receipt.
 
-    With ``org``, only the entries an auditor of that organisation may read.
+    With ``org``, only the entries an auditor of that organisation may read. An entry
+    still waiting for its checkpoint (at most a checkpoint interval) is listed once it
+    is published: nothing is released before then (delivery waits for publication).
     """
-    found = list(entries(connection, EntryFilter(dwelling_ref=reference), org=org))
+    published, _root = read_head(connection)
+    where = EntryFilter(dwelling_ref=reference)
+    found = list(entries(connection, where, org=org, before=published))
     return [Disclosure(entry, receipt(connection, int(entry["seq"]))) for entry in found]
 
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit._canonical import canonical_json, parse
-from audit._verify import VerificationError, _check_entry, _parse_entry
+from audit._verify import VerificationError, _check_entry, parse_entry
 
 # Every code point, lone surrogates and controls included.
 TEXT = st.text(st.characters(codec=None, categories=None), max_size=12)
@@ -61,13 +61,13 @@ def test_examples_the_broker_writes(value: Any) -> None:
 def test_an_entry_with_no_canonical_form_fails_verification(entry: bytes) -> None:
     """Infinity or an integer beyond 2^53 in a stored entry is a verification failure."""
     with pytest.raises(VerificationError, match="canonical") as failed:
-        _parse_entry(0, entry)
+        parse_entry(0, entry)
     assert failed.value.seq == 0
 
 
 def _verdict(entry: bytes) -> str:
     try:
-        _parse_entry(0, entry)
+        parse_entry(0, entry)
     except VerificationError as error:
         return error.reason
     return "ok"

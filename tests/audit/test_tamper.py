@@ -76,10 +76,10 @@ def unguard(connection: Connection, backend: str, *tables: str) -> None:
     """Drop the append-only triggers, as an attacker in control of the database could."""
     for table in tables:
         if backend == "sqlite":
-            for verb in ("update", "delete"):
+            for verb in ("update", "delete", "rewind"):
                 connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{verb}"))
         else:
-            for name in ("no_change", "no_delete"):
+            for name in ("no_change", "no_delete", "no_rewind"):
                 connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_{name} ON {table}"))
 
 
@@ -169,7 +169,7 @@ CASES: dict[str, tuple[Callable[[Connection, str], None], int | None, str]] = {
     ),
     "deleted-entry": (delete_entry, 3, "missing"),
     "swapped-entries": (swap_entries, 3, "sequence number 5"),
-    "inserted-entry": (insert_entry, SIZE, "no signed checkpoint covers"),
+    "inserted-entry": (insert_entry, SIZE, "beyond the sequence counter"),
     "foreign-checkpoint": (
         foreign_checkpoint,
         None,
@@ -197,7 +197,11 @@ def test_database_tampering_is_caught(
 def truncate_to(connection: Connection, backend: str, size: int) -> None:
     """Cut the log back to ``size`` consistently, as restoring an old backup would."""
     root = StoredTree(connection).root(size)
-    unguard(connection, backend, "log_entries", "log_nodes", "log_checkpoints", "log_contents")
+    unguard(
+        connection,
+        backend,
+        *("log_entries", "log_nodes", "log_checkpoints", "log_contents", "log_sequence"),
+    )
     connection.execute(text("DELETE FROM log_entries WHERE seq >= :n"), {"n": size})
     connection.execute(text("DELETE FROM log_checkpoints WHERE size > :n"), {"n": size})
     connection.execute(
@@ -205,6 +209,7 @@ def truncate_to(connection: Connection, backend: str, size: int) -> None:
     )
     connection.execute(text("DELETE FROM log_contents WHERE seq >= :n"), {"n": size})
     connection.execute(text("UPDATE log_head SET size = :n, root = :r"), {"n": size, "r": root})
+    connection.execute(text("UPDATE log_sequence SET size = :n"), {"n": size})
 
 
 def test_a_truncated_log_or_old_backup_is_caught_by_a_receipt(

@@ -1,8 +1,9 @@
 """The disclosure log's refusals reach each edge through the one error tree.
 
-A writer that lost the race for the log head, and a session that tried to change
-the append-only log, answer as problem+json (409) in the API and as exit code 1
-with a message (no traceback) in the CLI.
+A writer that lost the race for the log head (one that publishes in its own
+transaction: an export, which must hold its own read under a checkpoint), and a
+session that tried to change the append-only log, answer as problem+json (409)
+in the API and as exit code 1 with a message (no traceback) in the CLI.
 """
 
 from __future__ import annotations
@@ -70,14 +71,14 @@ def another_writer_first(engine: Engine) -> Iterator[list[bool]]:
 
 @pytest.mark.anyio
 async def test_a_lost_race_for_the_log_head_answers_409(world: World, database: Database) -> None:
-    """An auditor's read whose audit-read entry loses the race: 409 problem+json, no 500."""
+    """An export whose publication loses the race for the head: 409 problem+json, no 500."""
     async with world.client() as client:
         with another_writer_first(database.engine) as moved:
-            answer = await client.get("/v1/log/entries", headers=world.auth(Role.AUDITOR))
+            answer = await client.get("/v1/log/export", headers=world.auth(Role.AUDITOR))
         assert moved
         assert (answer.status_code, answer.headers["content-type"]) == (409, PROBLEM)
         assert "another writer" in answer.json()["detail"]
-        again = await client.get("/v1/log/entries", headers=world.auth(Role.AUDITOR))
+        again = await client.get("/v1/log/export", headers=world.auth(Role.AUDITOR))
     assert again.status_code == 200  # nothing was changed; a retry succeeds
 
 
@@ -95,7 +96,7 @@ async def test_every_v1_route_documents_the_409(world: World) -> None:
 
 
 def test_a_lost_race_in_the_cli_exits_1_with_a_message(database: Database, tmp_path: Path) -> None:
-    """`broker objection add` whose log entry loses the race: exit 1, a message, no traceback."""
+    """`broker audit export` whose publication loses the race: exit 1, a message, no traceback."""
     from broker.config import Settings  # noqa: PLC0415
     from broker.keys import init_keys  # noqa: PLC0415
 
@@ -125,14 +126,8 @@ def test_a_lost_race_in_the_cli_exits_1_with_a_message(database: Database, tmp_p
         check=False,
     )
     assert loaded.returncode == 0, loaded.stderr
-    from sqlalchemy import select  # noqa: PLC0415
-
-    from broker.renovation import Dwelling  # noqa: PLC0415
-
-    with database.engine.connect() as connection:
-        ref = str(connection.scalar(select(Dwelling.ref).limit(1)))
     raced = subprocess.run(
-        [sys.executable, "-c", _RACE, "objection", "add", ref],
+        [sys.executable, "-c", _RACE, "audit", "export", "--out", str(tmp_path / "log.jsonl")],
         capture_output=True,
         text=True,
         env=environment,
