@@ -139,6 +139,13 @@ class LogConflictError(AuditError):
     """Another writer advanced the log first; nothing was changed, and a retry may succeed."""
 
 
+class NotYetPublished(AuditError):  # noqa: N818 - reads as the state it names, like NotFound
+    """The entry is sequenced but no signed checkpoint covers it yet.
+
+    The publisher signs one within ``BROKER_LOG_CHECKPOINT_INTERVAL``: try again then.
+    """
+
+
 class LogMutationError(AuditError):
     """A session tried to change or delete rows of the append-only disclosure log."""
 

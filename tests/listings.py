@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 from databases import Database
 from factories import dwelling_rows, export_row, with_personal, write_csv
+from publishing import deliver_published
 
 from broker.config import RecipientSettings, Settings
 from broker.db import make_session_factory, session_scope
-from broker.delivery.service import deliver_due
 from broker.ingest.service import ingest_file
 from broker.keys import KeyRing, init_keys, load_keys
 from broker.policy import Mode, Policy, load_policy_file
@@ -114,7 +114,9 @@ class ListWorld:
         recipient = RecipientSettings(id=self.policy.recipient, directory=self.home / "drop")  # type: ignore[arg-type]
         settings = Settings(home=self.home, recipients=(recipient,), delivery_attempts=1)
         with httpx.Client() as client:
-            attempts = deliver_due(self.factory, settings, self.ring, client, lambda: self.now)
+            attempts = deliver_published(
+                self.factory, settings, self.ring, client, lambda: self.now
+            )
         assert all(attempt.delivered for attempt in attempts)
 
     def listing(self, release_id: str) -> Listing:

@@ -22,6 +22,7 @@ from broker.errors import (
     InputError,
     LogConflictError,
     NotFound,
+    NotYetPublished,
 )
 
 __all__ = [
@@ -162,7 +163,13 @@ def _field_rule(error: Any) -> FieldRule:
 
 
 def _log_refused(exc: AuditError) -> JSONResponse:
-    """409: the log refused the change; a conflict with another writer may be retried."""
+    """409: the log refused the change; a conflict with another writer may be retried.
+
+    503 for an entry that waits for the log's next checkpoint (signed within a second).
+    """
+    if isinstance(exc, NotYetPublished):
+        detail = "the release is on record; its receipt is signed within a second: try again"
+        return problem_response(503, "not yet published", detail, headers={"Retry-After": "1"})
     if isinstance(exc, LogConflictError):
         log.warning("api.log_conflict")
         detail = "another writer appended to the disclosure log first; nothing was changed"

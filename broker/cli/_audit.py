@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from audit import RECEIPT_HEADER, Verified, read_head, sequenced_size
+from audit import RECEIPT_HEADER, Verified, sequenced_size
 from broker.cli._common import CommandFailed, now, open_session, publish_log, settings_of
 from broker.config import Settings
 from broker.disclosure import (
@@ -72,13 +72,8 @@ def audit_verify(ctx: click.Context, checkpoints: tuple[Path, ...]) -> None:
     settings = settings_of(ctx)
     ring = _ring(settings)
     with open_session(settings) as session:
-        if not checkpoints and read_head(session.connection())[0] == 0:
-            waiting = sequenced_size(session.connection())
-            click.echo(
-                f"{waiting} entries wait for the log's first checkpoint (broker serve signs it)"
-                if waiting
-                else "the log is empty: nothing has been recorded yet"
-            )
+        if not checkpoints and sequenced_size(session.connection()) == 0:
+            click.echo("the log is empty: nothing has been recorded yet")
             return
         try:
             result, cosignatures, contents = verify_log(
@@ -93,6 +88,11 @@ def audit_verify(ctx: click.Context, checkpoints: tuple[Path, ...]) -> None:
 def _verified(result: Verified, cosignatures: int, contents: int) -> str:
     import base64  # noqa: PLC0415
 
+    if result.size == 0:
+        return (
+            f"{result.pending} entries wait for the log's first checkpoint (broker serve "
+            f"signs it); {contents} stored contents checked"
+        )
     root = base64.b64encode(result.root).decode()
     waiting = (
         f"; {result.pending} newer entries wait for their checkpoint" if result.pending else ""

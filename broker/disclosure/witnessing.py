@@ -42,11 +42,13 @@ from audit import (
     cosigned_size,
     latest_checkpoint,
     parse_cosigner_key,
+    read_head,
     read_witness_reply,
     verify_cosignatures,
 )
 from broker.config import Settings, WitnessSettings
 from broker.disclosure.service import receipt
+from broker.errors import NotYetPublished
 
 __all__ = [
     "NOT_WITNESSED",
@@ -262,8 +264,11 @@ def receipt_now(connection: Connection, settings: Settings, seq: int) -> CutRece
     and ``uncosigned`` says why.
 
     Raises:
+        NotYetPublished: the entry waits for the log's next checkpoint.
         AuditError: no checkpoint covers the entry.
     """
+    if seq >= read_head(connection)[0]:
+        raise NotYetPublished(f"entry {seq} waits for the log's next checkpoint")
     names = _witness_names(settings)
     best = best_cosigned(connection, seq, names)
     if best is None:

@@ -1,9 +1,11 @@
-"""A log writer in its own process, for the concurrency test: one append transaction per entry.
+"""A log writer in its own process, for the concurrency test: one transaction per entry.
 
 Run as ``python tests/audit/append_worker.py --worker N --count C --key PEM --origin O
 --barrier DIR`` with the database URL in ``BROKER_DATABASE_URL`` (kept off the command
 line: it may hold a password). The worker opens its own engine, touches ``DIR/ready-N``,
-waits for ``DIR/start`` so that every worker begins at once, then appends ``C`` entries.
+waits for ``DIR/start`` so that every worker begins at once, then appends ``C`` entries
+(``--sequence-only``: sequences them, leaving integration to an integrator:
+``integrate_worker.py``).
 A transient conflict (SQLite still locked after its busy timeout, a PostgreSQL
 serialization failure, deadlock or lock timeout, or a moved head) retries that append;
 any other error ends the worker with a traceback and a non-zero exit. On success it
@@ -27,7 +29,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from audit import ConcurrentAppendError, Draft, EntryValue, Signer, append
+from audit import ConcurrentAppendError, Draft, EntryValue, Signer, append, sequence
 from broker.db import make_engine
 
 CONTENT_EVERY = 3  # every third entry commits to released bytes
@@ -69,12 +71,18 @@ def draft(worker: int, counter: int) -> Draft:
     return Draft(fields, content)
 
 
-def append_one(engine: Engine, entry: Draft, signer: Signer, retries: Counter[str]) -> None:
-    """Append ``entry`` in its own transaction, retrying transient conflicts."""
+def append_one(engine: Engine, entry: Draft, signer: Signer | None, retries: Counter[str]) -> None:
+    """Append ``entry`` in its own transaction (only sequence it without ``signer``).
+
+    Transient conflicts are retried.
+    """
     for _attempt in range(MAX_RETRIES):
         try:
             with engine.begin() as connection:
-                append(connection, [entry], signer)
+                if signer is None:
+                    sequence(connection, [entry])
+                else:
+                    append(connection, [entry], signer)
         except (ConcurrentAppendError, OperationalError) as error:
             kind = transient(error)
             if kind is None:
@@ -103,6 +111,7 @@ def main() -> int:
     parser.add_argument("--key", type=Path, required=True, help="Ed25519 PKCS#8 PEM, unencrypted")
     parser.add_argument("--origin", required=True)
     parser.add_argument("--barrier", type=Path, required=True)
+    parser.add_argument("--sequence-only", action="store_true", help="leave integration out")
     args = parser.parse_args()
     key = load_pem_private_key(args.key.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
@@ -117,7 +126,8 @@ def main() -> int:
     started = time.time()
     for counter in range(args.count):
         begun = time.monotonic()
-        append_one(engine, draft(args.worker, counter), signer, retries)
+        chosen = None if args.sequence_only else signer
+        append_one(engine, draft(args.worker, counter), chosen, retries)
         slowest = max(slowest, time.monotonic() - begun)
     finished = time.time()
     engine.dispose()

@@ -1,7 +1,10 @@
 """Concurrent writers on SQLite and PostgreSQL: separate processes, one log, no gap, no fork.
 
 Each writer is a real OS process (``append_worker.py``) with its own engine; they wait
-on a start file so that they contend for the head from the first append. Run with
+on a start file so that they contend for the head from the first append. They either
+append (sequence, integrate and sign in their own transaction) or only sequence, with
+an integrator process (``integrate_worker.py``) running beside them, as ``broker
+serve``'s publisher does; that one is also killed in the middle of its work. Run with
 ``-rP`` to see how long each phase took and how the writers contended.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -39,6 +43,7 @@ pytestmark = pytest.mark.slow
 
 ORIGIN = "test.example/disclosure-log"
 WORKER = Path(__file__).with_name("append_worker.py")
+INTEGRATOR = Path(__file__).with_name("integrate_worker.py")
 WORKERS = 4
 PER_WORKER = 500
 TOTAL = WORKERS * PER_WORKER
@@ -47,7 +52,9 @@ READY_TIMEOUT = 60.0
 RUN_TIMEOUT = 300.0
 
 
-def start_workers(database: Database, key: Path, barrier: Path) -> list[subprocess.Popen[str]]:
+def start_workers(
+    database: Database, key: Path, barrier: Path, *, sequence_only: bool = False
+) -> list[subprocess.Popen[str]]:
     env = {**os.environ, "BROKER_DATABASE_URL": database.url}
     return [
         subprocess.Popen(
@@ -56,6 +63,7 @@ def start_workers(database: Database, key: Path, barrier: Path) -> list[subproce
                 str(WORKER),
                 *("--worker", str(worker), "--count", str(PER_WORKER)),
                 *("--key", str(key), "--origin", ORIGIN, "--barrier", str(barrier)),
+                *(["--sequence-only"] if sequence_only else []),
             ],
             env=env,
             stdout=subprocess.PIPE,
@@ -78,9 +86,29 @@ def wait_until_ready(processes: list[subprocess.Popen[str]], barrier: Path) -> N
         time.sleep(0.01)
 
 
-def run_workers(database: Database, key: Path, barrier: Path) -> list[dict[str, Any]]:
+def start_integrator(
+    database: Database, key: Path, stop: Path, *, batch: int = 256, pause: float = 0.05
+) -> subprocess.Popen[str]:
+    """Start an integrator that runs until ``stop`` exists (``batch`` entries a checkpoint)."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(INTEGRATOR),
+            *("--key", str(key), "--origin", ORIGIN, "--stop", str(stop)),
+            *("--batch", str(batch), "--pause", str(pause)),
+        ],
+        env={**os.environ, "BROKER_DATABASE_URL": database.url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run_workers(
+    database: Database, key: Path, barrier: Path, *, sequence_only: bool = False
+) -> list[dict[str, Any]]:
     """Start the workers, open the barrier once all are ready, and return their reports."""
-    processes = start_workers(database, key, barrier)
+    processes = start_workers(database, key, barrier, sequence_only=sequence_only)
     try:
         wait_until_ready(processes, barrier)
         (barrier / "start").touch()
@@ -97,8 +125,11 @@ def run_workers(database: Database, key: Path, barrier: Path) -> list[dict[str, 
                 process.communicate()
 
 
-def check_entries(connection: Connection) -> list[dict[str, Any]]:
-    """Assert seqs 0..TOTAL-1, each worker's entries once, a checkpoint per append; return them."""
+def check_entries(connection: Connection, *, per_append: bool = True) -> list[dict[str, Any]]:
+    """Assert seqs 0..TOTAL-1, each worker's entries once, the checkpoints; return them.
+
+    ``per_append``: a checkpoint for every append; else fewer, the last of size TOTAL.
+    """
     rows = connection.execute(
         select(log_entries.c.seq, log_entries.c.entry).order_by(log_entries.c.seq)
     ).all()
@@ -108,8 +139,14 @@ def check_entries(connection: Connection) -> list[dict[str, Any]]:
     written = Counter((document["actor"], document["counter"]) for document in documents)
     assert set(written) == {(f"worker-{w}", n) for w in range(WORKERS) for n in range(PER_WORKER)}
     assert set(written.values()) == {1}
-    sizes = connection.scalars(select(log_checkpoints.c.size).order_by(log_checkpoints.c.size))
-    assert list(sizes) == list(range(1, TOTAL + 1))
+    sizes = list(
+        connection.scalars(select(log_checkpoints.c.size).order_by(log_checkpoints.c.size))
+    )
+    if per_append:
+        assert sizes == list(range(1, TOTAL + 1))
+    else:
+        assert sizes[-1] == TOTAL
+        assert len(sizes) < TOTAL  # batches: one checkpoint over many entries
     return documents
 
 
@@ -136,9 +173,7 @@ def test_concurrent_writers_leave_one_gapless_log_whose_receipts_all_verify(
     database: Database, tmp_path: Path
 ) -> None:
     """4 processes x 500 appends: 2,000 entries, seqs 0..1999, each receipt verifies at the end."""
-    key = Ed25519PrivateKey.generate()
-    key_file = tmp_path / "log.pem"
-    key_file.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    key, key_file = _key_file(tmp_path)
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     clock = [time.monotonic()]
@@ -170,3 +205,92 @@ def test_concurrent_writers_leave_one_gapless_log_whose_receipts_all_verify(
         f"retries {dict(retries)}, slowest append {slowest:.3f} s, "
         f"{switches} changes of writer along the log"
     )
+
+
+def _key_file(tmp_path: Path) -> tuple[Ed25519PrivateKey, Path]:
+    key = Ed25519PrivateKey.generate()
+    key_file = tmp_path / "log.pem"
+    key_file.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    return key, key_file
+
+
+def _finish(integrator: subprocess.Popen[str], stop: Path) -> dict[str, Any]:
+    """Tell the integrator to stop; return its report once it integrated what was left."""
+    stop.touch()
+    stdout, stderr = integrator.communicate(timeout=RUN_TIMEOUT)
+    assert integrator.returncode == 0, f"the integrator failed:\n{stderr}"
+    report = json.loads(stdout.splitlines()[-1])
+    assert isinstance(report, dict)
+    return report
+
+
+def test_sequencing_writers_beside_an_integrator_leave_every_entry_under_a_checkpoint(
+    database: Database, tmp_path: Path
+) -> None:
+    """4 x 500 entries sequenced while an integrator signs batches: gapless, all signed."""
+    key, key_file = _key_file(tmp_path)
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    integrator = start_integrator(database, key_file, tmp_path / "stop")
+    try:
+        began = time.monotonic()
+        reports = run_workers(database, key_file, barrier, sequence_only=True)
+        sequencing = time.monotonic() - began
+        integrated = _finish(integrator, tmp_path / "stop")
+    finally:
+        if integrator.poll() is None:
+            integrator.kill()
+            integrator.communicate()
+    assert [report["appended"] for report in reports] == [PER_WORKER] * WORKERS
+    assert max(report["started"] for report in reports) < min(r["finished"] for r in reports)
+    verifiers = [Verifier.of(ORIGIN, key.public_key())]
+    with database.engine.connect() as connection:
+        assert read_head(connection)[0] == TOTAL
+        check_entries(connection, per_append=False)
+        verified, _cosignatures, contents = verify_database(connection, ORIGIN, verifiers)
+        assert (verified.size, verified.pending) == (TOTAL, 0)
+        assert verified.checkpoints == integrated["checkpoints"]
+        assert contents == WORKERS * len(range(0, PER_WORKER, CONTENT_EVERY))
+        check_receipts(connection, verifiers)
+    print(  # noqa: T201 - shown with -rP
+        f"{database.backend}: {TOTAL} entries sequenced in {sequencing:.1f} s beside the "
+        f"integrator, under {integrated['checkpoints']} checkpoints "
+        f"(integrator retried {integrated['retried']})"
+    )
+
+
+def test_an_integrator_killed_mid_work_loses_nothing(database: Database, tmp_path: Path) -> None:
+    """SIGKILL between sequencing and integration: the next integrator signs every entry."""
+    key, key_file = _key_file(tmp_path)
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    reports = run_workers(database, key_file, barrier, sequence_only=True)
+    assert sum(report["appended"] for report in reports) == TOTAL
+    verifiers = [Verifier.of(ORIGIN, key.public_key())]
+    # Small batches, slowly: killed after its third checkpoint, mid-way through the backlog.
+    first = start_integrator(database, key_file, tmp_path / "never", batch=100, pause=0.2)
+    try:
+        assert first.stdout is not None
+        progress = [first.stdout.readline() for _ in range(3)]
+        assert all(line.startswith("integrated ") for line in progress), first.stderr
+        first.send_signal(signal.SIGKILL)
+        first.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    assert first.returncode == -signal.SIGKILL
+    with database.engine.connect() as connection:
+        cut, _root = read_head(connection)
+        verified, _, _ = verify_database(connection, ORIGIN, verifiers)
+    assert 300 <= cut < TOTAL  # three batches or a few more, not the whole backlog
+    assert (verified.size, verified.pending) == (cut, TOTAL - cut)
+
+    second = start_integrator(database, key_file, tmp_path / "stop")
+    _finish(second, tmp_path / "stop")
+    with database.engine.connect() as connection:
+        assert read_head(connection)[0] == TOTAL
+        check_entries(connection, per_append=False)
+        verified, _, _ = verify_database(connection, ORIGIN, verifiers)
+        assert (verified.size, verified.pending) == (TOTAL, 0)
+        check_receipts(connection, verifiers)

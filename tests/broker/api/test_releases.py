@@ -8,17 +8,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from publishing import deliver_published
 from sqlalchemy import select
 
 from audit import canonical_json, verify_receipt
 from broker.access import Role
 from broker.api._problems import PROBLEM
 from broker.config import RecipientSettings
-from broker.db import make_session_factory
-from broker.delivery.service import deliver_due
+from broker.db import make_session_factory, session_scope
+from broker.disclosure.publishing import integrate_pending
 from broker.keys import load_keys
-from broker.release import Release
-from tests.broker.api.conftest import ALBERTSLUND, HVIDOVRE, OUT, World
+from broker.release import Release, release
+from tests.broker.api.conftest import ALBERTSLUND, HVIDOVRE, OUT, TODAY, World, policy
 
 V = Role.VISITATOR
 
@@ -89,7 +90,7 @@ async def test_a_delivered_release_is_served_byte_for_byte_as_delivered(
     settings = world.settings.model_copy(update={"recipients": (recipient,)})
     factory = make_session_factory(world.app.state.engine)
     with httpx.Client() as client:
-        attempts = deliver_due(
+        attempts = deliver_published(
             factory, settings, load_keys(settings), client, lambda: dt.datetime.now(dt.UTC)
         )
     assert [(a.release_id, a.delivered) for a in attempts] == [
@@ -137,3 +138,25 @@ async def test_pages_follow_the_cursor_newest_first(world: World) -> None:
     assert foreign.json()["errors"] == [
         {"field": "after", "rule": "must be the id of a release in this list"}
     ]
+
+
+@pytest.mark.anyio
+async def test_a_release_not_yet_published_is_answered_503_with_retry_after(world: World) -> None:
+    """Sequenced, no checkpoint over it yet: 503 and Retry-After, then the body once published."""
+    ring = load_keys(world.settings)
+    factory = make_session_factory(world.app.state.engine)
+    with session_scope(factory) as session:
+        weekly = policy("albertslund-visitation-weekly")
+        made = release(session, ring, weekly, run_at=TODAY, now=TODAY).release
+        assert made is not None
+    async with world.client() as client:
+        waiting = await client.get(f"/v1/releases/{made.id}", headers=world.auth(V))
+        integrate_pending(world.app.state.engine, ring)  # the server's publisher's step
+        served = await client.get(f"/v1/releases/{made.id}", headers=world.auth(V))
+    assert waiting.status_code == 503
+    assert waiting.headers["retry-after"] == "1"
+    assert waiting.headers["content-type"] == PROBLEM
+    assert waiting.json()["title"] == "not yet published"
+    assert served.status_code == 200
+    proven = verify_receipt(served.json()["receipt"], ring.origin, ring.verifiers())
+    assert json.loads(proven.entry)["release_id"] == made.id

@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 
 from broker.access import Role
 from broker.db import make_session_factory, session_scope
+from broker.disclosure.publishing import integrate_pending
 from broker.keys import load_keys
 from broker.release import release
 from tests.broker.api.conftest import SOON, TODAY, World, policy
@@ -41,6 +42,7 @@ def _release(world: World) -> None:
             session, ring, policy("albertslund-visitation-weekly"), run_at=TODAY, now=TODAY
         )
         assert made.release is not None
+    integrate_pending(world.app.state.engine, ring)  # as the server's publisher does
 
 
 @pytest.mark.anyio

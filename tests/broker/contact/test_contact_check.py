@@ -12,6 +12,7 @@ import httpx
 import pytest
 from databases import Database
 from factories import dwelling_rows, with_personal, write_csv
+from publishing import deliver_published
 from sqlalchemy import select
 
 from broker.access import create_token
@@ -20,7 +21,6 @@ from broker.config import RecipientSettings, Settings
 from broker.contact.models import ContactCheck
 from broker.contact.service import close_unanswered
 from broker.db import make_session_factory, session_scope
-from broker.delivery.service import deliver_due
 from broker.disclosure import EntryFilter, entries
 from broker.ingest.service import ingest_file
 from broker.keys import init_keys, load_keys
@@ -100,7 +100,7 @@ def client(world: dict[str, object], who: str) -> httpx.AsyncClient:
 
 def deliver(world: dict[str, object]) -> None:
     with httpx.Client() as http:
-        attempts = deliver_due(
+        attempts = deliver_published(
             world["factory"],
             world["settings"],
             world["ring"],

@@ -16,11 +16,12 @@ import pytest
 from databases import Database
 from factories import dwelling_rows
 from peers import Fault, Proxy, free_port
+from publishing import deliver_published
 from sqlalchemy import select
 
 from broker.config import RecipientSettings, Settings
 from broker.db import make_session_factory
-from broker.delivery.service import Attempt, deliver_due
+from broker.delivery.service import Attempt
 from broker.disclosure import EntryFilter, entries
 from broker.keys import KeyRing, init_keys, load_keys
 from broker.policy import Mode
@@ -68,7 +69,7 @@ class Line:
         """Run one delivery round; return (release id, delivered, final, problem) of each."""
         factory = make_session_factory(self.database.engine)
         with httpx.Client(timeout=timeout) as client:
-            attempts = deliver_due(factory, self.settings, self.ring, client, self.clock)
+            attempts = deliver_published(factory, self.settings, self.ring, client, self.clock)
         return [_facts(a) for a in attempts]
 
     def states(self) -> list[tuple[str, int, str | None]]:

@@ -8,11 +8,12 @@ import httpx
 import pytest
 from databases import Database
 from factories import dwelling_rows
+from publishing import deliver_published
 from structlog.testing import capture_logs
 
 from broker.config import RecipientSettings, Settings
 from broker.db import make_session_factory, session_scope
-from broker.delivery.service import Arrival, DeliveryHooks, deliver_due
+from broker.delivery.service import Arrival, DeliveryHooks
 from broker.keys import KeyRing, init_keys, load_keys
 from broker.policy import Mode
 from broker.release import Release
@@ -34,7 +35,7 @@ def _deliver(
     recipient = RecipientSettings(id=RECIPIENT, directory=directory)  # type: ignore[arg-type]
     settings = Settings(home=tmp_path / "home", recipients=(recipient,), delivery_attempts=1)
     with httpx.Client() as client:
-        attempts = deliver_due(
+        attempts = deliver_published(
             make_session_factory(database.engine), settings, ring, client, lambda: RUN, hooks=hooks
         )
     return [attempt.delivered for attempt in attempts]
@@ -123,6 +124,6 @@ def test_a_release_to_a_recipient_not_configured_is_logged_once(
     factory = make_session_factory(database.engine)
     with capture_logs() as events, httpx.Client() as client:
         for _ in range(3):
-            assert deliver_due(factory, settings, ring, client, lambda: RUN) == []
+            assert deliver_published(factory, settings, ring, client, lambda: RUN) == []
     said = [e for e in events if e["event"] == "delivery.no_recipient"]
     assert [(e["release_id"], e["recipient"]) for e in said] == [(made.id, RECIPIENT)]

@@ -9,11 +9,12 @@ import httpx
 import pytest
 from databases import Database
 from factories import dwelling_rows
+from publishing import deliver_published
 from sqlalchemy import select
 
 from broker.config import RecipientSettings, Settings
 from broker.db import make_session_factory, session_scope
-from broker.delivery.service import deliver_due, retry_failed
+from broker.delivery.service import retry_failed
 from broker.errors import InputError
 from broker.keys import KeyRing, init_keys, load_keys
 from broker.policy import Mode, Policy
@@ -34,7 +35,7 @@ def _deliver(database: Database, tmp_path: Path, ring: KeyRing, directory: Path)
     recipient = RecipientSettings(id=RECIPIENT, directory=directory)  # type: ignore[arg-type]
     settings = Settings(home=tmp_path / "home", recipients=(recipient,), delivery_attempts=1)
     with httpx.Client() as client:
-        attempts = deliver_due(
+        attempts = deliver_published(
             make_session_factory(database.engine), settings, ring, client, lambda: RUN
         )
     return [f"{a.release_id}:{'delivered' if a.delivered else 'failed'}" for a in attempts]

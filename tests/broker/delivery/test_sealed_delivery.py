@@ -15,12 +15,14 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from databases import Database
 from factories import dwelling_rows, write_csv
+from publishing import deliver_published
 from sealing_reference import seal_legacy_body
 
 from broker.config import RecipientSettings, Settings
 from broker.db import make_session_factory, session_scope
 from broker.delivery._signature import content_digest, sign_request
-from broker.delivery.service import deliver_due, key_id
+from broker.delivery.service import key_id
+from broker.disclosure.publishing import integrate_pending
 from broker.ingest.service import ingest_file
 from broker.keys import KeyRing, init_keys, load_keys
 from broker.policy import load_policy_file
@@ -60,7 +62,11 @@ def _released(database: Database, tmp_path: Path, ring: KeyRing) -> tuple[bytes,
         ingest_file(session, export, org="bo-vest", now=RUN)
         made = release(session, ring, loaded.policy, run_at=RUN, now=RUN).release
         assert made is not None
-        return release_body(session, Settings(home=tmp_path), made), made.id
+    integrate_pending(database.engine, ring)  # as the server's publisher does
+    with session_scope(factory) as session:
+        found = session.get(Release, made.id)
+        assert found is not None
+        return release_body(session, Settings(home=tmp_path), found), found.id
 
 
 def _delivered_body(database: Database, tmp_path: Path, release_id: str) -> bytes:
@@ -94,7 +100,7 @@ def test_sealed_release_opens_only_with_the_receivers_key(
     with serving(checker) as url, httpx.Client() as client:
         recipient = RecipientSettings(id="albertslund/visitation", webhook=url, public_key=public)  # type: ignore[arg-type]
         settings = Settings(home=tmp_path, recipients=(recipient,))
-        (attempt,) = deliver_due(factory, settings, ring, client, lambda: RUN)
+        (attempt,) = deliver_published(factory, settings, ring, client, lambda: RUN)
     if receiver_has_key:
         assert attempt.delivered
         stored = (store / "releases" / f"{release_id}.json").read_bytes()

@@ -55,7 +55,7 @@ def released(database: Database, home: Path, count: int = 3) -> list[str]:
                 "fields": ["adresseid", "phase"],
             }
             content = json.dumps({"dwellings": pair}).encode()
-            record(session, ring, [Draft(fields, content)])
+            record(session, ring, [Draft(fields, content)], publish=True)  # as a push does
     return refs
 
 

@@ -34,6 +34,7 @@ from audit import (
 from broker.config import Settings, WitnessSettings
 from broker.db import make_session_factory, session_scope
 from broker.disclosure import record, rfc3339, verify
+from broker.disclosure.publishing import integrate_pending
 from broker.disclosure.witnessing import WitnessClients, witness_latest, witness_states
 from broker.keys import init_keys, load_keys
 
@@ -101,6 +102,7 @@ def append(database: Database, settings: Settings, count: int, actor: str = "bro
         fields = {"time": rfc3339(AT), "event": "release", "actor": f"{actor}-{n}"}
         with session_scope(make_session_factory(database.engine)) as session:
             record(session, ring, [Draft(fields)])
+    integrate_pending(database.engine, ring)  # one checkpoint over them, as the publisher signs
 
 
 def roll_back(database: Database, size: int) -> None:
@@ -114,6 +116,13 @@ def roll_back(database: Database, size: int) -> None:
                 connection.execute(text(f"DROP TRIGGER {table}_no_delete"))
             else:
                 connection.execute(text(f"DROP TRIGGER {table}_no_change ON {table}"))
+        trigger = "log_sequence_no_rewind"
+        connection.execute(
+            text(
+                f"DROP TRIGGER {trigger}"
+                + (" ON log_sequence" if database.backend != "sqlite" else "")
+            )
+        )
         for table in ("log_entries", *indexes):
             connection.execute(text(f"DELETE FROM {table} WHERE seq >= :n"), {"n": size})  # noqa: S608
         connection.execute(text("DELETE FROM log_checkpoints WHERE size > :n"), {"n": size})
@@ -122,6 +131,7 @@ def roll_back(database: Database, size: int) -> None:
             text("DELETE FROM log_nodes WHERE (idx + 1) * (1 << level) > :n"), {"n": size}
         )
         connection.execute(text("UPDATE log_head SET size = :n, root = :r"), {"n": size, "r": root})
+        connection.execute(text("UPDATE log_sequence SET size = :n"), {"n": size})
 
 
 @pytest.mark.slow

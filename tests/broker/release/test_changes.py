@@ -29,12 +29,13 @@ from peers import (
     free_port,
     released_id,
 )
+from publishing import deliver_published
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from broker.config import RecipientSettings, Settings
 from broker.db import make_engine, make_session_factory, session_scope, upgrade
-from broker.delivery.service import deliver_due, retry_failed
+from broker.delivery.service import retry_failed
 from broker.errors import InputError
 from broker.ingest.service import ingest_file
 from broker.keys import KeyRing, init_keys, load_keys
@@ -234,7 +235,7 @@ class World:
             delivery_backoff=1.0,
         )
         with httpx.Client(timeout=10) as client:
-            deliver_due(
+            deliver_published(
                 make_session_factory(self.database.engine),
                 settings,
                 self.ring,

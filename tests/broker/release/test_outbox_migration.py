@@ -36,22 +36,33 @@ def _downgrade(database: Database, revision: str) -> None:
         command.downgrade(config, revision)
 
 
-def _old_row(database: Database, ring_home: Path, release_id: str, status: str) -> str:
-    """Put a release on record and an outbox row in the old format; return its receipt."""
+def _old_entry(database: Database, ring_home: Path, release_id: str) -> tuple[int, str, str]:
+    """Put a release's entry on the log; return its index, salt (hex) and receipt.
+
+    The log is written as it is now, before the downgrade: the entries and checkpoints
+    kept their form since revision 0010 (its sequence counter and the organisations'
+    index came later and are dropped and rebuilt by the migrations).
+    """
     ring = load_keys(Settings(home=ring_home))
     content = {**CONTENT, "release_id": release_id}
     fields = {"time": rfc3339(AT), "event": "release", "release_id": release_id}
     with session_scope(make_session_factory(database.engine)) as session:
-        # The log itself, as at that revision (the organisations' index came later).
         connection = session.connection()
         appended = append(connection, [Draft(fields, canonical_json(content))], ring.signer())
         seq = appended.first_seq
         salt_query = select(log_contents.c.salt).where(log_contents.c.seq == seq)
         salt = connection.execute(salt_query).scalar_one()
-        receipt = make_receipt(connection, seq)
-        # The old body: the content in insertion order, as json.dumps wrote it.
-        document = {"release": content, "salt": bytes(salt).hex(), "receipt": receipt}
-        payload = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        return seq, bytes(salt).hex(), make_receipt(connection, seq)
+
+
+def _old_row(database: Database, release_id: str, status: str, entry: tuple[int, str, str]) -> str:
+    """Put an outbox row in the old format (revision 0010) for ``entry``; return its receipt."""
+    seq, salt, receipt = entry
+    content = {**CONTENT, "release_id": release_id}
+    # The old body: the content in insertion order, as json.dumps wrote it.
+    document = {"release": content, "salt": salt, "receipt": receipt}
+    payload = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    with database.engine.begin() as connection:
         connection.execute(
             text(
                 "INSERT INTO releases (id, policy_id, policy_hash, recipient, mode, run_at,"
@@ -70,9 +81,12 @@ def test_old_bodies_split_into_content_and_salt_and_back(
     """Up: content bytes on record, salt, the delivered receipt kept; down: bodies again."""
     init_keys(Settings(home=tmp_path))
     ring = load_keys(Settings(home=tmp_path))
+    entries = {
+        name: _old_entry(database, tmp_path, name) for name in ("rel-delivered", "rel-pending")
+    }
     _downgrade(database, "0010")
-    sent = _old_row(database, tmp_path, "rel-delivered", "delivered")
-    _old_row(database, tmp_path, "rel-pending", "pending")
+    sent = _old_row(database, "rel-delivered", "delivered", entries["rel-delivered"])
+    _old_row(database, "rel-pending", "pending", entries["rel-pending"])
     upgrade(database.engine)
 
     with database.engine.connect() as connection:

@@ -12,13 +12,14 @@ import pytest
 import rfc8785
 from databases import Database
 from factories import dwelling_rows, write_csv
+from publishing import deliver_published
 from sqlalchemy import func, select
 
 from audit import verify_receipt
 from audit._storage import log_entries
 from broker.config import RecipientSettings, Settings
 from broker.db import make_session_factory, session_scope
-from broker.delivery.service import deliver_due
+from broker.disclosure.publishing import integrate_pending
 from broker.ingest.service import ingest_file
 from broker.keys import KeyRing, init_keys, load_keys
 from broker.policy import Mode, Policy, load_policy_file
@@ -63,7 +64,7 @@ def deliver(database: Database, tmp_path: Path, ring: KeyRing, *, fail: bool = F
     recipient = RecipientSettings(id="albertslund/visitation", directory=drop)  # type: ignore[arg-type]
     settings = Settings(home=tmp_path, recipients=(recipient,), delivery_attempts=1)
     with httpx.Client() as client:
-        attempts = deliver_due(
+        attempts = deliver_published(
             make_session_factory(database.engine), settings, ring, client, lambda: RUN
         )
     assert all(attempt.delivered is not fail for attempt in attempts)
@@ -75,8 +76,9 @@ def body(item: Release) -> dict[str, object]:
     return {"release": json.loads(item.content), "salt": item.salt.hex()}
 
 
-def delivered(database: Database, item: Release) -> dict[str, object]:
-    """Return the body as it would be delivered now, receipt included."""
+def delivered(database: Database, ring: KeyRing, item: Release) -> dict[str, object]:
+    """Return the body as it would be delivered once published, receipt included."""
+    integrate_pending(database.engine, ring)
     with session_scope(make_session_factory(database.engine)) as session:
         document = json.loads(release_body(session, Settings(), item))
     assert isinstance(document, dict)
@@ -90,7 +92,7 @@ def test_a_release_holds_exactly_the_policys_fields_and_proves_itself(
     upload(database, tmp_path, dwelling_rows(6, phases=PHASES))
     made = run(database, ring, weekly())
     assert made is not None
-    document = delivered(database, made)
+    document = delivered(database, ring, made)
     assert document["release"] == body(made)["release"]
     content = document["release"]
     assert isinstance(content, dict)

@@ -10,12 +10,12 @@ import pytest
 from databases import Database
 from factories import dwelling_rows, with_personal
 from fastapi import FastAPI
+from publishing import deliver_published
 from webclient import page_client, sign_in, web_app
 
 from broker.access import Role
 from broker.config import RecipientSettings, Settings
 from broker.db import make_session_factory, session_scope
-from broker.delivery.service import deliver_due
 from broker.keys import KeyRing, init_keys, load_keys
 from broker.operations import STALLED_AFTER
 from broker.release import Release
@@ -74,7 +74,7 @@ def _ring(app: FastAPI) -> KeyRing:
 
 def _deliver(database: Database, app: FastAPI, at: dt.datetime = RUN) -> list[bool]:
     with httpx.Client() as client:
-        attempts = deliver_due(
+        attempts = deliver_published(
             make_session_factory(database.engine),
             app.state.settings,
             _ring(app),

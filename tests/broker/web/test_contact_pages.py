@@ -21,13 +21,13 @@ import pytest
 from databases import Database
 from factories import dwelling_rows, with_personal, write_csv
 from fastapi import FastAPI
+from publishing import deliver_published
 from sqlalchemy import select, text
 from webclient import WebUser, page_client, sign_in, web_app
 
 from broker.access import Role
 from broker.config import RecipientSettings, Settings
 from broker.db import make_session_factory, session_scope
-from broker.delivery.service import deliver_due
 from broker.ingest.service import ingest_file
 from broker.keys import init_keys, load_keys
 from broker.receiver import Receiver, make_receiver_server
@@ -77,7 +77,7 @@ class Site:
         factory = self.app.state.session_factory
         ring = load_keys(self.settings)
         with httpx.Client() as http:
-            attempts = deliver_due(
+            attempts = deliver_published(
                 factory,
                 self.settings,
                 ring,

@@ -32,12 +32,13 @@ from cryptography.x509.oid import NameOID
 from databases import Database
 from listings import ListWorld, rows, weekly
 from peers import free_port
+from publishing import deliver_published
 from pydantic import SecretStr, ValidationError
 from structlog.testing import capture_logs
 
 from broker.config import RecipientSettings, Settings, SmtpSettings, load_settings
 from broker.db import session_scope
-from broker.delivery.service import Arrival, DeliveryHooks, deliver_due
+from broker.delivery.service import Arrival, DeliveryHooks
 from broker.policy import Mode
 from broker.release import Release
 from broker.wiring import delivery_hooks
@@ -191,7 +192,7 @@ def _settings(
 def _deliver(world: ListWorld, settings: Settings, hooks: DeliveryHooks | None = None) -> list[str]:
     """Deliver what is due with the edges' hooks for ``settings``; return the delivered ids."""
     with httpx.Client() as client:
-        attempts = deliver_due(
+        attempts = deliver_published(
             world.factory,
             settings,
             world.ring,
