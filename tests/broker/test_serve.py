@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -19,8 +20,11 @@ from databases import Database
 from peers import free_port
 from sqlalchemy import select
 
+from audit import Draft, read_head
 from broker.config import Settings
-from broker.keys import init_keys
+from broker.db import make_session_factory, session_scope
+from broker.disclosure import record, rfc3339, verify
+from broker.keys import init_keys, load_keys
 from broker.policy.models import PolicyVersion
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -193,3 +197,25 @@ def test_a_burst_over_the_concurrency_limit_waits_its_turn(
     # out of the burst: every request answered 200 within it is the test. (A wall-clock
     # bound tighter than that measured the machine's load, not the server.)
     assert statuses == [200] * 60
+
+
+@pytest.mark.slow
+def test_the_server_publishes_what_any_writer_sequenced(
+    server: tuple[str, Path, dict[str, str]], database: Database
+) -> None:
+    """An entry sequenced by another process is under the server's checkpoint within seconds."""
+    _url, _policies, env = server
+    ring = load_keys(Settings(home=Path(env["BROKER_HOME"])))
+    fields = {"time": rfc3339(dt.datetime.now(dt.UTC)), "event": "release", "actor": "other"}
+    with session_scope(make_session_factory(database.engine)) as session:
+        seq = record(session, ring, [Draft(fields)]).first_seq
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        with database.engine.connect() as connection:
+            if read_head(connection)[0] > seq:
+                break
+        time.sleep(0.1)
+    with database.engine.connect() as connection:
+        result, _, _ = verify(connection, ring, Settings(home=Path(env["BROKER_HOME"])))
+    assert result.size > seq
+    assert result.pending == 0
