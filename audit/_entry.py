@@ -51,6 +51,8 @@ SALT_SIZE = 32
 EntryValue = int | str | bool | None | Sequence[str]
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_MAX_CHECKED_KEYS = 1024
+_SAFE_INTEGER = 2**53 - 1  # RFC 8785 (I-JSON): beyond it an integer has no exact form
 _TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$")
 _MAX_TEXT = 500
 
@@ -81,15 +83,26 @@ def _check_required(entry: Mapping[str, EntryValue]) -> None:
         raise EntryError("event: must be one of " + ", ".join(sorted(EVENTS)))
 
 
+_CHECKED_KEYS: set[str] = set()
+"""Keys already matched against ``_KEY``: entries share a small vocabulary of them."""
+
+
 def _json_value(key: str, value: object) -> Any:
-    if not _KEY.match(key):
-        raise EntryError(f"{key!r}: keys are lower-case ASCII letters, digits and _")
-    if isinstance(value, float):
-        raise EntryError(f"{key}: floats are not allowed")
+    if key not in _CHECKED_KEYS:
+        if not _KEY.match(key):
+            raise EntryError(f"{key!r}: keys are lower-case ASCII letters, digits and _")
+        if len(_CHECKED_KEYS) < _MAX_CHECKED_KEYS:
+            _CHECKED_KEYS.add(key)
     if isinstance(value, str):
         _check_text(key, value)
         return value
-    if value is None or isinstance(value, int | bool):
+    if isinstance(value, float):
+        raise EntryError(f"{key}: floats are not allowed")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not -_SAFE_INTEGER <= value <= _SAFE_INTEGER:
+            raise EntryError(f"{key}: integers must lie within +-(2**53 - 1)")
         return value
     if isinstance(value, Sequence) and all(isinstance(item, str) for item in value):
         for item in value:
@@ -107,7 +120,9 @@ def canonical_entry(entry: Mapping[str, EntryValue]) -> bytes:
     """
     _check_required(entry)
     document: dict[str, Any] = {key: _json_value(key, value) for key, value in entry.items()}
-    return canonical_json(document)
+    # Checked above: ASCII keys, text, booleans, null, safe integers and lists of text
+    # are plain; no second walk.
+    return canonical_json(document, plain=True)
 
 
 def new_salt() -> bytes:

@@ -18,6 +18,13 @@ run, in the same database:
    canonical entry bytes into a bare table ``(seq, entry)`` with the column
    types of ``log_entries``, in the same database, one row per transaction and
    100 rows per transaction.
+   Then sequencing alone, as a writer's transaction now does (entry, leaf hash and
+   content, no tree node, no signature): all ``--entries`` in batches of 100 and
+   ``--one-by-one`` more one per transaction, into a third fresh log, each against
+   the bare inserts measured again there, with the aims (<= 1.5x and <= 2x) and
+   whether they are met; integrating the whole batch under one signed checkpoint
+   (the publisher's share); and on SQLite the same one-row transactions through the
+   bare ``sqlite3`` driver, to show what SQLAlchemy itself costs.
 2. Receipts: ``make_receipt`` for 1,000 random sequence numbers at the final
    size, on one connection, then ``verify_receipt`` of each (offline). The
    in-memory ``audit._merkle.inclusion_proof`` over the list of leaf hashes is
@@ -50,8 +57,10 @@ import hashlib
 import json
 import random
 import secrets
+import sqlite3
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,8 +87,10 @@ from audit import (
     append,
     dwelling_reference,
     inclusion_proof,
+    integrate,
     leaf_hash,
     make_receipt,
+    sequence,
     verifier_key,
     verify_bundle,
     verify_database,
@@ -191,6 +202,46 @@ def append_log(engine: Engine, drafts: Sequence[Draft], signer: Signer, batch: i
     return entries
 
 
+def sequence_log(engine: Engine, drafts: Sequence[Draft], batch: int) -> list[bytes]:
+    """Sequence ``drafts``, ``batch`` per committed transaction, as a writer now does."""
+    entries: list[bytes] = []
+    for start in range(0, len(drafts), batch):
+        with engine.begin() as connection:
+            entries.extend(sequence(connection, drafts[start : start + batch]).entries)
+    return entries
+
+
+def raw_sqlite_inserts(engine: Engine, entries: Sequence[bytes]) -> float:
+    """Insert ``entries`` one per transaction with the bare ``sqlite3`` driver; return seconds.
+
+    Same file, same pragmas as the broker's engine (WAL, synchronous NORMAL): what a
+    transaction costs below SQLAlchemy.
+    """
+    database = engine.url.database
+    if database is None:
+        raise ValueError("not an SQLite file")
+    connection = sqlite3.connect(database, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("CREATE TABLE bench_raw (seq INTEGER PRIMARY KEY, entry BLOB NOT NULL)")
+        began = time.perf_counter()
+        for seq, entry in enumerate(entries):
+            connection.execute("BEGIN")
+            connection.execute("INSERT INTO bench_raw VALUES (?, ?)", (seq, entry))
+            connection.execute("COMMIT")
+        return time.perf_counter() - began
+    finally:
+        connection.close()
+
+
+def integrate_log(engine: Engine, signer: Signer) -> int:
+    """Integrate every sequenced entry under one signed checkpoint; return the new size."""
+    with engine.begin() as connection:
+        integrated = integrate(connection, signer)
+    return 0 if integrated is None else integrated.size
+
+
 def insert_bare(engine: Engine, entries: Sequence[bytes], batch: int, start: int = 0) -> None:
     """The append baseline: insert the entries from ``start``, ``batch`` rows per transaction."""
     for low in range(start, len(entries), batch):
@@ -286,6 +337,62 @@ def line(label: str, seconds: float, count: int, unit: str, baseline: float | No
     print(f"  {label}: {seconds:.3f} s  ({rate}){ratio}", flush=True)
 
 
+def aimed(  # noqa: PLR0913 - a figure, its baseline and its aim
+    label: str, seconds: float, count: int, unit: str, baseline: float, *, aim: float
+) -> None:
+    """Print one figure with its ratio to ``baseline`` and whether it meets ``aim``."""
+    ratio = seconds / baseline
+    verdict = "met" if ratio <= aim else "missed"
+    rate = f"{count / seconds:,.0f} {unit}/s"
+    print(f"  {label}: {seconds:.3f} s  ({rate})  ratio {ratio:.1f}x  aim <= {aim:g}x: {verdict}")
+
+
+def measure_sequencing(
+    database: str, new_engine: Callable[[], Engine], drafts: Sequence[Draft], single: int
+) -> None:
+    """Sequencing (the writer's transaction) and integration (apart), against bare inserts."""
+    engine = new_engine()
+    try:
+        bare_metadata.create_all(engine)
+        count = len(drafts)
+        note(f"{database}: sequencing {count:,} entries, {BATCH} per transaction")
+        batched, entries = timed(lambda: sequence_log(engine, drafts, BATCH))
+        note(f"{database}: integrating them under one checkpoint")
+        integrated, size = timed(lambda: integrate_log(engine, Keys.generate().signer))
+        if size != count:
+            raise RuntimeError(f"integrated {size} of {count} entries")
+        note(f"{database}: bare inserts, {BATCH} rows per transaction")
+        bare_batched, _ = timed(lambda: insert_bare(engine, entries, BATCH))
+        note(f"{database}: sequencing {single:,} more, one per transaction")
+        one, more = timed(lambda: sequence_log(engine, drafts[:single], 1))
+        note(f"{database}: bare inserts, one row per transaction")
+        bare_one, _ = timed(lambda: insert_bare(engine, [*entries, *more], 1, start=count))
+        raw = raw_sqlite_inserts(engine, more) if engine.dialect.name == "sqlite" else None
+    finally:
+        engine.dispose()
+    line(f"bare insert, {BATCH} rows per transaction (again)", bare_batched, count, "entries", None)
+    aimed(
+        f"sequence, {BATCH} entries per transaction (the writer's share)",
+        batched,
+        count,
+        "entries",
+        bare_batched,
+        aim=1.5,
+    )
+    line(f"integrate {count:,} entries + 1 signed checkpoint", integrated, count, "entries", None)
+    line("bare insert, 1 row per transaction (again)", bare_one, single, "entries", None)
+    if raw is not None:
+        line("raw sqlite3 INSERT, 1 row per transaction", raw, single, "entries", None)
+    aimed(
+        "sequence, 1 entry per transaction (the writer's share)",
+        one,
+        single,
+        "entries",
+        bare_one,
+        aim=2.0,
+    )
+
+
 def measure(database: str, new_engine: Callable[[], Engine], count: int, single: int) -> None:
     """Run the four measurements on fresh databases from ``new_engine`` and print them."""
     keys = Keys.generate()
@@ -339,6 +446,7 @@ def measure(database: str, new_engine: Callable[[], Engine], count: int, single:
         bare_batched,
     )
 
+    measure_sequencing(database, new_engine, drafts, single)
     try:
         measure_reads(database, engine, keys, entries)
     finally:

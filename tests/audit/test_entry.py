@@ -41,6 +41,8 @@ def test_canonical_bytes_are_sorted_compact_json() -> None:
         ({"time": "2026-11-25 08:00"}, "time: must be RFC 3339 UTC"),
         ({"event": "gossip"}, "event: must be one of"),
         ({"count": 1.5}, "count: floats are not allowed"),
+        ({"count": 2**53}, "count: integers must lie within"),
+        ({"count": -(2**53)}, "count: integers must lie within"),
         ({"nested": {"a": 1}}, "nested: values are integers"),
         ({"Recipient": "x"}, "keys are lower-case ASCII"),
         ({"næste": "x"}, "keys are lower-case ASCII"),

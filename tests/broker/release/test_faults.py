@@ -143,9 +143,11 @@ def test_retry_limit_ends_in_a_recorded_loud_failure(site: Site) -> None:
         assert failed.returncode == 1
         assert f"FAILED for good: {release_id} to {RECIPIENT}: HTTP 500\n" in failed.stderr
         logged = [json.loads(line) for line in failed.stderr.splitlines() if line.startswith("{")]
-        assert [(e["event"], e["level"], e["release_id"]) for e in logged] == [
+        delivery = [e for e in logged if e["event"].startswith("delivery.")]
+        assert [(e["event"], e["level"], e["release_id"]) for e in delivery] == [
             ("delivery.failed", "error", release_id)
         ]
+        assert {e["event"] for e in logged} == {"delivery.failed", "log.published"}
         assert proxy.statuses() == [None, None]
         assert receiver.releases() == []
     (row,) = site.outbox()
