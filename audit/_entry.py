@@ -87,12 +87,16 @@ _CHECKED_KEYS: set[str] = set()
 """Keys already matched against ``_KEY``: entries share a small vocabulary of them."""
 
 
-def _json_value(key: str, value: object) -> Any:
+def _check_key(key: str) -> None:
     if key not in _CHECKED_KEYS:
         if not _KEY.match(key):
             raise EntryError(f"{key!r}: keys are lower-case ASCII letters, digits and _")
         if len(_CHECKED_KEYS) < _MAX_CHECKED_KEYS:
             _CHECKED_KEYS.add(key)
+
+
+def _json_value(key: str, value: object) -> Any:
+    _check_key(key)
     if isinstance(value, str):
         _check_text(key, value)
         return value
