@@ -117,7 +117,14 @@ def create_app(
     on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
     """Return the broker's FastAPI application bound to ``settings``' database and policies."""
-    db = engine if engine is not None else make_engine(settings.resolved_database_url)
+    # As many pooled connections as requests are let in at once, and one each for the
+    # publisher, the runner and /readyz: no admitted request waits for a connection.
+    pooled = settings.api_max_concurrency + 3
+    db = (
+        engine
+        if engine is not None
+        else make_engine(settings.resolved_database_url, pool_size=pooled, max_overflow=4)
+    )
     # The log keys are loaded once for the process (again only after a rotation).
     keys = KeyStore(settings)
 

@@ -13,6 +13,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from pydantic import ValidationError
@@ -61,6 +62,8 @@ _DWELLING_PARSERS: dict[str, Callable[[str], Any]] = {
     "disposition": lambda raw: parse_disposition(raw).value,
 }
 _DWELLING_FIELDS = ("afdeling", "lejemaalsnr", *ADDRESS_FIELDS, "disposition", "erstatter")
+_DWELLING_COUNT = len(_DWELLING_FIELDS)
+_ROW_FIELDS = (*_DWELLING_FIELDS, "fase", "startdato", "slutdato")
 
 
 def parse_date(raw: str) -> dt.date:
@@ -100,12 +103,20 @@ class _RowParser:
         self._dwelling_cache: dict[tuple[str, ...], tuple[dict[str, Any], list[Problem]]] = {}
         self._kind_cache: dict[str, str | Problem] = {}
         self._date_cache: dict[str, dt.date | str] = {}
+        # Every field a row is read for, picked in one step: a field without a column
+        # reads the blank cell appended past the row's end.
+        positions = [columns.index.get(name) for name in _ROW_FIELDS]
+        self._width = max((p for p in positions if p is not None), default=-1) + 1
+        self._pick = itemgetter(*(self._width if p is None else p for p in positions))
+        self._blank = [""] * (self._width + 1)
 
-    def cell(self, cells: list[str], name: str) -> str:
-        position = self.columns.index.get(name)
-        if position is None or position >= len(cells):
-            return ""
-        return cells[position]
+    def cells_of(self, cells: list[str]) -> tuple[str, ...]:
+        """Return the row's cells of ``_ROW_FIELDS``, in that order ("" where none is)."""
+        # Cut to the mapped width, then padded to one past it: the cell at ``_width`` is
+        # always blank, never an unmapped column's (a dropped personal value, say).
+        kept = cells[: self._width]
+        picked: tuple[str, ...] = self._pick(kept + self._blank[len(kept) :])
+        return picked
 
     def personal(self, raw: str) -> str | None:
         if raw not in self._personal:
@@ -189,12 +200,15 @@ class _RowParser:
         return cached
 
     def add(self, row: int, cells: list[str]) -> None:
-        raw = tuple(self.cell(cells, name) for name in _DWELLING_FIELDS)
+        picked = self.cells_of(cells)
+        raw = picked[:_DWELLING_COUNT]
         values, problems = self._dwelling_values(raw)
-        self.problems.extend(Problem(p.rule, row=row, column=p.column) for p in problems)
-        kind = self._kind(self.cell(cells, "fase"), row)
-        start = self._date(self.cell(cells, "startdato"), row, "startdato")
-        end = self._date(self.cell(cells, "slutdato"), row, "slutdato")
+        if problems:
+            self.problems.extend(Problem(p.rule, row=row, column=p.column) for p in problems)
+        fase, startdato, slutdato = picked[_DWELLING_COUNT:]
+        kind = self._kind(fase, row)
+        start = self._date(startdato, row, "startdato")
+        end = self._date(slutdato, row, "slutdato")
         if start is not None and end is not None and end < start:
             self.problems.append(self.problem("must not be before Startdato", row, "slutdato"))
         if problems or values["afdeling"] is None or values["lejemaalsnr"] is None:

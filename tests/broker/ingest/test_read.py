@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from factories import (
+    HEADINGS,
     PERSONAL_HEADINGS,
     csv_bytes,
     dwelling_rows,
@@ -138,6 +139,25 @@ def test_personal_columns_dropped_and_named(tmp_path: Path) -> None:
     rows = with_personal(dwelling_rows(1), dict.fromkeys(PERSONAL_HEADINGS, "DEMO"))
     parsed = read_upload(write_csv(tmp_path / "export.csv", rows))
     assert parsed.dropped_columns == PERSONAL_HEADINGS
+
+
+def test_a_field_without_a_column_never_reads_a_dropped_column(tmp_path: Path) -> None:
+    """No Erstatter or Disposition column, personal columns after the kept ones, short rows.
+
+    Each field the file lacks reads blank: not the next cell along (a dropped personal
+    value), however long or short the row is.
+    """
+    rows = with_personal(dwelling_rows(3), {"CPR": "0101011234", "Lejer navn": "0412-0000-099"})
+    path = write_csv(tmp_path / "export.csv", rows)
+    text = path.read_text(encoding="utf-8-sig").splitlines()
+    # The last row cut after its kept cells: a row may end early.
+    text[-1] = ";".join(text[-1].split(";")[: len(HEADINGS)])
+    path.write_text("\n".join(text) + "\n", encoding="utf-8-sig")
+    parsed = read_upload(path)
+    (department,) = parsed.upload.departments
+    assert [d.erstatter for d in department.dwellings] == [(), (), ()]
+    assert {d.disposition.value for d in department.dwellings} == {"renoveres"}  # the default
+    assert "0101011234" not in repr(parsed)
 
 
 @pytest.mark.parametrize(
