@@ -93,6 +93,14 @@ def append_one(engine: Engine, entry: Draft, signer: Signer | None, retries: Cou
     raise RuntimeError(f"gave up after {MAX_RETRIES} transient conflicts on one entry")
 
 
+def load_signer(path: Path, origin: str) -> Signer:
+    """Return the signer of ``origin`` with the unencrypted Ed25519 PEM key at ``path``."""
+    key = load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise TypeError("the signing key is not Ed25519")
+    return Signer(origin, (key,))
+
+
 def wait_for_start(barrier: Path, worker: int) -> None:
     """Announce readiness, then wait until the test opens the barrier."""
     (barrier / f"ready-{worker}").touch()
@@ -113,10 +121,7 @@ def main() -> int:
     parser.add_argument("--barrier", type=Path, required=True)
     parser.add_argument("--sequence-only", action="store_true", help="leave integration out")
     args = parser.parse_args()
-    key = load_pem_private_key(args.key.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise TypeError("the signing key is not Ed25519")
-    signer = Signer(args.origin, (key,))
+    signer = load_signer(args.key, args.origin)
     engine = make_engine(os.environ["BROKER_DATABASE_URL"])
     with engine.connect() as connection:  # connect (and set SQLite's pragmas) before the start
         connection.execute(text("SELECT 1"))

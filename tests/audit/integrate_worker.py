@@ -19,9 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from append_worker import transient  # run as a script: its directory is on the path
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from append_worker import load_signer, transient  # run as a script: its directory is on the path
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -48,10 +46,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--pause", type=float, default=0.05)
     args = parser.parse_args()
-    key = load_pem_private_key(args.key.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise TypeError("the signing key is not Ed25519")
-    signer = Signer(args.origin, (key,))
+    signer = load_signer(args.key, args.origin)
     engine = make_engine(os.environ["BROKER_DATABASE_URL"])
     signed = lost = 0
     while True:
