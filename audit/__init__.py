@@ -58,6 +58,15 @@ from audit._note import (
 from audit._pem import PemError, public_keys_from_pem, public_keys_to_pem
 from audit._receipt import HEADER as RECEIPT_HEADER
 from audit._receipt import Receipt, ReceiptError, make_receipt, verify_receipt
+from audit._references import (
+    PROOF_FORMAT,
+    ReferenceProof,
+    check_proof_document,
+    proof_document,
+    reference_proof,
+    references_root,
+    verify_reference,
+)
 from audit._storage import (
     Appended,
     ConcurrentAppendError,
@@ -102,6 +111,7 @@ __all__ = [
     "EVENTS",
     "HASH_SIZE",
     "MAX_WITNESS_REPLY",
+    "PROOF_FORMAT",
     "RECEIPT_HEADER",
     "Appended",
     "BundleResult",
@@ -119,6 +129,7 @@ __all__ = [
     "ProofError",
     "Receipt",
     "ReceiptError",
+    "ReferenceProof",
     "Sequenced",
     "Signer",
     "StoredTree",
@@ -135,6 +146,7 @@ __all__ = [
     "best_cosigned",
     "canonical_entry",
     "canonical_json",
+    "check_proof_document",
     "commitment",
     "consistency_proof",
     "consistency_proof_of",
@@ -160,12 +172,15 @@ __all__ = [
     "parse_checkpoint",
     "parse_cosigner_key",
     "parse_verifier_key",
+    "proof_document",
     "public_keys_from_pem",
     "public_keys_to_pem",
     "purge_contents",
     "read_entries",
     "read_head",
     "read_witness_reply",
+    "reference_proof",
+    "references_root",
     "root_from_inclusion",
     "seq_ranges",
     "sequence",
@@ -182,6 +197,7 @@ __all__ = [
     "verify_database",
     "verify_inclusion",
     "verify_receipt",
+    "verify_reference",
     "write_atomic",
     "write_bundle",
     "write_csv",

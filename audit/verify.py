@@ -4,10 +4,14 @@ Needs only this package, no database and no broker::
 
     python -m audit.verify BUNDLE.jsonl --public-key log-public.pem
     python -m audit.verify --receipt RELEASE.tlog-proof --public-key log-public.pem
+    python -m audit.verify --receipt R.tlog-proof --dwelling-proof R.dwelling-proof.json \
+        --public-key log-public.pem
 
 ``--public-key`` names a PEM file of the log's public keys (every key it has
 used, as ``broker keys export-public`` writes them). ``--witness-key`` adds a
-witness's verifier key, whose cosignatures are then checked. Exit 0 prints the
+witness's verifier key, whose cosignatures are then checked. ``--dwelling-proof``
+checks, with a receipt, that a dwelling's keyed reference is among those the
+receipt's entry commits to through its ``dwellings_root``. Exit 0 prints the
 verified size and root; exit 1 prints the first failure and its entry; exit 2
 is a usage error.
 """
@@ -28,6 +32,7 @@ from audit._cosignature import Cosigner, parse_cosigner_key
 from audit._note import NoteError, Verifier
 from audit._pem import PemError, public_keys_from_pem
 from audit._receipt import ReceiptError, verify_receipt
+from audit._references import check_proof_document
 from audit._verify import VerificationError
 
 __all__ = ["main"]
@@ -43,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("bundle", nargs="?", type=Path, help="an export bundle (JSON lines)")
     parser.add_argument("--receipt", type=Path, help="verify one receipt (tlog-proof) instead")
+    parser.add_argument(
+        "--dwelling-proof",
+        type=Path,
+        help="with --receipt: a dwelling's proof (JSON) under the entry's dwellings_root",
+    )
     parser.add_argument(
         "--public-key", type=Path, required=True, help="PEM file of the log's public keys"
     )
@@ -94,10 +104,20 @@ def _run(
             text, origin, _verifiers(keys, origin), cosigners, args.min_cosignatures
         )
         witnesses = ", ".join(receipt.cosigned_by) or "no trusted witness"
-        return (
+        verified = (
             f"verified: entry {receipt.index} is in {origin} at size "
             f"{receipt.checkpoint.size}; cosigned by {witnesses}"
         )
+        if args.dwelling_proof is None:
+            return verified
+        entry = json.loads(receipt.entry)
+        proof = args.dwelling_proof.read_text(encoding="utf-8")
+        try:
+            reference = check_proof_document(proof, receipt.index, entry)
+        except ValueError as error:
+            raise VerificationError(str(error), receipt.index) from None
+        count = entry["dwellings_count"]
+        return f"{verified}; dwelling {reference} is among its {count} dwellings"
     with args.bundle.open(encoding="utf-8") as lines:
         header = lines.readline()
         origin = args.origin or _bundle_origin(header)
@@ -117,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (args.bundle is None) == (args.receipt is None):
         parser.print_usage(sys.stderr)
         print("error: give either a bundle or --receipt", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
+    if args.dwelling_proof is not None and args.receipt is None:
+        parser.print_usage(sys.stderr)
+        print("error: --dwelling-proof needs --receipt", file=sys.stderr)  # noqa: T201
         return EXIT_USAGE
     if args.bundle is not None and args.min_cosignatures:
         parser.print_usage(sys.stderr)

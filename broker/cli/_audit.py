@@ -15,6 +15,7 @@ from broker.config import Settings
 from broker.disclosure import (
     EntryFilter,
     Reader,
+    dwelling_count,
     export_log,
     purge,
     review_entries,
@@ -151,8 +152,8 @@ def audit_export(
 def _line(entry: dict[str, Any]) -> str:
     parts = [f"{entry['seq']:>6}", str(entry["time"]), f"{entry['event']:<19}"]
     parts += [f"{key}={entry[key]}" for key in ("recipient", "policy_id") if entry.get(key)]
-    if entry.get("dwellings"):
-        parts.append(f"dwellings={len(entry['dwellings'])}")
+    if dwelling_count(entry):
+        parts.append(f"dwellings={dwelling_count(entry)}")
     if entry.get("fields"):
         parts.append("fields=" + ",".join(entry["fields"]))
     return "  ".join(parts)
@@ -255,7 +256,10 @@ def _describe(item: Disclosed) -> list[str]:
     "--receipts",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Write each disclosure's receipt (tlog-proof) into this directory.",
+    help=(
+        "Write each disclosure's receipt (tlog-proof) into this directory, and the"
+        " dwelling's proof where the entry commits to its dwellings through a root."
+    ),
 )
 @click.pass_context
 def audit_dwelling(ctx: click.Context, dwelling: str, receipts: Path | None) -> None:
@@ -284,6 +288,9 @@ def audit_dwelling(ctx: click.Context, dwelling: str, receipts: Path | None) -> 
         if receipts is not None:
             receipts.mkdir(parents=True, exist_ok=True)
             (receipts / f"entry-{item.seq}.tlog-proof").write_text(item.receipt)
+            if item.dwelling_proof is not None:
+                proof = receipts / f"entry-{item.seq}.dwelling-proof.json"
+                proof.write_text(item.dwelling_proof)
     click.echo(f"{len(answer.disclosures)} disclosures, each with an inclusion proof", err=True)
     publish_log(settings)
 

@@ -1,5 +1,6 @@
 """The broker's side of the disclosure log: recording, review, verification, purge."""
 
+from broker.disclosure._facts import dwelling_count
 from broker.disclosure._orgs import index_orgs, is_party, party_of
 from broker.disclosure._review import (
     DwellingReview,
@@ -20,6 +21,7 @@ from broker.disclosure.service import (
     StoredEntry,
     audit_read,
     dwelling_disclosures,
+    dwelling_proof,
     entries,
     objection_changed,
     policy_facts,
@@ -44,7 +46,9 @@ __all__ = [
     "StoredEntry",
     "audit_read",
     "checkpoint_note",
+    "dwelling_count",
     "dwelling_disclosures",
+    "dwelling_proof",
     "entries",
     "export_log",
     "index_orgs",

@@ -32,14 +32,16 @@ from audit import (
     leaf_hash,
     make_receipt,
     parse_cosigner_key,
+    proof_document,
     purge_contents,
     read_entries,
     read_head,
+    reference_proof,
     sequence,
     verify_database,
 )
 from broker.config import Settings
-from broker.disclosure._facts import index_facts
+from broker.disclosure._facts import check_named, index_facts
 from broker.disclosure._orgs import audience, index_orgs
 from broker.disclosure.models import EntryDwelling, EntryFacts, EntryOrg
 from broker.errors import (
@@ -80,13 +82,14 @@ def rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def record(
+def record(  # noqa: PLR0913 - the drafts, and how they are signed and indexed, by keyword
     session: Session,
     ring: KeyRing,
     drafts: Sequence[Draft],
     *,
     signer: Signer | None = None,
     publish: bool = False,
+    named: Sequence[Sequence[str]] = (),
 ) -> Sequenced:
     """Sequence ``drafts`` in the session's transaction and index them.
 
@@ -99,11 +102,16 @@ def record(
     Each entry is indexed, in the same transaction, under the organisations it
     concerns (``broker.disclosure._orgs``): what an auditor token of one may read;
     and by the facts the entry list filters by (``broker.disclosure._facts``).
+    ``named`` holds, per draft, the dwellings' keyed references it commits to
+    through its ``dwellings_root`` (not listed in it): they are indexed with it.
 
     Raises:
         LogConflictError: another integrator advanced the log head first (the
             transaction rolls back).
+        ValueError: a draft's ``dwellings_root`` is not the root of its ``named``.
     """
+    for draft, references in zip(drafts, named, strict=False):
+        check_named(draft.fields, references)
     connection = session.connection()
     sequenced = sequence(connection, drafts)
     if publish or signer is not None:
@@ -115,8 +123,37 @@ def record(
             ) from exc
     fields = [draft.fields for draft in drafts]
     index_orgs(session, sequenced.first_seq, fields)
-    index_facts(session, sequenced.first_seq, fields)
+    index_facts(session, sequenced.first_seq, fields, named)
     return sequenced
+
+
+def dwelling_proof(
+    connection: Connection, seq: int, reference: str, entry: Mapping[str, object]
+) -> str | None:
+    """Return the proof that ``reference`` is under entry ``seq``'s ``dwellings_root``.
+
+    None for an entry that lists its dwellings instead (the list is the proof). The
+    references are the per-dwelling index's rows of the entry.
+
+    Raises:
+        AuditError: the index does not hold the references the entry commits to.
+    """
+    root = entry.get("dwellings_root")
+    if not isinstance(root, str):
+        return None
+    references = list(
+        connection.scalars(
+            select(EntryDwelling.reference)
+            .where(EntryDwelling.seq == seq)
+            .order_by(EntryDwelling.reference)
+        )
+    )
+    try:
+        check_named(entry, references)  # type: ignore[arg-type]
+        proof = reference_proof(references, reference)
+    except ValueError as exc:
+        raise AuditError(f"entry {seq}: {exc}") from exc
+    return proof_document(seq, reference, root, proof)
 
 
 def policy_facts(policy: Policy) -> dict[str, EntryValue]:
@@ -398,15 +435,44 @@ def verify(
 ) -> tuple[Verified, int, int]:
     """Verify the stored log against every log key and configured witness key.
 
+    Also that the per-dwelling index holds, for every entry that commits to its
+    dwellings through a ``dwellings_root``, exactly the references under that root:
+    an access request finds a dwelling's disclosures by the index.
+
     Raises:
         LogVerificationError: the log does not verify (where, and why).
     """
     try:
-        return verify_database(
+        verified = verify_database(
             connection, ring.origin, ring.verifiers(), witness_cosigners(settings), held
         )
     except VerificationError as exc:
         raise LogVerificationError(exc.reason, exc.seq) from exc
+    _check_dwelling_index(connection)
+    return verified
+
+
+def _check_dwelling_index(connection: Connection) -> None:
+    releases = select(EntryFacts.seq).where(EntryFacts.event == "release")
+    for raw in read_entries(connection, among=releases):
+        if b'"dwellings_root"' not in raw:
+            continue  # an entry that lists its dwellings: the list is indexed as it is
+        entry = json.loads(raw)
+        seq = int(entry["seq"])
+        references = list(
+            connection.scalars(
+                select(EntryDwelling.reference)
+                .where(EntryDwelling.seq == seq)
+                .order_by(EntryDwelling.reference)
+            )
+        )
+        try:
+            check_named(entry, references)
+        except ValueError:
+            raise LogVerificationError(
+                "the dwelling index does not hold the references its dwellings_root commits to",
+                seq,
+            ) from None
 
 
 def purge(

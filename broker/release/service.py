@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from audit import Draft, EntryValue
+from audit import Draft, EntryValue, references_root
 from broker.disclosure import policy_facts, record, rfc3339
 from broker.keys import KeyRing
 from broker.policy import Mode, Policy, ReleasePlan
@@ -114,7 +114,10 @@ def _entry(
         "resync": delta.resync,
         "base_release": delta.base,
         "fields": sorted(plan.fields),
-        "dwellings": refs,
+        # The dwellings by their keyed references, through one root: an entry of
+        # bounded size however many there are (the index keeps the references).
+        "dwellings_root": references_root(refs),
+        "dwellings_count": len(refs),
         "in_scope": plan.in_scope,
         "left_out": plan.left_out,
         "dwellings_released": len(delta.changed),
@@ -132,6 +135,8 @@ class Queued:
     content: dict[str, Any]
     dwellings: int
     withdrawn: int = 0
+    named: tuple[str, ...] = ()
+    """The keyed references the entry commits to through its ``dwellings_root``."""
 
 
 def queue(
@@ -142,7 +147,8 @@ def queue(
     The one way anything reaches the outbox: both land in the caller's transaction.
     """
     content = _payload.canonical(item.content)
-    appended = record(session, ring, [Draft({"time": rfc3339(now), **item.fields}, content)])
+    draft = Draft({"time": rfc3339(now), **item.fields}, content)
+    appended = record(session, ring, [draft], named=[item.named])
     salt = appended.salts[0]
     if salt is None:  # pragma: no cover - a draft with content always gets a salt
         raise AssertionError("the release entry was appended without its content")
@@ -208,12 +214,15 @@ def release(
         "withdrawn": sorted(key(ref) for ref in withdrawn),
     }
     # 3. One transaction: the log entry (committing to the exact bytes) and the outbox row.
-    concerned = sorted(ring.reference(ref) for ref in [*changed, *withdrawn])
+    concerned = sorted({ring.reference(ref) for ref in [*changed, *withdrawn]})
     fields = _entry(policy, plan, release_id, delta, concerned)
+    queued = Queued(
+        release_id, policy, fields, content, len(changed), len(withdrawn), tuple(concerned)
+    )
     outbox = queue(
         session,
         ring,
-        Queued(release_id, policy, fields, content, len(changed), len(withdrawn)),
+        queued,
         run_at=run_at,
         now=now,
     )

@@ -22,7 +22,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit import content_seqs
-from broker.disclosure import Disclosure, EntryFilter, Reader, entries, review_dwelling
+from broker.disclosure import (
+    Disclosure,
+    EntryFilter,
+    Reader,
+    dwelling_count,
+    dwelling_proof,
+    entries,
+    review_dwelling,
+)
 from broker.keys import KeyRing
 from broker.policy import Policy
 from broker.policy.models import PolicyVersion
@@ -68,6 +76,9 @@ class Disclosed:
     fields: tuple[str, ...]
     """The fields the entry says were released."""
     receipt: str
+    dwelling_proof: str | None = None
+    """For an entry that commits to its dwellings through a root: the proof (JSON) that
+    this dwelling's reference is among them (``python -m audit.verify --dwelling-proof``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +180,7 @@ def _disclosed(  # noqa: PLR0913 - one entry, and what is looked up about it
     held: set[int],
     purges: list[tuple[dt.datetime, list[tuple[int, int]]]],
     retention: Mapping[str, str | None],
+    proof: str | None,
 ) -> Disclosed:
     entry = disclosure.entry
     seq = int(entry["seq"])
@@ -198,9 +210,10 @@ def _disclosed(  # noqa: PLR0913 - one entry, and what is looked up about it
         delivery=release.status if carried and release is not None else None,
         delivered_at=release.delivered_at if carried and release is not None else None,
         outcome=entry.get("outcome"),
-        dwellings=len(entry.get("dwellings") or []),
+        dwellings=dwelling_count(entry) or 0,
         fields=tuple(str(name) for name in entry.get("fields") or []),
         receipt=disclosure.receipt,
+        dwelling_proof=proof,
     )
 
 
@@ -242,6 +255,9 @@ def access_request(  # noqa: PLR0913 - who asks about which dwelling, and what i
             held=held,
             purges=purges,
             retention=retention,
+            proof=dwelling_proof(
+                session.connection(), int(d.entry["seq"]), review.reference, d.entry
+            ),
         )
         for d in review.disclosures
     )

@@ -210,6 +210,11 @@ def letter(
     html = environment(lang).get_template("access/letter.html").render(context)
     files = [("log-public.pem", answer.public_key_pem.encode())]
     files += [(f"entry-{d.seq}.tlog-proof", d.receipt.encode()) for d in answer.disclosures]
+    files += [
+        (f"entry-{d.seq}.dwelling-proof.json", d.dwelling_proof.encode())
+        for d in answer.disclosures
+        if d.dwelling_proof is not None
+    ]
     return download(html_to_pdf(html, files), "application/pdf", f"indsigt-{ref}.pdf")
 
 

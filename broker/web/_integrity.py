@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Request
@@ -23,7 +24,14 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from broker.access import Principal, Role
-from broker.disclosure import EntryFilter, Reader, export_log, review_entries, verify_log
+from broker.disclosure import (
+    EntryFilter,
+    Reader,
+    dwelling_count,
+    export_log,
+    review_entries,
+    verify_log,
+)
 from broker.disclosure.witnessing import witness_states
 from broker.errors import LogVerificationError
 from broker.web._i18n import N_, gettext_for
@@ -134,9 +142,10 @@ def bundle(request: Request, caller: Auditor, session: PageDb, ring: PageKeys) -
     return download(out.getvalue().encode(), "application/jsonl", "udleveringslog.jsonl")
 
 
-def _cell(name: str, value: Any) -> Any:
+def _cell(name: str, entry: Mapping[str, Any]) -> Any:
     if name == "dwellings":
-        return len(value) if isinstance(value, list) else None
+        return dwelling_count(entry)
+    value = entry.get(name)
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     text = value if isinstance(value, int) or value is None else str(value)
@@ -157,7 +166,7 @@ def spreadsheet(request: Request, caller: Auditor, session: PageDb, ring: PageKe
     sheet.title = gettext(N_("Disclosure log"))
     sheet.append([gettext(heading) for _, heading in COLUMNS])
     for entry in page.entries:
-        sheet.append([_cell(name, entry.get(name)) for name, _ in COLUMNS])
+        sheet.append([_cell(name, entry) for name, _ in COLUMNS])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     sheet.freeze_panes = "A2"

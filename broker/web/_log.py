@@ -28,7 +28,14 @@ from sqlalchemy.orm import Session
 
 from broker.access import Principal, Role
 from broker.contact.service import FoundDwelling, find_dwellings
-from broker.disclosure import EntryFilter, Reader, review_entries, review_entry, review_newest
+from broker.disclosure import (
+    EntryFilter,
+    Reader,
+    dwelling_count,
+    review_entries,
+    review_entry,
+    review_newest,
+)
 from broker.errors import InputError, NotFound
 from broker.keys import KeyRing
 from broker.policy.service import party_versions
@@ -132,7 +139,6 @@ def entry_row(entry: Mapping[str, Any], gettext: Gettext, lang: str) -> LogRow:
         agreement = str(policy)
         if version is not None:
             agreement += ", " + gettext(N_("version %(version)s")) % {"version": version}
-    dwellings = entry.get("dwellings")
     return LogRow(
         seq=int(entry["seq"]),
         when=_when(entry, lang),
@@ -141,7 +147,7 @@ def entry_row(entry: Mapping[str, Any], gettext: Gettext, lang: str) -> LogRow:
         recipient=str(entry.get("recipient") or ""),
         agreement=agreement,
         policy_hash=str(entry.get("policy_hash") or ""),
-        dwellings=len(dwellings) if isinstance(dwellings, list) else None,
+        dwellings=dwelling_count(entry),
     )
 
 

@@ -15,10 +15,11 @@ from factories import dwelling_rows, write_csv
 from publishing import deliver_published
 from sqlalchemy import func, select
 
-from audit import verify_receipt
+from audit import reference_proof, references_root, verify_receipt, verify_reference
 from audit._storage import log_entries
 from broker.config import RecipientSettings, Settings
 from broker.db import make_session_factory, session_scope
+from broker.disclosure.models import EntryDwelling
 from broker.disclosure.publishing import integrate_pending
 from broker.ingest.service import ingest_file
 from broker.keys import KeyRing, init_keys, load_keys
@@ -107,8 +108,26 @@ def test_a_release_holds_exactly_the_policys_fields_and_proves_itself(
     assert (entry["event"], entry["release_id"], entry["seq"]) == ("release", made.id, made.log_seq)
     salt = bytes.fromhex(str(document["salt"]))
     assert entry["commitment"] == hashlib.sha256(salt + rfc8785.dumps(content)).hexdigest()
-    assert len(entry["dwellings"]) == 6
-    assert all(len(ref) == 64 for ref in entry["dwellings"])  # keyed references, no ids
+    # The dwellings through one root over their keyed references (no ids, no list).
+    assert "dwellings" not in entry
+    assert entry["dwellings_count"] == 6
+    with database.engine.connect() as connection:
+        indexed = list(
+            connection.scalars(
+                select(EntryDwelling.reference)
+                .where(EntryDwelling.seq == made.log_seq)
+                .order_by(EntryDwelling.reference)
+            )
+        )
+    assert len(indexed) == 6
+    assert all(len(ref) == 64 for ref in indexed)  # keyed references
+    assert entry["dwellings_root"] == references_root(indexed)
+    for ref in indexed:
+        proof = reference_proof(indexed, ref)
+        assert verify_reference(ref, proof, entry["dwellings_root"], 6)
+        assert not verify_reference(ref, proof, entry["dwellings_root"], 7)
+    other = reference_proof(indexed, indexed[0])
+    assert not verify_reference(indexed[1], other, entry["dwellings_root"], 6)
 
 
 def test_below_min_dwellings_nothing_is_released_or_recorded(
