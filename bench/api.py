@@ -37,8 +37,9 @@ warm the route up. Figures per route:
      authenticated read of one row that records nothing (left out when it
      already stands in for the release list);
    * the auditor's entry list, ``GET /v1/log/entries?limit=100``. Every such
-     read is itself appended to the disclosure log (an ``audit-read`` entry
-     with its signed checkpoint, in the request's transaction), so the log
+     read is itself recorded in the disclosure log (an ``audit-read`` entry
+     sequenced in the request's transaction; the server's publisher signs the
+     checkpoints over them once a second), so the log
      grows by one entry per answered request, which the benchmark checks.
      Instead of the warm-up the list is read one request at a time until its
      first page is full (100 entries), so every measured answer is a full page.

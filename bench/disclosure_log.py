@@ -9,7 +9,8 @@ run, in the same database:
 
 1. Append: a log of ``--entries`` entries (default 10,000) whose last
    ``--one-by-one`` entries (default 2,000) are appended one per transaction,
-   each transaction ending in a signed checkpoint as the broker records them;
+   each transaction ending in a signed checkpoint (``append``: what key rotations
+   and exports still do; other writers now only sequence, see below);
    the first ones are filled in batches of 100 beforehand, untimed, so that the
    timed appends meet the log at its final size. Appending one by one costs a
    few milliseconds per entry, so all 10,000 (``--one-by-one 10000``) would take

@@ -10,9 +10,11 @@ phase, so the release covers every dwelling (five of its eight phases are of a
 scope kind). Then, in the same run:
 
 1. Commit: ``broker.release.release`` in one committed transaction, as
-   ``broker push`` runs it: evaluate the policy on the stored schedule, append
-   the ``release`` entry (with its signed checkpoint) to the disclosure log,
-   write the outbox row and what the recipient now holds.
+   ``broker push`` runs it: evaluate the policy on the stored schedule, sequence
+   the ``release`` entry in the disclosure log, write the outbox row and what the
+   recipient now holds. Then, timed apart, publishing as ``broker push`` does before
+   it exits: integrate the entry and sign one checkpoint (a release is delivered
+   only once one covers it).
 2. Deliver: ``broker.delivery.service.deliver_due`` to the reference receiver
    (``broker.receiver``, in a process of its own so the two do not share the
    GIL): read the outbox row, cut the receipt (no witness is configured), build
@@ -82,6 +84,7 @@ from broker.config import RecipientSettings, Settings
 from broker.db import Base, make_session_factory
 from broker.delivery.service import deliver_due
 from broker.disclosure import witnessing
+from broker.disclosure.publishing import integrate_pending
 from broker.keys import KeyRing, init_keys, load_keys
 from broker.logging import configure_logging
 from broker.policy import MIN_DWELLINGS, Policy, load_policy_file
@@ -403,15 +406,15 @@ COMMIT_PARTS = (
     Part("evaluate the policy (pure)", policy_service, "evaluate"),
     Part("per-record digests (RFC 8785 + SHA-256)", _payload, "digest"),
     Part("canonical bytes of the content (RFC 8785)", _payload, "canonical"),
-    Part("log append: entry, content, tree, signed checkpoint", release_service, "record"),
+    Part("log entry sequenced: entry, content, index", release_service, "record"),
     Part("of which the entry's canonical bytes", log_storage, "canonical_entry", nested=True),
 )
 DELIVERY_PARTS = (
-    Part("the entry's receipt, cut at delivery", witnessing, "make_receipt"),
+    Part("the entry's receipt, cut at delivery", witnessing, "receipt"),
     Part("the JSON body around the content's bytes", _payload, "body"),
     Part("Content-Digest of the body (SHA-256)", delivery_service, "content_digest"),
     Part("signature (RFC 9421, Ed25519)", delivery_service, "sign_request"),
-    Part("the outcome: delivery entry, signed checkpoint", delivery_service, "_record_outcome"),
+    Part("the outcome: delivery entry (sequenced)", delivery_service, "_record_outcome"),
 )
 RECEIVER_PARTS = (
     Part("Content-Digest check (SHA-256)", receiver_service, "check_content_digest"),
@@ -632,6 +635,8 @@ def measure(run: Run, engine: Engine) -> None:
     made = committed.outcome.release
     if made is None:
         raise SystemExit(f"nothing was released: {committed.outcome.reason}")
+    note(f"{label}: publishing the log (integrate, sign one checkpoint)")
+    published, _ = timed(lambda: integrate_pending(engine, run.ring))
     with make_session_factory(engine)() as session:
         payload = release_body(session, Settings(home=run.directory), made)
     store = run.directory / f"received-{run.database.lower()}-{run.dwellings}"
@@ -666,10 +671,11 @@ def measure(run: Run, engine: Engine) -> None:
     print(
         f"  release: {made.dwellings:,} dwellings; payload {len(payload) / MB:,.1f} MB"
         f" ({len(payload) / made.dwellings:,.0f} bytes per dwelling), of which the log entry"
-        f" {entry_size(run.ring, payload) / MB:,.1f} MB (in the receipt, base64)"
+        f" {entry_size(run.ring, payload):,} bytes (in the receipt, base64)"
     )
     print(f"  bare POST of the payload, unsigned: {baseline:.3f} s  (baseline, best of 3)")
     report_commit(report, committed)
+    print(f"  publish (integrate the entry, sign one checkpoint): {published:.3f} s")
     report_delivery(report, delivered, len(payload))
 
 

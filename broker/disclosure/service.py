@@ -110,8 +110,8 @@ def record(  # noqa: PLR0913 - the drafts, and how they are signed and indexed, 
             transaction rolls back).
         ValueError: a draft's ``dwellings_root`` is not the root of its ``named``.
     """
-    for draft, references in zip(drafts, named, strict=False):
-        check_named(draft.fields, references)
+    for n, draft in enumerate(drafts):
+        check_named(draft.fields, named[n] if n < len(named) else ())
     connection = session.connection()
     sequenced = sequence(connection, drafts)
     if publish or signer is not None:
