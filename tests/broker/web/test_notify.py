@@ -244,8 +244,11 @@ def _assert_nothing_personal(texts: list[str], world: ListWorld, release_id: str
     for heading, value in PLANTED.items():
         for needle in {value, value.replace(" ", ""), value.lower()}:
             assert needle not in haystack, f"{heading} value found in the e-mail"
+    # The links' random release ids may hold a post code's digits ("rel-8262058c..."
+    # holds 2620): they are asserted apart, so they are left out of the address scan.
+    without_ids = re.sub(r"rel-[0-9a-f]+", "rel-", haystack)
     for address in _address_texts(world, release_id):
-        assert address not in haystack, "a dwelling's address found in the e-mail"
+        assert address not in without_ids, "a dwelling's address found in the e-mail"
 
 
 def test_a_delivered_list_sends_one_danish_email_with_only_the_link(
