@@ -127,6 +127,17 @@ def record(  # noqa: PLR0913 - the drafts, and how they are signed and indexed, 
     return sequenced
 
 
+def _indexed_references(connection: Connection, seq: int) -> list[str]:
+    """Return the references the per-dwelling index holds for entry ``seq``, sorted."""
+    return list(
+        connection.scalars(
+            select(EntryDwelling.reference)
+            .where(EntryDwelling.seq == seq)
+            .order_by(EntryDwelling.reference)
+        )
+    )
+
+
 def dwelling_proof(
     connection: Connection, seq: int, reference: str, entry: Mapping[str, object]
 ) -> str | None:
@@ -141,13 +152,7 @@ def dwelling_proof(
     root = entry.get("dwellings_root")
     if not isinstance(root, str):
         return None
-    references = list(
-        connection.scalars(
-            select(EntryDwelling.reference)
-            .where(EntryDwelling.seq == seq)
-            .order_by(EntryDwelling.reference)
-        )
-    )
+    references = _indexed_references(connection, seq)
     try:
         check_named(entry, references)  # type: ignore[arg-type]
         proof = reference_proof(references, reference)
@@ -459,13 +464,7 @@ def _check_dwelling_index(connection: Connection) -> None:
             continue  # an entry that lists its dwellings: the list is indexed as it is
         entry = json.loads(raw)
         seq = int(entry["seq"])
-        references = list(
-            connection.scalars(
-                select(EntryDwelling.reference)
-                .where(EntryDwelling.seq == seq)
-                .order_by(EntryDwelling.reference)
-            )
-        )
+        references = _indexed_references(connection, seq)
         try:
             check_named(entry, references)
         except ValueError:
