@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Row, func, select
 
 from audit._cosignature import Cosigner, verify_cosignatures
 from audit._entry import verify_commitment
-from audit._merkle import EMPTY_ROOT, CompactRange, leaf_hash
+from audit._merkle import EMPTY_ROOT, leaf_hash
 from audit._note import NoteError, Verifier
 from audit._storage import (
     log_checkpoints,
@@ -107,22 +107,19 @@ def _check_content(
 
 
 def _replay_page(
-    connection: Connection,
-    verifier: LogVerifier,
-    tree: CompactRange,
-    page: Sequence[Row[Any, Any, Any]],
+    connection: Connection, verifier: LogVerifier, page: Sequence[Row[Any, Any, Any]]
 ) -> tuple[int, int]:
     """Replay one page of entries with their contents and nodes; return how many of each."""
     contents = _contents(connection, int(page[0].seq), int(page[-1].seq))
     checked = 0
     replayed = []
-    for row in page:
-        seq, entry, stored_leaf = int(row.seq), bytes(row.entry), bytes(row.leaf_hash)
+    for number, data, stored_leaf in page:
+        seq, entry = int(number), bytes(data)
         leaf = leaf_hash(entry)
-        if stored_leaf != leaf:
+        if bytes(stored_leaf) != leaf:
             raise VerificationError("its stored leaf hash does not match the entry", seq)
-        document = verifier.add_entry(seq, entry, content_stored=seq in contents)
-        replayed.append((seq, tree.append(leaf)))
+        document = verifier.add_entry(seq, entry, content_stored=seq in contents, leaf=leaf)
+        replayed.append((seq, verifier.completed))
         checked += _check_content(seq, document, contents)
     if contents:
         raise VerificationError("content is stored for an entry that does not exist", min(contents))
@@ -188,15 +185,16 @@ def verify_database(
     # 2. Replay the entries in order, a page at a time: leaf, content, interior nodes,
     #    checkpoints.
     head_size, head_root = read_head(connection)
-    tree = CompactRange(0, [])
     checked_contents = checked_nodes = 0
     page_query = select(log_entries.c.seq, log_entries.c.entry, log_entries.c.leaf_hash).where(
         log_entries.c.seq < head_size
     )
     while page := connection.execute(
-        page_query.where(log_entries.c.seq >= tree.size).order_by(log_entries.c.seq).limit(_BATCH)
+        page_query.where(log_entries.c.seq >= verifier.size)
+        .order_by(log_entries.c.seq)
+        .limit(_BATCH)
     ).all():
-        contents, nodes = _replay_page(connection, verifier, tree, page)
+        contents, nodes = _replay_page(connection, verifier, page)
         checked_contents += contents
         checked_nodes += nodes
     if head_size == 0 and not checkpoints and sequenced_size(connection) > 0:

@@ -131,6 +131,8 @@ class LogVerifier:
             checkpoint = self._open(label, note)
             self._roots.setdefault(checkpoint.size, []).append((checkpoint.root, label))
         self._tree = CompactRange(0, [])
+        self.completed: list[tuple[int, int, bytes]] = []
+        """The (level, index, hash) of the tree nodes the last entry completed."""
         self._last_checked = 0
         # Entries with a commitment, by whether their content is stored (ascending).
         self._stored: list[int] = []
@@ -158,13 +160,16 @@ class LogVerifier:
         *,
         content_stored: bool | None = None,
         document: dict[str, object] | None = None,
+        leaf: bytes | None = None,
     ) -> dict[str, object]:
         """Replay one entry; return it parsed.
 
         ``content_stored`` says whether the content behind the entry's commitment
         is still stored (None: not known, nothing is checked). ``document`` is the
         entry already parsed, when ``entry`` was made from it as its canonical bytes
-        (a bundle's entry): it is not parsed and canonicalised again.
+        (a bundle's entry): it is not parsed and canonicalised again. ``leaf`` is the
+        entry's leaf hash when the caller has just computed it from ``entry``. The
+        tree nodes the entry completes are then in ``completed``.
 
         Raises:
             VerificationError: out of order, malformed, a checkpoint disagrees, or
@@ -172,7 +177,7 @@ class LogVerifier:
         """
         self._expect(seq)
         document = parse_entry(seq, entry) if document is None else _check_entry(seq, document)
-        self._add(leaf_hash(entry))
+        self._add(leaf_hash(entry) if leaf is None else leaf)
         if content_stored is not None and isinstance(document.get("commitment"), str):
             (self._stored if content_stored else self._missing).append(seq)
         if document.get("event") == "retention-purge":
@@ -212,7 +217,7 @@ class LogVerifier:
             raise VerificationError(f"missing (the next one present is {seq})", missing)
 
     def _add(self, leaf: bytes) -> None:
-        self._tree.append(leaf)
+        self.completed = self._tree.append(leaf)
         size = self._tree.size
         signed = self._roots.get(size)
         if signed is not None:
