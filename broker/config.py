@@ -179,6 +179,13 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=3600, description="seconds before the first retry; doubles each time"
     )
     delivery_timeout: float = Field(default=10.0, gt=0, le=300, description="seconds per attempt")
+    release_part_dwellings: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="a release of more dwellings (and withdrawn keys) than this is sent in"
+        " numbered parts of this many, each with its own signature and receipt",
+    )
     contact_check_days: int = Field(
         default=30, ge=1, le=365, description="days after which an unanswered contact check closes"
     )

@@ -105,7 +105,14 @@ class Runner:
             message = f"the policy's recipient {policy.recipient} is not configured"
             raise ConfigError(message + " (BROKER_RECIPIENTS)")
         ring = self._keys.ring()
-        outcome = release(session, ring, policy, run_at=due_at, now=self._clock())
+        outcome = release(
+            session,
+            ring,
+            policy,
+            run_at=due_at,
+            now=self._clock(),
+            part_dwellings=self._settings.release_part_dwellings,
+        )
         if outcome.release is None:
             log.info("release.nothing", policy_id=policy_id, reason=outcome.reason)
             return

@@ -80,7 +80,14 @@ def push(ctx: click.Context, policy_id: str) -> None:
         # The agreements' exact versions go on record before anything is released under them.
         version_recorder(engine, settings)(tuple(loaded))
         with open_session(settings, engine=engine) as session:
-            outcome = release(session, ring, policy, run_at=moment, now=moment)
+            outcome = release(
+                session,
+                ring,
+                policy,
+                run_at=moment,
+                now=moment,
+                part_dwellings=settings.release_part_dwellings,
+            )
             # The scheduler must not send this week's release again once it starts.
             if outcome.release is not None and policy.schedule is not None:
                 by = f"push:{default_identity()}"[:64]

@@ -41,7 +41,7 @@ from broker.disclosure import record, rfc3339
 from broker.disclosure.witnessing import CutReceipt, ReceiptCutter, WitnessClients
 from broker.errors import AuditError, ConfigError, DeliveryError, InputError, NotFound, Problem
 from broker.keys import KeyRing
-from broker.release import Release, delivered_body
+from broker.release import PartError, Release, delivered_bodies
 
 __all__ = [
     "Arrival",
@@ -197,19 +197,19 @@ def _classify(response: httpx.Response, now: dt.datetime) -> _Sent:
 def _post(  # noqa: PLR0913 - what one POST needs, all named
     client: httpx.Client,
     recipient: RecipientSettings,
-    release: Release,
+    name: str,
     body: bytes,
     *,
     ring: KeyRing,
     now: dt.datetime,
 ) -> _Sent:
-    """POST the release's body; return what the answer (or its absence) means."""
+    """POST one body (``name``: the release id, or ``<id>.<part>``); say what the answer means."""
     url = str(recipient.webhook)
     body = _sealed(recipient, body)
     headers = {
         "content-type": "application/json",
         "content-digest": content_digest(body),
-        "idempotency-key": release.id,
+        "idempotency-key": name,
     }
     signing = ring.signing
     nonce = secrets.token_urlsafe(16)
@@ -231,8 +231,8 @@ def _post(  # noqa: PLR0913 - what one POST needs, all named
     return _classify(response, now)
 
 
-def _drop(recipient: RecipientSettings, release: Release, body: bytes, ring: KeyRing) -> _Sent:
-    """Write the release and its detached signature atomically into the recipient's directory."""
+def _drop(recipient: RecipientSettings, name: str, body: bytes, ring: KeyRing) -> _Sent:
+    """Write one body and its detached signature atomically into the recipient's directory."""
     directory = recipient.directory
     assert directory is not None  # noqa: S101 - RecipientSettings guarantees one target
     body = _sealed(recipient, body)
@@ -242,10 +242,63 @@ def _drop(recipient: RecipientSettings, release: Release, body: bytes, ring: Key
     )
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        write_atomic(directory / f"{release.id}.json", body)
-        write_atomic(directory / f"{release.id}.json.sig", detached.encode())
+        write_atomic(directory / f"{name}.json", body)
+        write_atomic(directory / f"{name}.json.sig", detached.encode())
     except OSError as error:
         return _Sent(f"cannot write: {error.strerror}")
+    return _Sent()
+
+
+def _took_part(factory: sessionmaker[Session], release_id: str, number: int) -> None:
+    """Remember that the recipient took part ``number``: a retry goes on from the next."""
+    with session_scope(factory) as session:
+        stored = session.get(Release, release_id, with_for_update=True)
+        if stored is not None and stored.status == "pending":
+            stored.parts_delivered = max(stored.parts_delivered, number)
+
+
+def _send(  # noqa: PLR0913 - what one attempt needs, all named
+    factory: sessionmaker[Session],
+    client: httpx.Client,
+    recipient: RecipientSettings,
+    release: Release,
+    receipt: CutReceipt,
+    *,
+    ring: KeyRing,
+    clock: Callable[[], dt.datetime],
+) -> _Sent:
+    """Send the release's body, or its parts from the first the recipient has not taken.
+
+    Each part goes as its own request (or file), named ``<release id>.<part>``; each
+    one taken is remembered at once, outside the send, so a failed part is the first
+    one sent at the next attempt.
+    """
+    in_parts = release.manifest is not None
+    try:
+        numbered = delivered_bodies(
+            release.content,
+            release.salt,
+            receipt.text,
+            receipt.uncosigned,
+            manifest=release.manifest,
+            start=release.parts_delivered + 1,
+        )
+    except PartError as error:
+        return _Sent(str(error)[:150], permanent=True)
+    for number, body in numbered:
+        name = f"{release.id}.{number}" if in_parts else release.id
+        if recipient.webhook is not None:
+            sent = _post(client, recipient, name, body, ring=ring, now=clock())
+        else:
+            sent = _drop(recipient, name, body, ring)
+        if sent.problem:
+            if in_parts:
+                problem = f"part {number} of {release.parts}: {sent.problem}"
+                return _Sent(problem, sent.permanent, sent.retry_after)
+            return sent
+        if in_parts and number < release.parts:
+            _took_part(factory, release.id, number)
+            log.info("delivery.part", release_id=release.id, part=number, parts=release.parts)
     return _Sent()
 
 
@@ -281,6 +334,8 @@ def _record_outcome(  # noqa: PLR0913 - the outcome's facts, all named
         "release_id": release.id,
         "attempts": release.attempts,
     }
+    if release.parts > 1:
+        fields["parts"] = release.parts
     if not problem:
         if receipt is not None:
             # Which checkpoint the recipient's receipt is under, and who vouched for it.
@@ -402,13 +457,9 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
             continue  # keep the order: a later release waits for an earlier one
         # 1. Cut the receipt now, after the witnesses have seen the entry (asked if need be).
         receipt = _cut(receipts, release)
-        body = delivered_body(release.content, release.salt, receipt.text, receipt.uncosigned)
-        # 2. Send, outside any transaction.
+        # 2. Send, outside any transaction (a release in parts: part by part).
+        sent = _send(factory, client, recipient, release, receipt, ring=ring, clock=clock)
         now = clock()
-        if recipient.webhook is not None:
-            sent = _post(client, recipient, release, body, ring=ring, now=now)
-        else:
-            sent = _drop(recipient, release, body, ring)
         problem = sent.problem
         # 3. Record the outcome (the receipt as delivered), and the entry for a delivery or a
         #    final failure.
@@ -417,6 +468,8 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
             if stored is None or stored.status != "pending":
                 continue  # another worker settled it meanwhile
             stored.attempts += 1
+            if not problem:
+                stored.parts_delivered = stored.parts
             final = not problem or sent.permanent or stored.attempts >= settings.delivery_attempts
             if not problem:
                 stored.status, stored.delivered_at, stored.last_error = "delivered", now, None

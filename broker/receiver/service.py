@@ -26,6 +26,7 @@ A delta on another base, or a release older in the log than the set's, is refuse
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -57,7 +58,14 @@ from broker.delivery import (
     open_sealed,
     verify_request,
 )
-from broker.release import SetRefused, apply_release
+from broker.release import (
+    PartError,
+    SetRefused,
+    apply_release,
+    assemble_parts,
+    check_part,
+    cut_parts,
+)
 
 __all__ = ["Receiver", "Reply"]
 
@@ -65,6 +73,8 @@ _JSON = "application/json"
 _RELEASING = ("release", "contact-check")
 """The log events whose entry stands for a delivered release."""
 _POLICY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
+_KEPT_WITH_PARTS = ("manifest", "salt", "receipt", "receipt_uncosigned")
+"""What a release in parts is kept with, whole: what its parts' bodies carried besides."""
 _SETS = ("snapshot", "changes")
 """The release modes that carry a policy's set of dwellings (a contact check does not)."""
 
@@ -90,12 +100,17 @@ class _Rejected(Exception):  # noqa: N818 - a control-flow signal inside this mo
 
 @dataclass(frozen=True, slots=True)
 class _Checked:
-    """A release whose receipt and commitment checked: its id, content and log index."""
+    """A release whose receipt and commitment checked: its id, content and log index.
+
+    ``part`` is the part's number when the body is one part of a release in parts.
+    """
 
     release_id: str
     receipt: str
     content: dict[str, Any]
     index: int
+    part: int | None = None
+    parts: int = 1
 
 
 def _applied(held: dict[str, Any] | None, checked: _Checked) -> dict[str, Any]:
@@ -177,10 +192,14 @@ class Receiver:
         body = self._open(body)
         # 5. The release is on record in the broker's disclosure log, byte for byte.
         try:
-            checked = self._check_release(body, lower.get("idempotency-key", ""))
+            checked = self._check_release(body)
         except ReceiptError as error:
             raise _Rejected(422, "receipt", str(error)) from None
         release_id = checked.release_id
+        if checked.part is not None:
+            return self._take_part(checked, body, lower.get("idempotency-key", ""))
+        if release_id != lower.get("idempotency-key", ""):
+            raise _Rejected(422, "receipt", "the idempotency key is not the release id")
         # 6. Stored once: a retried release is acknowledged, not stored again.
         with self._lock:
             path = self._store / "releases" / f"{release_id}.json"
@@ -236,7 +255,61 @@ class Receiver:
         with self._seen_path.open("a", encoding="ascii") as file:
             file.write(fingerprint + "\n")
 
-    def _check_release(self, body: bytes, idempotency_key: str) -> _Checked:
+    def _take_part(self, checked: _Checked, body: bytes, idempotency_key: str) -> Reply:
+        """Store one part once; apply the release when the last of its parts is here.
+
+        Until every part the manifest lists is held, the policy's set is left as it is:
+        an incomplete release is never applied.
+        """
+        release_id, number = checked.release_id, checked.part
+        if idempotency_key != f"{release_id}.{number}":
+            raise _Rejected(422, "receipt", "the idempotency key is not <release id>.<part>")
+        with self._lock:
+            path = self._store / "releases" / f"{release_id}.json"
+            folder = self._store / "parts" / release_id
+            part_path = folder / f"{number}.json"
+            if path.exists() or part_path.exists():
+                return _answer(200, status="duplicate", release_id=release_id, part=number)
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomic(part_path, body)
+            held = sorted(int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit())
+            if held != list(range(1, checked.parts + 1)):
+                return _answer(
+                    202,
+                    status="part stored",
+                    release_id=release_id,
+                    part=number,
+                    parts=checked.parts,
+                    held=len(held),
+                )
+            whole, stored = self._assembled(checked, folder)
+            current = self._current(whole)
+            write_atomic(
+                self._store / "receipts" / f"{release_id}.tlog-proof", checked.receipt.encode()
+            )
+            if current is not None:
+                write_atomic(current[0], current[1])
+            write_atomic(path, stored)
+        return _answer(201, status="stored", release_id=release_id, parts=checked.parts)
+
+    def _assembled(self, checked: _Checked, folder: Path) -> tuple[_Checked, bytes]:
+        """Return the whole release from the parts in ``folder`` (each checked on arrival).
+
+        With it, the bytes to keep: the whole release with its manifest, salt and receipt,
+        which checks as a whole (its content cuts into the parts the manifest lists).
+        """
+        count = checked.parts
+        bodies = [json.loads((folder / f"{n}.json").read_bytes()) for n in range(1, count + 1)]
+        try:
+            content = assemble_parts([b["release"] for b in bodies])
+        except PartError as error:
+            raise _Rejected(422, "part", str(error)) from None
+        last = bodies[-1]
+        kept = {key: last[key] for key in _KEPT_WITH_PARTS if key in last}
+        kept["release"] = content
+        return dataclasses.replace(checked, content=content, part=None), canonical_json(kept)
+
+    def _check_release(self, body: bytes) -> _Checked:
         try:
             document = bounded_json.loads(body)
             content: dict[str, Any] = document["release"]
@@ -256,15 +329,36 @@ class Receiver:
         release_id = str(content.get("release_id", ""))
         if entry.get("event") not in _RELEASING or entry.get("release_id") != release_id:
             raise ReceiptError("the receipt's entry is not this release")
-        if release_id != idempotency_key:
-            raise ReceiptError("the idempotency key is not the release id")
+        listed = document.get("manifest")
         commitment = entry.get("commitment")
         try:
             committed = isinstance(commitment, str) and verify_commitment(
-                commitment, salt, canonical_json(content)
+                commitment, salt, canonical_json(content if listed is None else listed)
             )
         except (ValueError, TypeError):
             committed = False
         if not committed:
             raise ReceiptError("the release is not the content the log entry commits to")
-        return _Checked(release_id, receipt, content, proven.index)
+        if listed is None:
+            return _Checked(release_id, receipt, content, proven.index)
+        return self._check_part(_Checked(release_id, receipt, content, proven.index), listed)
+
+    def _check_part(self, checked: _Checked, listed: Any) -> _Checked:
+        """Check a body of a release in parts against its manifest (which the log commits to).
+
+        A part must be one the manifest lists, byte for byte; a whole release with its
+        manifest must cut into exactly the listed parts.
+        """
+        content = checked.content
+        if not isinstance(listed, dict) or listed.get("release_id") != checked.release_id:
+            raise _Rejected(422, "part", "the manifest is of another release")
+        try:
+            count = len(listed["parts"])
+            if "part" not in content:
+                cut_parts(canonical_json(content), canonical_json(listed))
+                return dataclasses.replace(checked, parts=count)
+            number = check_part(listed, content)
+        except (PartError, KeyError, TypeError, ValueError) as error:
+            detail = str(error) if isinstance(error, PartError) else "the manifest is malformed"
+            raise _Rejected(422, "part", detail) from None
+        return dataclasses.replace(checked, part=number, parts=count)

@@ -1,5 +1,8 @@
 """Releases: the one path by which anything leaves the broker, and its outbox."""
 
+from broker.release._parts import PartError, check_part, cut_parts
+from broker.release._parts import assemble as assemble_parts
+from broker.release._payload import bodies as delivered_bodies
 from broker.release._payload import body as delivered_body
 from broker.release._payload import content_header, recipient_key
 from broker.release._payload import record as released_record
@@ -30,6 +33,7 @@ __all__ = [
     "Listing",
     "ListingRow",
     "Outcome",
+    "PartError",
     "Period",
     "Queued",
     "Release",
@@ -39,7 +43,11 @@ __all__ = [
     "SetRefused",
     "address_order",
     "apply_release",
+    "assemble_parts",
+    "check_part",
     "content_header",
+    "cut_parts",
+    "delivered_bodies",
     "delivered_body",
     "list_page",
     "listing",

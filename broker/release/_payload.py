@@ -20,8 +20,17 @@ from typing import Any
 from audit import canonical_json
 from broker.disclosure import rfc3339
 from broker.policy import Policy, ReleasedDwelling
+from broker.release import _parts
 
-__all__ = ["body", "canonical", "content_header", "digest", "recipient_key", "record"]
+__all__ = [
+    "bodies",
+    "body",
+    "canonical",
+    "content_header",
+    "digest",
+    "recipient_key",
+    "record",
+]
 
 
 def content_header(
@@ -70,17 +79,55 @@ def canonical(content: Mapping[str, Any]) -> bytes:
     return canonical_json(dict(content))
 
 
-def body(content: bytes, salt: bytes, receipt: str, uncosigned: str | None = None) -> bytes:
+def body(
+    content: bytes,
+    salt: bytes,
+    receipt: str,
+    uncosigned: str | None = None,
+    *,
+    manifest: bytes | None = None,
+) -> bytes:
     """Return the delivered JSON body around ``content``, the content's canonical bytes.
 
     The bytes go in as they are (they are JSON already), so a large release is not
-    parsed and serialised again at each delivery.
+    parsed and serialised again at each delivery. A part of a release in parts
+    (``broker.release._parts``) carries the ``manifest`` the entry commits to.
     """
-    parts = [b'{"release":', content, b',"salt":', _json(salt.hex()), b',"receipt":']
+    parts = [b'{"release":', content]
+    if manifest is not None:
+        parts += [b',"manifest":', manifest]
+    parts += [b',"salt":', _json(salt.hex()), b',"receipt":']
     parts.append(_json(receipt))
     if uncosigned is not None:
         parts += [b',"receipt_uncosigned":', _json(uncosigned)]
     return b"".join([*parts, b"}"])
+
+
+def bodies(  # noqa: PLR0913 - a body's parts, all named
+    content: bytes,
+    salt: bytes,
+    receipt: str,
+    uncosigned: str | None = None,
+    *,
+    manifest: bytes | None = None,
+    start: int = 1,
+) -> list[tuple[int, bytes]]:
+    """Return the bodies to deliver, numbered from 1: one, or one per part from ``start``.
+
+    A release in parts (a ``manifest``) is cut again from its ``content``; each part's
+    body carries the manifest, the salt and the receipt.
+
+    Raises:
+        PartError: the content does not cut into the parts the manifest lists.
+    """
+    if manifest is None:
+        return [(1, body(content, salt, receipt, uncosigned))]
+    parts = _parts.cut_parts(content, manifest)
+    return [
+        (number, body(part, salt, receipt, uncosigned, manifest=manifest))
+        for number, part in enumerate(parts, start=1)
+        if number >= start
+    ]
 
 
 def _json(text: str) -> bytes:

@@ -33,9 +33,17 @@ class Release(Base):
     dwellings: Mapped[int] = mapped_column(Integer)
     withdrawn: Mapped[int] = mapped_column(Integer)
     content: Mapped[bytes] = mapped_column(LargeBinary)
-    """The released content's RFC 8785 bytes: what the entry's commitment is over."""
+    """The released content's RFC 8785 bytes: what the entry's commitment is over (sent
+    whole), or what its parts are cut from (sent in parts: the commitment is over the
+    ``manifest``)."""
     salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     """The salt of that commitment, delivered with the content."""
+    parts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """How many parts the release is sent in (``broker.release._parts``); 1: one body."""
+    parts_delivered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many of its parts the recipient has taken: a retry goes on from the next."""
+    manifest: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """In parts: the manifest's RFC 8785 bytes, what the entry's commitment is over then."""
     receipt: Mapped[str | None] = mapped_column(Text)
     """The receipt as delivered (cut at delivery, after the witnesses answered); null before."""
     receipt_uncosigned: Mapped[str | None] = mapped_column(String(100))

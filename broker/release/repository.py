@@ -69,14 +69,21 @@ def municipality_release(session: Session, municipality: str, release_id: str) -
 def release_body(session: Session, settings: Settings, release: Release) -> bytes:
     """Return the release's body as it was delivered or, not delivered yet, as it would be now.
 
-    Asks no witness: a body not yet delivered carries the best receipt stored now.
+    A release sent in parts is returned whole, with its manifest: its content cuts into
+    the parts whose hashes the manifest lists (``broker.release._parts``). Asks no
+    witness: a body not yet delivered carries the best receipt stored now.
 
     Raises:
         AuditError: no checkpoint covers the release's entry.
     """
+    manifest = release.manifest
     if release.receipt is not None:
         return _payload.body(
-            release.content, release.salt, release.receipt, release.receipt_uncosigned
+            release.content,
+            release.salt,
+            release.receipt,
+            release.receipt_uncosigned,
+            manifest=manifest,
         )
     cut = receipt_now(session.connection(), settings, release.log_seq)
-    return _payload.body(release.content, release.salt, cut.text, cut.uncosigned)
+    return _payload.body(release.content, release.salt, cut.text, cut.uncosigned, manifest=manifest)

@@ -21,7 +21,7 @@ from broker.disclosure import policy_facts, record, rfc3339
 from broker.keys import KeyRing
 from broker.policy import Mode, Policy, ReleasePlan
 from broker.policy.service import explain
-from broker.release import _payload
+from broker.release import _parts, _payload
 from broker.release.models import Release, ReleaseState
 
 __all__ = ["Outcome", "Queued", "queue", "release"]
@@ -137,6 +137,8 @@ class Queued:
     withdrawn: int = 0
     named: tuple[str, ...] = ()
     """The keyed references the entry commits to through its ``dwellings_root``."""
+    part_dwellings: int | None = None
+    """Send in parts of this many records and keys when there are more (None: whole)."""
 
 
 def queue(
@@ -144,10 +146,25 @@ def queue(
 ) -> Release:
     """Append the entry (committing to the content's exact bytes) and write the outbox row.
 
-    The one way anything reaches the outbox: both land in the caller's transaction.
+    The one way anything reaches the outbox: both land in the caller's transaction. A
+    release of more than ``item.part_dwellings`` records and keys is sent in parts: its
+    entry then commits to the parts' manifest (``broker.release._parts``).
     """
     content = _payload.canonical(item.content)
-    draft = Draft({"time": rfc3339(now), **item.fields}, content)
+    parts = (
+        _parts.split(item.content, item.part_dwellings)
+        if item.part_dwellings is not None and item.dwellings + item.withdrawn > item.part_dwellings
+        else []
+    )
+    fields = dict(item.fields)
+    manifest: bytes | None = None
+    if len(parts) > 1:
+        assert item.part_dwellings is not None  # noqa: S101 - parts are cut only with a size
+        listed = _parts.manifest(item.release_id, parts, item.part_dwellings)
+        manifest = _payload.canonical(listed)
+        fields["parts"] = len(parts)
+    committed = content if manifest is None else manifest
+    draft = Draft({"time": rfc3339(now), **fields}, committed)
     appended = record(session, ring, [draft], named=[item.named])
     salt = appended.salts[0]
     if salt is None:  # pragma: no cover - a draft with content always gets a salt
@@ -166,6 +183,9 @@ def queue(
         withdrawn=item.withdrawn,
         content=content,
         salt=salt,
+        parts=len(parts) if manifest is not None else 1,
+        parts_delivered=0,
+        manifest=manifest,
         receipt=None,
         receipt_uncosigned=None,
         status="pending",
@@ -179,10 +199,19 @@ def queue(
     return outbox
 
 
-def release(
-    session: Session, ring: KeyRing, policy: Policy, *, run_at: dt.datetime, now: dt.datetime
+def release(  # noqa: PLR0913 - the run's facts, all named
+    session: Session,
+    ring: KeyRing,
+    policy: Policy,
+    *,
+    run_at: dt.datetime,
+    now: dt.datetime,
+    part_dwellings: int | None = None,
 ) -> Outcome:
     """Evaluate ``policy`` for ``run_at`` and, if it releases anything, record and queue it.
+
+    A release of more than ``part_dwellings`` dwellings and withdrawn keys is sent in
+    numbered parts of that many (``BROKER_RELEASE_PART_DWELLINGS``; None: whole).
 
     Raises:
         ConcurrentAppendError: another writer advanced the log (the transaction rolls back).
@@ -217,7 +246,14 @@ def release(
     concerned = sorted({ring.reference(ref) for ref in [*changed, *withdrawn]})
     fields = _entry(policy, plan, release_id, delta, concerned)
     queued = Queued(
-        release_id, policy, fields, content, len(changed), len(withdrawn), tuple(concerned)
+        release_id,
+        policy,
+        fields,
+        content,
+        len(changed),
+        len(withdrawn),
+        tuple(concerned),
+        part_dwellings,
     )
     outbox = queue(
         session,
