@@ -7,22 +7,30 @@ to a real receiver process, which applies the release only once it holds all thr
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from databases import Database
 from factories import dwelling_rows, with_personal, write_csv
 from peers import PHASES, POLICY, RECIPIENT, ReceiverProcess, Site, post_exactly, released_id
+from publishing import deliver_published
 
 from audit import canonical_json, verify_commitment
-from broker.config import Settings
+from broker.config import RecipientSettings, Settings
+from broker.db import make_session_factory, session_scope
 from broker.delivery import content_digest, sign_request
 from broker.delivery.service import key_id
-from broker.keys import load_keys
-from broker.release import PartError, assemble_parts, check_part, cut_parts
+from broker.keys import KeyRing, load_keys
+from broker.release import PartError, assemble_parts, check_part, cut_parts, release
 from broker.release._parts import manifest, split
+from tests.broker.release.test_release import PHASES as RELEASE_PHASES
+from tests.broker.release.test_release import RUN, upload, weekly
+from tests.broker.release.test_release import ring as ring  # noqa: PLC0414 - the fixture
 from tests.broker.test_privacy import KEPT_STREET, PLANTED, _assert_absent, _stored_bytes
 
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -242,3 +250,37 @@ def test_planted_values_never_leave_in_a_release_in_parts(bare_site: Site) -> No
     _assert_absent((pushed.stdout + pushed.stderr).encode(), "broker push")
     site.database.dispose()
     _assert_absent(_stored_bytes(site.database), f"the {site.database.backend} database")
+
+
+def test_a_release_in_parts_is_dropped_as_numbered_signed_files(
+    database: Database, tmp_path: Path, ring: KeyRing
+) -> None:
+    """A directory drop writes each part as ``<id>.<N>.json`` with its detached signature."""
+    upload(database, tmp_path, dwelling_rows(6, phases=RELEASE_PHASES))
+    with session_scope(make_session_factory(database.engine)) as session:
+        made = release(session, ring, weekly(), run_at=RUN, now=RUN, part_dwellings=4).release
+        assert made is not None
+        release_id = made.id
+    drop = tmp_path / "drop"
+    recipient = RecipientSettings(id=RECIPIENT, directory=drop)  # type: ignore[arg-type]
+    settings = Settings(home=tmp_path, recipients=(recipient,))
+    with httpx.Client() as client:
+        (attempt,) = deliver_published(
+            make_session_factory(database.engine), settings, ring, client, lambda: RUN
+        )
+    assert attempt.delivered
+    names = sorted(path.name for path in drop.iterdir())
+    assert names == [f"{release_id}.{n}.json{s}" for n in (1, 2) for s in ("", ".sig")]
+    public = ring.signing.public_key()
+    for number in (1, 2):
+        data = (drop / f"{release_id}.{number}.json").read_bytes()
+        _, _, signature = (drop / f"{release_id}.{number}.json.sig").read_text().split()
+        public.verify(base64.b64decode(signature), data)
+        document = json.loads(data)
+        assert (document["release"]["part"], document["release"]["parts"]) == (number, 2)
+        assert check_part(document["manifest"], document["release"]) == number
+    counts = [
+        len(json.loads((drop / f"{release_id}.{n}.json").read_bytes())["release"]["dwellings"])
+        for n in (1, 2)
+    ]
+    assert counts == [4, 2]
