@@ -14,17 +14,31 @@ import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from audit._cosignature import Cosigner, verify_cosignatures
 from audit._merkle import HASH_SIZE, ProofError, leaf_hash, verify_inclusion
 from audit._note import Checkpoint, NoteError, Verifier, open_note, parse_checkpoint
-from audit._storage import StoredTree, cosignature_lines, log_checkpoints, log_entries
+from audit._storage import StoredTree, log_checkpoints, log_cosignatures
 
 __all__ = ["HEADER", "Receipt", "ReceiptError", "make_receipt", "verify_receipt"]
 
 HEADER = "c2sp.org/tlog-proof@v1"
 _MAX_PROOF = 64
+_CHECKPOINTS = (
+    select(log_checkpoints.c.size, log_checkpoints.c.note, log_cosignatures.c.line)
+    .select_from(
+        log_checkpoints.outerjoin(
+            log_cosignatures, log_cosignatures.c.size == log_checkpoints.c.size
+        )
+    )
+    .order_by(log_cosignatures.c.witness)
+)
+_NEWEST_CHECKPOINT = _CHECKPOINTS.where(
+    log_checkpoints.c.size == select(func.max(log_checkpoints.c.size)).scalar_subquery()
+)
+_CHECKPOINT_OF_SIZE = _CHECKPOINTS.where(log_checkpoints.c.size == bindparam("size"))
+"""Built once: a receipt binds its numbers and builds no statement."""
 
 
 class ReceiptError(ValueError):
@@ -52,14 +66,18 @@ def make_receipt(
     Raises:
         ReceiptError: the entry or a checkpoint covering it does not exist.
     """
-    query = select(log_checkpoints.c.size, log_checkpoints.c.note)
-    query = query.where(log_checkpoints.c.size == size) if size is not None else query
-    row = connection.execute(query.order_by(log_checkpoints.c.size.desc()).limit(1)).one_or_none()
-    entry = connection.scalar(select(log_entries.c.entry).where(log_entries.c.seq == seq))
-    if row is None or entry is None or seq >= row.size:
+    if size is None:
+        rows = connection.execute(_NEWEST_CHECKPOINT).all()
+    else:
+        rows = connection.execute(_CHECKPOINT_OF_SIZE, {"size": size}).all()
+    if not rows or not 0 <= seq < rows[0].size:
         raise ReceiptError(f"no checkpoint covers entry {seq}")
-    proof = (tree or StoredTree(connection)).inclusion_proof(seq, int(row.size))
-    note = str(row.note) + "".join(cosignature_lines(connection, int(row.size)))
+    covering = int(rows[0].size)
+    entry, proof = (tree or StoredTree(connection)).entry_and_proof(seq, covering)
+    if entry is None:
+        raise ReceiptError(f"no checkpoint covers entry {seq}")
+    # The checkpoint comes with its cosignature lines (one row each), in one query.
+    note = str(rows[0].note) + "".join(row.line for row in rows if row.line is not None)
     lines = [
         HEADER,
         "extra " + base64.b64encode(bytes(entry)).decode(),

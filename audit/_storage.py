@@ -26,6 +26,7 @@ beyond it are sequenced, waiting for the next checkpoint.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import (
     BigInteger,
     Column,
+    CompoundSelect,
     Connection,
     Integer,
     LargeBinary,
@@ -44,11 +46,16 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
+    cast,
     delete,
     func,
     insert,
+    literal,
+    null,
     or_,
     select,
+    union_all,
     update,
 )
 
@@ -257,6 +264,7 @@ class StoredTree:
         """Read through ``connection``; hashes are cached for the object's life."""
         self._connection = connection
         self._cache: dict[tuple[int, int], bytes] = {}
+        self._entry: bytes | None = None
 
     def node(self, level: int, index: int) -> bytes:
         """Return the hash of the complete subtree at ``level`` and ``index``.
@@ -292,48 +300,106 @@ class StoredTree:
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """Return the inclusion proof of leaf ``index`` in the tree of ``size``."""
-        self._prefetch(lambda subtree: inclusion_proof_of(subtree, index, size))
-        return inclusion_proof_of(self.subtree, index, size)
+        return self.entry_and_proof(index, size, entry=False)[1]
+
+    def entry_and_proof(
+        self, index: int, size: int, *, entry: bool = True
+    ) -> tuple[bytes | None, list[bytes]]:
+        """Return entry ``index``'s bytes (None: not stored) and its inclusion proof.
+
+        Read in one query: the entry comes with the nodes the proof reads.
+
+        Raises:
+            ProofError: ``index`` is not in the tree, or a node is not stored.
+        """
+        ranges = self._prefetch(
+            lambda subtree: inclusion_proof_of(subtree, index, size), index if entry else None
+        )
+        # The proof is the hashes of the subtrees it read, in the order it read them.
+        return self._entry, [self.subtree(start, end) for start, end in ranges]
 
     def consistency_proof(self, old_size: int, size: int) -> list[bytes]:
         """Return the consistency proof from ``old_size`` to ``size``."""
         self._prefetch(lambda subtree: consistency_proof_of(subtree, old_size, size))
         return consistency_proof_of(self.subtree, old_size, size)
 
-    def _prefetch(self, proof: Callable[[RangeHash], object]) -> None:
-        # A dry run of the proof names the stored subtrees it reads; they are then
-        # read in two queries instead of one each. Bad input raises here as in the run.
-        wanted: set[tuple[int, int]] = set()
+    def _prefetch(
+        self, proof: Callable[[RangeHash], object], entry: int | None = None
+    ) -> list[tuple[int, int]]:
+        # A dry run of the proof names the stored subtrees it reads (returned, in the
+        # order read); they are then read in one query instead of one each, with entry
+        # ``entry``'s bytes if asked. Bad input raises here as in the run.
+        ranges: list[tuple[int, int]] = []
 
         def record(start: int, end: int) -> bytes:
-            for level, index in perfect_subtrees(end - start):
-                wanted.add((level, (start >> level) + index))
+            ranges.append((start, end))
             return b""
 
         proof(record)
-        self._cache.update(_stored_nodes(self._connection, wanted - self._cache.keys()))
+        wanted = {
+            (level, (start >> level) + index)
+            for start, end in ranges
+            for level, index in perfect_subtrees(end - start)
+        }
+        found, self._entry = _read_tree(self._connection, wanted - self._cache.keys(), entry)
+        self._cache.update(found)
+        return ranges
+
+
+@functools.lru_cache(maxsize=256)
+def _tree_query(interior: int, *, entries: bool) -> Select[Any] | CompoundSelect[Any]:
+    """The query of some leaves (``seqs``) and ``interior`` nodes (``l0``/``i0`` ... bound).
+
+    Built once per shape, so a read binds its coordinates and builds no statement. The
+    nodes are an OR of primary-key lookups, which both databases answer from the key's
+    index; with ``entries`` the leaves come with their entry's bytes.
+    """
+    no_entry = cast(null(), LargeBinary)
+    leaves = select(
+        literal(0, SmallInteger).label("level"),
+        log_entries.c.seq.label("idx"),
+        log_entries.c.leaf_hash.label("hash"),
+        (log_entries.c.entry if entries else no_entry).label("entry"),
+    ).where(log_entries.c.seq.in_(bindparam("seqs", expanding=True)))
+    if not interior:
+        return leaves
+    wanted = (
+        and_(log_nodes.c.level == bindparam(f"l{n}"), log_nodes.c.idx == bindparam(f"i{n}"))
+        for n in range(interior)
+    )
+    nodes = select(
+        log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash, no_entry.label("entry")
+    ).where(or_(*wanted))
+    return union_all(leaves, nodes)
+
+
+def _read_tree(
+    connection: Connection, coordinates: Collection[tuple[int, int]], entry: int | None = None
+) -> tuple[dict[tuple[int, int], bytes], bytes | None]:
+    """Return the stored nodes at ``coordinates``, and entry ``entry``'s bytes: one query."""
+    leaves = {index for level, index in coordinates if level == 0}
+    if entry is not None:
+        leaves.add(entry)
+    interior = [(level, index) for level, index in coordinates if level]
+    if not leaves and not interior:
+        return {}, None
+    bound: dict[str, Any] = {"seqs": sorted(leaves)}
+    for n, (level, index) in enumerate(interior):
+        bound[f"l{n}"], bound[f"i{n}"] = level, index
+    query = _tree_query(len(interior), entries=entry is not None)
+    found: dict[tuple[int, int], bytes] = {}
+    data: bytes | None = None
+    for level, index, node, stored in connection.execute(query, bound):
+        found[(int(level), int(index))] = bytes(node)
+        if stored is not None and int(level) == 0 and int(index) == entry:
+            data = bytes(stored)
+    return found, data
 
 
 def _stored_nodes(
     connection: Connection, coordinates: Collection[tuple[int, int]]
 ) -> dict[tuple[int, int], bytes]:
-    # Two queries, whatever the count: the leaves, then the interior nodes.
-    leaves = [index for level, index in coordinates if level == 0]
-    found: dict[tuple[int, int], bytes] = {}
-    if leaves:
-        query = select(log_entries.c.seq, log_entries.c.leaf_hash).where(
-            log_entries.c.seq.in_(leaves)
-        )
-        found.update({(0, int(seq)): bytes(h) for seq, h in connection.execute(query)})
-    interior = [
-        and_(log_nodes.c.level == lv, log_nodes.c.idx == ix) for lv, ix in coordinates if lv
-    ]
-    if interior:
-        rows = connection.execute(
-            select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(or_(*interior))
-        )
-        found.update({(int(row.level), int(row.idx)): bytes(row.hash) for row in rows})
-    return found
+    return _read_tree(connection, coordinates)[0]
 
 
 def _frontier(connection: Connection, size: int) -> CompactRange:
@@ -551,12 +617,14 @@ def best_cosigned(
 
 def cosignature_lines(connection: Connection, size: int) -> list[str]:
     """Return the stored cosignature lines over the checkpoint of ``size``."""
-    query = (
-        select(log_cosignatures.c.line)
-        .where(log_cosignatures.c.size == size)
-        .order_by(log_cosignatures.c.witness)
-    )
-    return list(connection.scalars(query))
+    return list(connection.scalars(_COSIGNATURES_OF, {"size": size}))
+
+
+_COSIGNATURES_OF = (
+    select(log_cosignatures.c.line)
+    .where(log_cosignatures.c.size == bindparam("size"))
+    .order_by(log_cosignatures.c.witness)
+)
 
 
 def add_cosignature(connection: Connection, size: int, witness: str, line: str) -> None:

@@ -33,10 +33,12 @@ loading the schedule, evaluating, the per-record digests and the canonical bytes
 trip and the outcome entry; what is left is given by difference. The receiver's
 share is then measured once more in this process (``Receiver.accept`` on the
 captured request, its clock set to the signing time), so it can be split too.
-A release over the reference receiver's default limit (64 MiB, about 100,000
-dwellings) is received with the limit raised, as ``broker receiver
---max-body-mib`` raises it. Peak resident memory is printed per step, for this
-process and for the receiver's.
+A release of more than ``--part-dwellings`` dwellings (default: the default of
+``BROKER_RELEASE_PART_DWELLINGS``, 10,000) is sent in parts, one request each, as
+the broker sends it; the round trips are summed, the requests counted and the
+largest printed, and the receiver's share measured again in this process is that
+of the last part. The baseline stays one POST of the whole body. Peak resident
+memory is printed per step, for this process and for the receiver's.
 
 ``--postgres URL`` repeats everything on PostgreSQL, each size in a throw-away
 schema that is dropped afterwards. This is a measurement, not a test: nothing
@@ -472,21 +474,27 @@ class Wire:
     sent: float = 0.0
     answered: float | None = None
     status: int | None = None
+    requests: int = 0
+    waited: float = 0.0
+    largest: int = 0
 
     def on_request(self, request: httpx.Request) -> None:
         """Keep the request (signed, with its body) and the time it is sent."""
         self.request = request
         self.signed_at = time.time()
         self.sent = time.perf_counter()
+        self.requests += 1
+        self.largest = max(self.largest, len(request.content))
 
     def on_response(self, response: httpx.Response) -> None:
         """Note when the answer came and what it was."""
         self.answered = time.perf_counter()
+        self.waited += self.answered - self.sent
         self.status = response.status_code
 
     def round_trip(self) -> float | None:
-        """Seconds from sending the request to the answer's head, if one came."""
-        return None if self.answered is None else self.answered - self.sent
+        """Seconds from sending each request to its answer's head, summed; None: no answer."""
+        return None if self.answered is None else self.waited
 
 
 @dataclass(slots=True)
@@ -508,7 +516,7 @@ class Committed:
     before_mb: float
 
 
-def commit_release(engine: Engine, ring: KeyRing, policy: Policy) -> Committed:
+def commit_release(engine: Engine, ring: KeyRing, policy: Policy, part_dwellings: int) -> Committed:
     """Release ``policy`` in one transaction, as ``broker push`` does; time the parts."""
     before = resident_mb()
     watch = Stopwatch(COMMIT_PARTS)
@@ -517,7 +525,14 @@ def commit_release(engine: Engine, ring: KeyRing, policy: Policy) -> Committed:
         transaction = session.begin()
         with watch.watching():
             releasing, outcome = timed(
-                lambda: release(session, ring, policy, run_at=RUN_AT, now=now())
+                lambda: release(
+                    session,
+                    ring,
+                    policy,
+                    run_at=RUN_AT,
+                    now=now(),
+                    part_dwellings=part_dwellings,
+                )
             )
         committing, _ = timed(transaction.commit)
     return Committed(outcome, Step(releasing, watch, peak_mb()), committing, before)
@@ -610,6 +625,7 @@ class Run:
     directory: Path
     ring: KeyRing
     dwellings: int
+    part_dwellings: int
 
 
 @dataclass(slots=True)
@@ -631,7 +647,7 @@ def measure(run: Run, engine: Engine) -> None:
     note(f"{label}: stored in {seconds:.1f} s")
     policy = bench_policy(departments)
     note(f"{label}: committing the release")
-    committed = commit_release(engine, run.ring, policy)
+    committed = commit_release(engine, run.ring, policy, run.part_dwellings)
     made = committed.outcome.release
     if made is None:
         raise SystemExit(f"nothing was released: {committed.outcome.reason}")
@@ -673,6 +689,12 @@ def measure(run: Run, engine: Engine) -> None:
         f" ({len(payload) / made.dwellings:,.0f} bytes per dwelling), of which the log entry"
         f" {entry_size(run.ring, payload):,} bytes (in the receipt, base64)"
     )
+    if made.parts > 1:
+        print(
+            f"  sent in {made.parts:,} parts of at most {run.part_dwellings:,} dwellings"
+            f" (BROKER_RELEASE_PART_DWELLINGS); {wire.requests:,} requests, the largest"
+            f" {wire.largest / MB:,.1f} MB"
+        )
     print(f"  bare POST of the payload, unsigned: {baseline:.3f} s  (baseline, best of 3)")
     report_commit(report, committed)
     print(f"  publish (integrate the entry, sign one checkpoint): {published:.3f} s")
@@ -714,7 +736,9 @@ def report_delivery(report: Report, delivered: Delivered, size: int) -> None:
         report.part(label, seconds, nested=nested)
     if round_trip is not None:
         report.part(
-            f"POST round trip, answered {wire.status}: transfer, checks, storage", round_trip
+            f"POST round trips ({wire.requests:,}), the last answered {wire.status}:"
+            " transfer, checks, storage",
+            round_trip,
         )
     report.part(outcome_part[0], outcome_part[1])
     report.part(
@@ -744,7 +768,9 @@ def report_delivery(report: Report, delivered: Delivered, size: int) -> None:
         )
 
 
-def measure_database(database: str, fresh: Callable[[], Engine], sizes: Sequence[int]) -> None:
+def measure_database(
+    database: str, fresh: Callable[[], Engine], sizes: Sequence[int], part_dwellings: int
+) -> None:
     """Run every size on a fresh database from ``fresh``, with one key ring."""
     with tempfile.TemporaryDirectory(prefix="bench-push-home-") as name:
         directory = Path(name)
@@ -754,7 +780,7 @@ def measure_database(database: str, fresh: Callable[[], Engine], sizes: Sequence
         for dwellings in sizes:
             engine = fresh()
             try:
-                measure(Run(database, directory, ring, dwellings), engine)
+                measure(Run(database, directory, ring, dwellings, part_dwellings), engine)
             finally:
                 engine.dispose()
             gc.collect()
@@ -779,7 +805,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="URL",
         help="also measure on this PostgreSQL database (in throw-away schemas)",
     )
+    parser.add_argument(
+        "--part-dwellings",
+        type=int,
+        default=Settings().release_part_dwellings,
+        metavar="N",
+        help=(
+            "send a release of more dwellings in parts of this many, as"
+            " BROKER_RELEASE_PART_DWELLINGS does (default: its default,"
+            f" {Settings().release_part_dwellings:,})"
+        ),
+    )
     args = parser.parse_args(argv)
+    if args.part_dwellings < 1:
+        parser.error("--part-dwellings must be at least 1")
     if min(args.dwellings) < MIN_DWELLINGS:
         parser.error(f"--dwellings must be at least {MIN_DWELLINGS}")
     return args
@@ -790,10 +829,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(log_format="console", level="warning", stream=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="bench-push-") as name:
-        measure_database("SQLite", sqlite_files(Path(name), "push"), args.dwellings)
+        measure_database(
+            "SQLite", sqlite_files(Path(name), "push"), args.dwellings, args.part_dwellings
+        )
     if args.postgres:
         with postgres_schemas(args.postgres) as fresh:
-            measure_database("PostgreSQL", fresh, args.dwellings)
+            measure_database("PostgreSQL", fresh, args.dwellings, args.part_dwellings)
     return 0
 
 

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ALLOWED = {
     "schemas": {"pydantic", "schemas"},
-    "audit": {"audit", "cryptography", "sqlalchemy", "rfc8785"},
+    "audit": {"audit", "cryptography", "sqlalchemy", "rfc8785", "orjson"},
 }
 
 

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from audit import Draft, EntryValue, references_root
@@ -25,6 +25,9 @@ from broker.release import _parts, _payload
 from broker.release.models import Release, ReleaseState
 
 __all__ = ["Outcome", "Queued", "queue", "release"]
+
+_STATE_BATCH = 10_000
+"""Rows of what the recipient holds, inserted per statement."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,15 +272,17 @@ def release(  # noqa: PLR0913 - the run's facts, all named
             ReleaseState.recipient == policy.recipient, ReleaseState.policy_id == policy.id
         )
     )
-    session.add_all(
-        ReleaseState(
-            recipient=policy.recipient,
-            policy_id=policy.id,
-            dwelling_ref=ref,
-            digest=digest,
-            release_id=release_id,
-        )
+    # Rows, not ORM objects: a national release holds 600,000 of them.
+    held = [
+        {
+            "recipient": policy.recipient,
+            "policy_id": policy.id,
+            "dwelling_ref": ref,
+            "digest": digest,
+            "release_id": release_id,
+        }
         for ref, digest in delta.digests.items()
-    )
-    session.flush()
+    ]
+    for start in range(0, len(held), _STATE_BATCH):
+        session.execute(insert(ReleaseState), held[start : start + _STATE_BATCH])
     return Outcome(plan, outbox)
