@@ -259,7 +259,8 @@ class Receiver:
         """Store one part once; apply the release when the last of its parts is here.
 
         Until every part the manifest lists is held, the policy's set is left as it is:
-        an incomplete release is never applied.
+        an incomplete release is never applied. A part sent again once all are held, the
+        release not yet applied (a crash in between), applies it.
         """
         release_id, number = checked.release_id, checked.part
         if idempotency_key != f"{release_id}.{number}":
@@ -268,15 +269,18 @@ class Receiver:
             path = self._store / "releases" / f"{release_id}.json"
             folder = self._store / "parts" / release_id
             part_path = folder / f"{number}.json"
-            if path.exists() or part_path.exists():
+            if path.exists():
                 return _answer(200, status="duplicate", release_id=release_id, part=number)
-            folder.mkdir(parents=True, exist_ok=True)
-            write_atomic(part_path, body)
+            again = part_path.exists()
+            if not again:
+                folder.mkdir(parents=True, exist_ok=True)
+                write_atomic(part_path, body)
             held = sorted(int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit())
             if held != list(range(1, checked.parts + 1)):
+                status = "duplicate" if again else "part stored"
                 return _answer(
-                    202,
-                    status="part stored",
+                    200 if again else 202,
+                    status=status,
                     release_id=release_id,
                     part=number,
                     parts=checked.parts,
