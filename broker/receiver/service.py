@@ -205,16 +205,22 @@ class Receiver:
             path = self._store / "releases" / f"{release_id}.json"
             if path.exists():
                 return _answer(200, status="duplicate", release_id=release_id)
-            # 7. Applied in order to the policy's set, which is written before the release
-            #    file: a crash between the two leaves a set the retry recognises.
-            current = self._current(checked)
-            write_atomic(
-                self._store / "receipts" / f"{release_id}.tlog-proof", checked.receipt.encode()
-            )
-            if current is not None:
-                write_atomic(current[0], current[1])
-            write_atomic(path, body)
+            # 7. Applied in order to the policy's set, then kept.
+            self._keep(checked, path, body)
         return _answer(201, status="stored", release_id=release_id)
+
+    def _keep(self, checked: _Checked, path: Path, kept: bytes) -> None:
+        """Apply a whole release to its policy's set, then keep it (``kept``) and its receipt.
+
+        The set is written before the release file: a crash between the two leaves a set
+        the retry recognises.
+        """
+        current = self._current(checked)
+        receipt = self._store / "receipts" / f"{checked.release_id}.tlog-proof"
+        write_atomic(receipt, checked.receipt.encode())
+        if current is not None:
+            write_atomic(current[0], current[1])
+        write_atomic(path, kept)
 
     def current(self, policy_id: str) -> dict[str, Any] | None:
         """Return the set held for ``policy_id``: its release id, log index and dwellings."""
@@ -287,13 +293,7 @@ class Receiver:
                     held=len(held),
                 )
             whole, stored = self._assembled(checked, folder)
-            current = self._current(whole)
-            write_atomic(
-                self._store / "receipts" / f"{release_id}.tlog-proof", checked.receipt.encode()
-            )
-            if current is not None:
-                write_atomic(current[0], current[1])
-            write_atomic(path, stored)
+            self._keep(whole, path, stored)
         return _answer(201, status="stored", release_id=release_id, parts=checked.parts)
 
     def _assembled(self, checked: _Checked, folder: Path) -> tuple[_Checked, bytes]:

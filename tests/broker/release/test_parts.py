@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from databases import Database
-from factories import dwelling_rows, with_personal, write_csv
-from peers import PHASES, POLICY, RECIPIENT, ReceiverProcess, Site, post_exactly, released_id
+from factories import dwelling_rows
+from peers import POLICY, RECIPIENT, ReceiverProcess, Site, post_exactly, released_id
 from publishing import deliver_published
 
 from audit import canonical_json, verify_commitment
@@ -39,7 +39,6 @@ from broker.release._parts import manifest, split
 from tests.broker.release.test_release import PHASES as RELEASE_PHASES
 from tests.broker.release.test_release import RUN, upload, weekly
 from tests.broker.release.test_release import ring as ring  # noqa: PLC0414 - the fixture
-from tests.broker.test_privacy import KEPT_STREET, PLANTED, _assert_absent, _stored_bytes
 
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
@@ -255,34 +254,6 @@ def test_a_part_not_in_its_manifest_is_refused_and_the_set_stays_incomplete(
         assert (status, reply["status"]) == (200, "duplicate")
     assert held is not None
     assert len(held) == 6
-
-
-@SQLITE_ONLY
-def test_planted_values_never_leave_in_a_release_in_parts(bare_site: Site) -> None:
-    """Personal columns of an export reach no part, receiver file, output or database."""
-    site = bare_site
-    site.settings["BROKER_RELEASE_PART_DWELLINGS"] = "2"
-    rows = [{**row, "Vejnavn": KEPT_STREET} for row in dwelling_rows(6, phases=PHASES)]
-    export = write_csv(site.tmp / "export.csv", with_personal(rows, PLANTED))
-    assert PLANTED["CPR"].encode() in export.read_bytes()  # the input really holds them
-    ingested = site.broker("ingest", str(export), "--org", "bo-vest")
-    assert ingested.returncode == 0, ingested.stderr
-    with site.through_proxy() as (proxy, receiver):
-        pushed = site.broker("push", POLICY)
-        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
-    assert len(proxy.exchanges) == 3
-    for exchange in proxy.exchanges:
-        headers = "\n".join(f"{name}: {value}" for name, value in exchange.headers).encode()
-        assert KEPT_STREET.encode() in exchange.body  # the scan does see what was delivered
-        _assert_absent(exchange.body, "a delivered part")
-        _assert_absent(headers + exchange.reply, "a part's request headers or its answer")
-    held = [path for path in sorted(receiver.store.rglob("*")) if path.is_file()]
-    assert any(path.parent.name != "releases" for path in held if path.suffix == ".json")
-    for path in held:
-        _assert_absent(path.read_bytes(), f"the receiver's {path.name}")
-    _assert_absent((pushed.stdout + pushed.stderr).encode(), "broker push")
-    site.database.dispose()
-    _assert_absent(_stored_bytes(site.database), f"the {site.database.backend} database")
 
 
 def test_a_release_in_parts_is_dropped_as_numbered_signed_files(

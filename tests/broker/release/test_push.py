@@ -136,9 +136,15 @@ def test_a_replayed_request_is_refused_and_a_fresh_signature_is_a_duplicate(site
         assert receiver.releases()[0].read_bytes() == captured.body
 
 
-def test_planted_values_never_leave_in_a_push(bare_site: Site) -> None:
-    """Personal columns of a pushed export reach no request, receiver file, output or database."""
+@pytest.mark.parametrize("parts", [1, 3])
+def test_planted_values_never_leave_in_a_push(bare_site: Site, parts: int) -> None:
+    """Personal columns of a pushed export reach no request, receiver file, output or database.
+
+    Sent whole, and in three parts (two dwellings each): every request is scanned.
+    """
     site = bare_site
+    if parts > 1:
+        site.settings["BROKER_RELEASE_PART_DWELLINGS"] = "2"
     rows = [{**row, "Vejnavn": KEPT_STREET} for row in dwelling_rows(6, phases=PHASES)]
     export = write_csv(site.tmp / "export.csv", with_personal(rows, PLANTED))
     assert PLANTED["CPR"].encode() in export.read_bytes()  # the input really holds them
@@ -150,11 +156,12 @@ def test_planted_values_never_leave_in_a_push(bare_site: Site) -> None:
     verified = site.broker("audit", "verify")
     assert verified.returncode == 0, verified.stdout
 
-    (exchange,) = proxy.exchanges
-    headers = "\n".join(f"{name}: {value}" for name, value in exchange.headers).encode()
-    assert KEPT_STREET.encode() in exchange.body  # the scan does see what was delivered
-    _assert_absent(exchange.body, "the delivered body")
-    _assert_absent(headers + exchange.reply, "the request headers or the answer")
+    assert len(proxy.exchanges) == parts
+    for exchange in proxy.exchanges:
+        headers = "\n".join(f"{name}: {value}" for name, value in exchange.headers).encode()
+        assert KEPT_STREET.encode() in exchange.body  # the scan does see what was delivered
+        _assert_absent(exchange.body, "the delivered body")
+        _assert_absent(headers + exchange.reply, "the request headers or the answer")
     held = [path for path in sorted(site.tmp.glob("municipality*")) if path.is_file()]
     held += [path for path in sorted(receiver.store.rglob("*")) if path.is_file()]
     assert KEPT_STREET.encode() in receiver.releases()[0].read_bytes()
