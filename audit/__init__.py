@@ -6,6 +6,7 @@ Imports neither ``broker`` nor ``schemas``, so an auditor can install it alone.
 from audit._bundle import FORMAT as BUNDLE_FORMAT
 from audit._bundle import BundleResult, verify_bundle, write_bundle, write_csv
 from audit._canonical import canonical_json
+from audit._canonical import parse as parse_json
 from audit._check import verify_database
 from audit._cosignature import (
     Cosigner,
@@ -171,6 +172,7 @@ __all__ = [
     "open_note",
     "parse_checkpoint",
     "parse_cosigner_key",
+    "parse_json",
     "parse_verifier_key",
     "proof_document",
     "public_keys_from_pem",

@@ -19,7 +19,7 @@ import base64
 import datetime as dt
 import random
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Protocol
@@ -29,7 +29,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from audit import Draft, EntryValue, read_head, write_atomic
 from broker.config import RecipientSettings, Settings
@@ -41,7 +41,7 @@ from broker.disclosure import record, rfc3339
 from broker.disclosure.witnessing import CutReceipt, ReceiptCutter, WitnessClients
 from broker.errors import AuditError, ConfigError, DeliveryError, InputError, NotFound, Problem
 from broker.keys import KeyRing
-from broker.release import PartError, Release, delivered_bodies
+from broker.release import PartError, Release, ReleasePart, delivered_body
 
 __all__ = [
     "Arrival",
@@ -275,31 +275,57 @@ def _send(  # noqa: PLR0913 - what one attempt needs, all named
     """
     in_parts = release.manifest is not None
     try:
-        numbered = delivered_bodies(
-            release.content,
-            release.salt,
-            receipt.text,
-            receipt.uncosigned,
-            manifest=release.manifest,
-            start=release.parts_delivered + 1,
-        )
+        for number, body in _bodies(factory, release, receipt):
+            name = f"{release.id}.{number}" if in_parts else release.id
+            if recipient.webhook is not None:
+                sent = _post(client, recipient, name, body, ring=ring, now=clock())
+            else:
+                sent = _drop(recipient, name, body, ring)
+            if sent.problem:
+                if in_parts:
+                    problem = f"part {number} of {release.parts}: {sent.problem}"
+                    return _Sent(problem, sent.permanent, sent.retry_after)
+                return sent
+            if in_parts and number < release.parts:
+                _took_part(factory, release.id, number)
+                log.info("delivery.part", release_id=release.id, part=number, parts=release.parts)
     except PartError as error:
         return _Sent(str(error)[:150], permanent=True)
-    for number, body in numbered:
-        name = f"{release.id}.{number}" if in_parts else release.id
-        if recipient.webhook is not None:
-            sent = _post(client, recipient, name, body, ring=ring, now=clock())
-        else:
-            sent = _drop(recipient, name, body, ring)
-        if sent.problem:
-            if in_parts:
-                problem = f"part {number} of {release.parts}: {sent.problem}"
-                return _Sent(problem, sent.permanent, sent.retry_after)
-            return sent
-        if in_parts and number < release.parts:
-            _took_part(factory, release.id, number)
-            log.info("delivery.part", release_id=release.id, part=number, parts=release.parts)
     return _Sent()
+
+
+def _bodies(
+    factory: sessionmaker[Session], release: Release, receipt: CutReceipt
+) -> Iterator[tuple[int, bytes]]:
+    """Yield the bodies to send, numbered, each read from the database when it is due.
+
+    One body around the content; or, for a release in parts, one per part from the
+    first the recipient has not taken, so only one part is held in memory at a time.
+
+    Raises:
+        PartError: a part is not stored.
+    """
+    if release.manifest is None:
+        with session_scope(factory) as session:
+            content = session.scalar(select(Release.content).where(Release.id == release.id))
+        if content is None:
+            raise PartError(f"release {release.id}: its content is not stored")
+        yield 1, delivered_body(content, release.salt, receipt.text, receipt.uncosigned)
+        return
+    for number in range(release.parts_delivered + 1, release.parts + 1):
+        with session_scope(factory) as session:
+            part = session.scalar(
+                select(ReleasePart.content).where(
+                    ReleasePart.release_id == release.id, ReleasePart.part == number
+                )
+            )
+        if part is None:
+            raise PartError(f"release {release.id}: part {number} is not stored")
+        manifest = release.manifest
+        yield (
+            number,
+            delivered_body(part, release.salt, receipt.text, receipt.uncosigned, manifest=manifest),
+        )
 
 
 def _backoff(settings: Settings, attempts: int, retry_after: float | None = None) -> dt.timedelta:
@@ -435,6 +461,7 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
                     Release.next_attempt_at <= started,
                     Release.log_seq < published,
                 )
+                .options(defer(Release.content))  # read when sent, one at a time
                 .order_by(Release.log_seq)
             )
         )

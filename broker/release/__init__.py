@@ -2,7 +2,6 @@
 
 from broker.release._parts import PartError, check_part, cut_parts
 from broker.release._parts import assemble as assemble_parts
-from broker.release._payload import bodies as delivered_bodies
 from broker.release._payload import body as delivered_body
 from broker.release._payload import content_header, recipient_key
 from broker.release._payload import record as released_record
@@ -22,7 +21,7 @@ from broker.release.listing import (
     newest_releases,
     releases_to,
 )
-from broker.release.models import Release, ReleaseState
+from broker.release.models import Release, ReleasePart, ReleaseState
 from broker.release.repository import release_body
 from broker.release.service import Outcome, Queued, queue, release
 
@@ -37,6 +36,7 @@ __all__ = [
     "Period",
     "Queued",
     "Release",
+    "ReleasePart",
     "ReleaseState",
     "ReleaseSummary",
     "RowStatus",
@@ -47,7 +47,6 @@ __all__ = [
     "check_part",
     "content_header",
     "cut_parts",
-    "delivered_bodies",
     "delivered_body",
     "list_page",
     "listing",

@@ -21,7 +21,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from audit import canonical_json
+from audit import canonical_json, parse_json
 from broker.errors import BrokerError
 
 __all__ = ["PartError", "assemble", "check_part", "cut_parts", "manifest", "split"]
@@ -62,18 +62,25 @@ def split(content: Mapping[str, Any], part_dwellings: int) -> list[dict[str, Any
 
 
 def manifest(
-    release_id: str, parts: Sequence[Mapping[str, Any]], part_dwellings: int
+    release_id: str,
+    parts: Sequence[Mapping[str, Any]],
+    part_dwellings: int,
+    cut: Sequence[bytes] | None = None,
 ) -> dict[str, Any]:
-    """Return the manifest the log entry commits to: per part its hash, key range and counts."""
+    """Return the manifest the log entry commits to: per part its hash, key range and counts.
+
+    ``cut`` are the parts' RFC 8785 bytes when the caller has them already.
+    """
     listed = []
-    for part in parts:
+    for number, part in enumerate(parts):
         keys = sorted(
             [str(record["key"]) for record in part["dwellings"]] + list(part["withdrawn"])
         )
+        data = cut[number] if cut is not None else canonical_json(dict(part))
         listed.append(
             {
                 "part": part["part"],
-                "sha256": hashlib.sha256(canonical_json(dict(part))).hexdigest(),
+                "sha256": hashlib.sha256(data).hexdigest(),
                 "first_key": keys[0] if keys else None,
                 "last_key": keys[-1] if keys else None,
                 "dwellings": len(part["dwellings"]),
@@ -141,8 +148,9 @@ def cut_parts(content: bytes, listed: bytes) -> list[bytes]:
         PartError: the content does not cut into the parts the manifest lists.
     """
     document = json.loads(listed)
-    parts = split(json.loads(content), int(document["part_dwellings"]))
-    cut_bytes = [canonical_json(part) for part in parts]
+    whole, plain = parse_json(content)
+    parts = split(whole, int(document["part_dwellings"]))
+    cut_bytes = [canonical_json(part, plain=plain or None) for part in parts]
     hashes = [hashlib.sha256(part).hexdigest() for part in cut_bytes]
     if hashes != [str(item["sha256"]) for item in document["parts"]]:
         raise PartError(f"release {document['release_id']}: its parts are not those on record")

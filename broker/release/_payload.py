@@ -20,10 +20,8 @@ from typing import Any
 from audit import canonical_json
 from broker.disclosure import rfc3339
 from broker.policy import Policy, ReleasedDwelling
-from broker.release import _parts
 
 __all__ = [
-    "bodies",
     "body",
     "canonical",
     "content_header",
@@ -101,33 +99,6 @@ def body(
     if uncosigned is not None:
         parts += [b',"receipt_uncosigned":', _json(uncosigned)]
     return b"".join([*parts, b"}"])
-
-
-def bodies(  # noqa: PLR0913 - a body's parts, all named
-    content: bytes,
-    salt: bytes,
-    receipt: str,
-    uncosigned: str | None = None,
-    *,
-    manifest: bytes | None = None,
-    start: int = 1,
-) -> list[tuple[int, bytes]]:
-    """Return the bodies to deliver, numbered from 1: one, or one per part from ``start``.
-
-    A release in parts (a ``manifest``) is cut again from its ``content``; each part's
-    body carries the manifest, the salt and the receipt.
-
-    Raises:
-        PartError: the content does not cut into the parts the manifest lists.
-    """
-    if manifest is None:
-        return [(1, body(content, salt, receipt, uncosigned))]
-    parts = _parts.cut_parts(content, manifest)
-    return [
-        (number, body(part, salt, receipt, uncosigned, manifest=manifest))
-        for number, part in enumerate(parts, start=1)
-        if number >= start
-    ]
 
 
 def _json(text: str) -> bytes:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.db import Base, UtcDateTime
 
-__all__ = ["Release", "ReleaseState"]
+__all__ = ["Release", "ReleasePart", "ReleaseState"]
 
 
 class Release(Base):
@@ -53,6 +53,19 @@ class Release(Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+class ReleasePart(Base):
+    """One part of a release sent in parts: its RFC 8785 bytes, as the manifest hashes them.
+
+    Cut once, when the release is put on record, so delivery reads one part at a time.
+    """
+
+    __tablename__ = "release_parts"
+
+    release_id: Mapped[str] = mapped_column(String(40), ForeignKey("releases.id"), primary_key=True)
+    part: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ReleaseState(Base):

@@ -22,7 +22,7 @@ from broker.keys import KeyRing
 from broker.policy import Mode, Policy, ReleasePlan
 from broker.policy.service import explain
 from broker.release import _parts, _payload
-from broker.release.models import Release, ReleaseState
+from broker.release.models import Release, ReleasePart, ReleaseState
 
 __all__ = ["Outcome", "Queued", "queue", "release"]
 
@@ -161,9 +161,11 @@ def queue(
     )
     fields = dict(item.fields)
     manifest: bytes | None = None
+    cut: list[bytes] = []
     if len(parts) > 1:
         assert item.part_dwellings is not None  # noqa: S101 - parts are cut only with a size
-        listed = _parts.manifest(item.release_id, parts, item.part_dwellings)
+        cut = [_payload.canonical(part) for part in parts]
+        listed = _parts.manifest(item.release_id, parts, item.part_dwellings, cut)
         manifest = _payload.canonical(listed)
         fields["parts"] = len(parts)
     committed = content if manifest is None else manifest
@@ -199,6 +201,13 @@ def queue(
     )
     session.add(outbox)
     session.flush()
+    if manifest is not None:
+        # Cut once, here: delivery reads one part at a time.
+        for number, data in enumerate(cut, start=1):
+            session.execute(
+                insert(ReleasePart),
+                [{"release_id": item.release_id, "part": number, "content": data}],
+            )
     return outbox
 
 

@@ -20,6 +20,7 @@ from databases import Database
 from factories import dwelling_rows
 from peers import POLICY, RECIPIENT, ReceiverProcess, Site, post_exactly, released_id
 from publishing import deliver_published
+from sqlalchemy import select
 
 from audit import canonical_json, verify_commitment
 from broker.config import RecipientSettings, Settings
@@ -29,10 +30,11 @@ from broker.delivery.service import key_id
 from broker.keys import KeyRing, load_keys
 from broker.release import (
     PartError,
+    ReleasePart,
     assemble_parts,
     check_part,
     cut_parts,
-    delivered_bodies,
+    delivered_body,
     release,
 )
 from broker.release._parts import manifest, split
@@ -137,6 +139,10 @@ def test_a_release_above_the_part_size_arrives_in_parts_and_is_applied_whole(
         listed = canonical_json(body["manifest"])
         assert listed == row.manifest
         assert verify_commitment(entry["commitment"], bytes.fromhex(body["salt"]), listed)
+    # Cut once, when put on record: the stored parts are the ones sent, as the manifest lists.
+    stored = _stored_parts(site, release_id)
+    assert stored == [canonical_json(json.loads(e.body)["release"]) for e in proxy.exchanges]
+    assert stored == cut_parts(row.content, row.manifest)
     # The receiver keeps each part as delivered and the release whole, checkable as a whole.
     parts_held = sorted((receiver.store / "parts" / release_id).glob("*.json"))
     assert [p.read_bytes() for p in parts_held] == [e.body for e in proxy.exchanges]
@@ -179,6 +185,17 @@ def test_a_part_that_fails_is_the_first_sent_again_and_nothing_applies_before(
     assert len(held) == 6
     (row,) = site.outbox()
     assert (row.status, row.attempts, row.parts_delivered) == ("delivered", 2, 3)
+
+
+def _stored_parts(site: Site, release_id: str) -> list[bytes]:
+    """Return the parts of a release as the broker stored them when it was put on record."""
+    with session_scope(make_session_factory(site.database.engine)) as session:
+        query = (
+            select(ReleasePart.content)
+            .where(ReleasePart.release_id == release_id)
+            .order_by(ReleasePart.part)
+        )
+        return list(session.scalars(query))
 
 
 def _post(site: Site, port: int, name: str, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -236,14 +253,13 @@ def test_a_part_not_in_its_manifest_is_refused_and_the_set_stays_incomplete(
         # sent again applies it.
         (row,) = site.outbox()
         whole = json.loads(site.body(row))
-        _, third = delivered_bodies(
-            row.content,
+        third = delivered_body(
+            _stored_parts(site, release_id)[2],
             row.salt,
             whole["receipt"],
             whole.get("receipt_uncosigned"),
             manifest=row.manifest,
-            start=3,
-        )[0]
+        )
         assert json.loads(third)["release"]["part"] == 3
         (other.store / "parts" / release_id / "3.json").write_bytes(third)
         status, reply = _post(site, other.port, f"{release_id}.3", third)
