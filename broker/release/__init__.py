@@ -22,7 +22,7 @@ from broker.release.listing import (
     releases_to,
 )
 from broker.release.models import Release, ReleasePart, ReleaseState
-from broker.release.repository import release_body
+from broker.release.repository import release_body, released_about
 from broker.release.service import Outcome, Queued, queue, release
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "recipient_key",
     "release",
     "release_body",
+    "released_about",
     "released_record",
     "releases_to",
 ]

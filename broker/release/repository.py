@@ -6,6 +6,9 @@ elsewhere is reported as not found, so that its existence does not show.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, defer
 
@@ -13,9 +16,9 @@ from broker.config import Settings
 from broker.disclosure.witnessing import receipt_now
 from broker.errors import InputError, NotFound, Problem
 from broker.release import _payload
-from broker.release.models import Release
+from broker.release.models import Release, ReleasePart
 
-__all__ = ["municipality_release", "municipality_releases", "release_body"]
+__all__ = ["municipality_release", "municipality_releases", "release_body", "released_about"]
 
 
 def _addressed_to(municipality: str) -> ColumnElement[bool]:
@@ -87,3 +90,33 @@ def release_body(session: Session, settings: Settings, release: Release) -> byte
         )
     cut = receipt_now(session.connection(), settings, release.log_seq)
     return _payload.body(release.content, release.salt, cut.text, cut.uncosigned, manifest=manifest)
+
+
+def released_about(session: Session, release: Release, key: str) -> dict[str, Any]:
+    """Return the content of ``release`` that would hold the dwelling known as ``key``.
+
+    The whole content for a release sent whole; for one sent in parts, only the part
+    whose key range (in its manifest) covers ``key``, read alone: an access request
+    about one dwelling does not parse a national release. Empty when no part covers it.
+    """
+    if release.manifest is None:
+        whole: dict[str, Any] = json.loads(release.content)
+        return whole
+    listed = json.loads(release.manifest)["parts"]
+    number = next(
+        (
+            int(item["part"])
+            for item in listed
+            if item["first_key"] is not None and item["first_key"] <= key <= item["last_key"]
+        ),
+        None,
+    )
+    if number is None:
+        return {}
+    data = session.scalar(
+        select(ReleasePart.content).where(
+            ReleasePart.release_id == release.id, ReleasePart.part == number
+        )
+    )
+    part: dict[str, Any] = json.loads(data) if data is not None else {}
+    return part

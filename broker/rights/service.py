@@ -12,14 +12,13 @@ The log's public key comes with it, so anyone can check the receipts offline.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from audit import content_seqs
 from broker.disclosure import (
@@ -34,7 +33,7 @@ from broker.disclosure import (
 from broker.keys import KeyRing
 from broker.policy import Policy
 from broker.policy.models import PolicyVersion
-from broker.release import Release, recipient_key
+from broker.release import Release, recipient_key, released_about
 from broker.renovation import Department, Dwelling
 from schemas import format_address
 
@@ -172,6 +171,7 @@ def _retention(
 
 
 def _disclosed(  # noqa: PLR0913 - one entry, and what is looked up about it
+    session: Session,
     disclosure: Disclosure,
     release: Release | None,
     *,
@@ -185,9 +185,9 @@ def _disclosed(  # noqa: PLR0913 - one entry, and what is looked up about it
     entry = disclosure.entry
     seq = int(entry["seq"])
     values, withdrawn = None, False
-    if release is not None and release.log_seq in held and release.content:
+    if release is not None and release.log_seq in held:
         key = recipient_key(ring.reference_key, release.recipient, ref)
-        values, withdrawn = _released_values(json.loads(release.content), key)
+        values, withdrawn = _released_values(released_about(session, release, key), key)
     carried = release is not None and release.log_seq == seq
     policy_hash = entry.get("policy_hash")
     return Disclosed(
@@ -238,7 +238,12 @@ def access_request(  # noqa: PLR0913 - who asks about which dwelling, and what i
         return AccessAnswer(ref, review.reference, None, (), pem, shown=False)
     ids = {str(d.entry["release_id"]) for d in review.disclosures if d.entry.get("release_id")}
     releases = (
-        {row.id: row for row in session.scalars(select(Release).where(Release.id.in_(ids)))}
+        {
+            row.id: row
+            for row in session.scalars(
+                select(Release).where(Release.id.in_(ids)).options(defer(Release.content))
+            )
+        }
         if ids
         else {}
     )
@@ -248,6 +253,7 @@ def access_request(  # noqa: PLR0913 - who asks about which dwelling, and what i
     retention = _retention(session, policies, hashes)
     found = tuple(
         _disclosed(
+            session,
             d,
             releases.get(str(d.entry.get("release_id"))),
             ref=ref,

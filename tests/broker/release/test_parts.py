@@ -21,12 +21,15 @@ from factories import dwelling_rows
 from peers import POLICY, RECIPIENT, ReceiverProcess, Site, post_exactly, released_id
 from publishing import deliver_published
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from audit import canonical_json, verify_commitment
 from broker.config import RecipientSettings, Settings
 from broker.db import make_session_factory, session_scope
 from broker.delivery import content_digest, sign_request
 from broker.delivery.service import key_id
+from broker.disclosure import Reader
+from broker.disclosure.publishing import integrate_pending
 from broker.keys import KeyRing, load_keys
 from broker.release import (
     PartError,
@@ -35,9 +38,13 @@ from broker.release import (
     check_part,
     cut_parts,
     delivered_body,
+    recipient_key,
     release,
+    released_about,
 )
 from broker.release._parts import manifest, split
+from broker.renovation import Dwelling
+from broker.rights import access_request
 from tests.broker.release.test_release import PHASES as RELEASE_PHASES
 from tests.broker.release.test_release import RUN, upload, weekly
 from tests.broker.release.test_release import ring as ring  # noqa: PLC0414 - the fixture
@@ -187,15 +194,19 @@ def test_a_part_that_fails_is_the_first_sent_again_and_nothing_applies_before(
     assert (row.status, row.attempts, row.parts_delivered) == ("delivered", 2, 3)
 
 
+def _parts_of(session: Session, release_id: str) -> list[bytes]:
+    query = (
+        select(ReleasePart.content)
+        .where(ReleasePart.release_id == release_id)
+        .order_by(ReleasePart.part)
+    )
+    return list(session.scalars(query))
+
+
 def _stored_parts(site: Site, release_id: str) -> list[bytes]:
     """Return the parts of a release as the broker stored them when it was put on record."""
     with session_scope(make_session_factory(site.database.engine)) as session:
-        query = (
-            select(ReleasePart.content)
-            .where(ReleasePart.release_id == release_id)
-            .order_by(ReleasePart.part)
-        )
-        return list(session.scalars(query))
+        return _parts_of(session, release_id)
 
 
 def _post(site: Site, port: int, name: str, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -304,3 +315,33 @@ def test_a_release_in_parts_is_dropped_as_numbered_signed_files(
         for n in (1, 2)
     ]
     assert counts == [4, 2]
+
+
+def test_an_access_request_reads_the_one_part_that_holds_the_dwelling(
+    database: Database, tmp_path: Path, ring: KeyRing
+) -> None:
+    """Art. 15 about each dwelling of a release in three parts: its values, from its part."""
+    upload(database, tmp_path, dwelling_rows(6, phases=RELEASE_PHASES))
+    factory = make_session_factory(database.engine)
+    with session_scope(factory) as session:
+        made = release(session, ring, weekly(), run_at=RUN, now=RUN, part_dwellings=2).release
+        assert made is not None
+        assert made.parts == 3
+        parts = [json.loads(data) for data in _parts_of(session, made.id)]
+        refs = list(session.scalars(select(Dwelling.ref)))
+    assert len(refs) == 6
+    integrate_pending(database.engine, ring)
+    operator = Reader("cli")
+    for ref in refs:
+        key = recipient_key(ring.reference_key, RECIPIENT, ref)
+        (holding,) = [p for p in parts if key in {r["key"] for r in p["dwellings"]}]
+        with session_scope(factory) as session:
+            about = released_about(session, made, key)
+            answer = access_request(session, ring, operator, ref, policies=[weekly()], at=RUN)
+        assert about == holding  # the one part, not the whole release
+        (disclosed,) = [d for d in answer.disclosures if d.event == "release"]
+        record = next(r for r in holding["dwellings"] if r["key"] == key)
+        assert disclosed.values == {k: v for k, v in record.items() if k != "key"}
+        assert disclosed.withdrawn is False
+    with session_scope(factory) as session:
+        assert released_about(session, made, "0" * 32) == {}  # no part covers that key
