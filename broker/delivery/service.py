@@ -28,7 +28,7 @@ import httpx
 import structlog
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, defer, sessionmaker
 
 from audit import Draft, EntryValue, read_head, write_atomic
@@ -252,9 +252,16 @@ def _drop(recipient: RecipientSettings, name: str, body: bytes, ring: KeyRing) -
 def _took_part(factory: sessionmaker[Session], release_id: str, number: int) -> None:
     """Remember that the recipient took part ``number``: a retry goes on from the next."""
     with session_scope(factory) as session:
-        stored = session.get(Release, release_id, with_for_update=True)
-        if stored is not None and stored.status == "pending":
-            stored.parts_delivered = max(stored.parts_delivered, number)
+        # One UPDATE: the row's content (a national release's hundreds of MB) is not read.
+        session.execute(
+            update(Release)
+            .where(
+                Release.id == release_id,
+                Release.status == "pending",
+                Release.parts_delivered < number,
+            )
+            .values(parts_delivered=number)
+        )
 
 
 def _send(  # noqa: PLR0913 - what one attempt needs, all named
@@ -491,7 +498,9 @@ def deliver_due(  # noqa: PLR0913 - the round's parts, the witnesses' clients by
         # 3. Record the outcome (the receipt as delivered), and the entry for a delivery or a
         #    final failure.
         with session_scope(factory) as session:
-            stored = session.get(Release, release.id, with_for_update=True)
+            stored = session.get(
+                Release, release.id, with_for_update=True, options=[defer(Release.content)]
+            )
             if stored is None or stored.status != "pending":
                 continue  # another worker settled it meanwhile
             stored.attempts += 1
@@ -539,7 +548,7 @@ def retry_failed(session: Session, release_id: str, *, now: dt.datetime) -> Rele
         InputError: the release has not failed, or a later release of its policy to its
             recipient was delivered (this one would arrive out of order).
     """
-    found = session.get(Release, release_id, with_for_update=True)
+    found = session.get(Release, release_id, with_for_update=True, options=[defer(Release.content)])
     if found is None:
         raise NotFound("no release with that id")
     if found.status != "failed":
