@@ -249,18 +249,19 @@ def _drop(recipient: RecipientSettings, name: str, body: bytes, ring: KeyRing) -
     return _Sent()
 
 
-def _took_part(factory: sessionmaker[Session], release_id: str, number: int) -> None:
-    """Remember that the recipient took part ``number``: a retry goes on from the next."""
+def _took_part(
+    factory: sessionmaker[Session], release_id: str, number: int, *, now: dt.datetime
+) -> None:
+    """Remember that the recipient took part ``number``: a retry goes on from the next.
+
+    On the part's row: the release's row, with its whole content, is neither read nor
+    rewritten.
+    """
     with session_scope(factory) as session:
-        # One UPDATE: the row's content (a national release's hundreds of MB) is not read.
         session.execute(
-            update(Release)
-            .where(
-                Release.id == release_id,
-                Release.status == "pending",
-                Release.parts_delivered < number,
-            )
-            .values(parts_delivered=number)
+            update(ReleasePart)
+            .where(ReleasePart.release_id == release_id, ReleasePart.part == number)
+            .values(taken_at=now)
         )
 
 
@@ -294,7 +295,7 @@ def _send(  # noqa: PLR0913 - what one attempt needs, all named
                     return _Sent(problem, sent.permanent, sent.retry_after)
                 return sent
             if in_parts and number < release.parts:
-                _took_part(factory, release.id, number)
+                _took_part(factory, release.id, number, now=clock())
                 log.info("delivery.part", release_id=release.id, part=number, parts=release.parts)
     except PartError as error:
         return _Sent(str(error)[:150], permanent=True)
@@ -319,7 +320,13 @@ def _bodies(
             raise PartError(f"release {release.id}: its content is not stored")
         yield 1, delivered_body(content, release.salt, receipt.text, receipt.uncosigned)
         return
-    for number in range(release.parts_delivered + 1, release.parts + 1):
+    with session_scope(factory) as session:
+        taken = session.scalar(
+            select(func.max(ReleasePart.part)).where(
+                ReleasePart.release_id == release.id, ReleasePart.taken_at.is_not(None)
+            )
+        )
+    for number in range((taken or 0) + 1, release.parts + 1):
         with session_scope(factory) as session:
             part = session.scalar(
                 select(ReleasePart.content).where(

@@ -41,7 +41,8 @@ class Release(Base):
     parts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     """How many parts the release is sent in (``broker.release._parts``); 1: one body."""
     parts_delivered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    """How many of its parts the recipient has taken: a retry goes on from the next."""
+    """How many of its parts the recipient took, once it is delivered (each part's own
+    ``taken_at`` says so while it is under way)."""
     manifest: Mapped[bytes | None] = mapped_column(LargeBinary)
     """In parts: the manifest's RFC 8785 bytes, what the entry's commitment is over then."""
     receipt: Mapped[str | None] = mapped_column(Text)
@@ -66,6 +67,11 @@ class ReleasePart(Base):
     release_id: Mapped[str] = mapped_column(String(40), ForeignKey("releases.id"), primary_key=True)
     part: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    taken_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    """When the recipient took this part; a retry goes on from the first not taken.
+
+    Here, not on the release's row: on SQLite an update rewrites the whole row, and a
+    release's row holds its whole content."""
 
 
 class ReleaseState(Base):

@@ -77,7 +77,7 @@ def test_the_quick_start_quotes_the_schema_head() -> None:
     """The README's quick start shows the /readyz answer of a database at the newest migration."""
     readme = (POLICIES.parent / "README.md").read_text(encoding="utf-8")
     quoted = re.findall(r'"schema":"(\d{4})"', readme)
-    assert quoted == [HEAD] == ["0022"]
+    assert quoted == [HEAD] == ["0023"]
 
 
 @pytest.mark.anyio

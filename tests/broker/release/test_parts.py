@@ -179,7 +179,8 @@ def test_a_part_that_fails_is_the_first_sent_again_and_nothing_applies_before(
             pushed.stderr
         )
         (row,) = site.outbox()
-        assert (row.status, row.parts_delivered) == ("pending", 1)
+        assert (row.status, row.parts_delivered) == ("pending", 0)
+        assert _taken(site, release_id) == [True, False, False]  # part 1 is the receiver's
         assert receiver.current(POLICY) is None  # one part of three: nothing is applied
         assert receiver.releases() == []
         time.sleep(0.1)  # BROKER_DELIVERY_BACKOFF is 0.05 s (+-25 %)
@@ -201,6 +202,17 @@ def _parts_of(session: Session, release_id: str) -> list[bytes]:
         .order_by(ReleasePart.part)
     )
     return list(session.scalars(query))
+
+
+def _taken(site: Site, release_id: str) -> list[bool]:
+    """Return, part by part, whether the broker has it on record that the recipient took it."""
+    with session_scope(make_session_factory(site.database.engine)) as session:
+        query = (
+            select(ReleasePart.taken_at)
+            .where(ReleasePart.release_id == release_id)
+            .order_by(ReleasePart.part)
+        )
+        return [taken is not None for taken in session.scalars(query)]
 
 
 def _stored_parts(site: Site, release_id: str) -> list[bytes]:
