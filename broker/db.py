@@ -86,6 +86,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={_PATIENT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Deleted content (a purge) is overwritten, not left in free pages, whatever the
+        # build's default.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -24,6 +24,7 @@ from broker.disclosure import (
 from broker.errors import InputError, LogVerificationError, NotFound
 from broker.keys import KeyRing, load_keys
 from broker.policy import duration_days, load_policies
+from broker.release import forget_purged
 from broker.renovation.service import find_dwelling
 
 if TYPE_CHECKING:
@@ -348,6 +349,8 @@ def audit_purge(ctx: click.Context, before: dt.datetime | None) -> None:
     }
     with open_session(settings) as session:
         purged = purge(session, ring, at=now(), before=_date(before), retention_days=retention)
+        # The outbox's copies of those releases go in the same transaction.
+        forget_purged(session)
     click.echo(f"purged {purged} stored contents; the entries and their commitments remain")
     publish_log(settings)
 

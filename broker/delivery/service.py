@@ -41,7 +41,7 @@ from broker.disclosure import record, rfc3339
 from broker.disclosure.witnessing import CutReceipt, ReceiptCutter, WitnessClients
 from broker.errors import AuditError, ConfigError, DeliveryError, InputError, NotFound, Problem
 from broker.keys import KeyRing
-from broker.release import PartError, Release, ReleasePart, delivered_body
+from broker.release import PartError, Release, ReleasePart, delivered_body, is_purged
 
 __all__ = [
     "Arrival",
@@ -316,8 +316,8 @@ def _bodies(
     if release.manifest is None:
         with session_scope(factory) as session:
             content = session.scalar(select(Release.content).where(Release.id == release.id))
-        if content is None:
-            raise PartError(f"release {release.id}: its content is not stored")
+        if not content:
+            raise PartError(f"release {release.id}: its content is not stored (purged)")
         yield 1, delivered_body(content, release.salt, receipt.text, receipt.uncosigned)
         return
     with session_scope(factory) as session:
@@ -561,6 +561,9 @@ def retry_failed(session: Session, release_id: str, *, now: dt.datetime) -> Rele
     if found.status != "failed":
         rule = f"must be a release that failed for good; this one is {found.status}"
         raise InputError("not a failed release", (Problem(rule, column="release"),))
+    if is_purged(found):
+        rule = "its content was deleted at the end of its retention: it cannot be sent"
+        raise InputError("purged", (Problem(rule, column="release"),))
     later = session.scalar(
         select(Release.id).where(
             Release.recipient == found.recipient,

@@ -23,6 +23,7 @@ from broker.release.listing import (
 )
 from broker.release.models import Release, ReleasePart, ReleaseState
 from broker.release.repository import release_body, released_about
+from broker.release.retention import forget_purged, is_purged
 from broker.release.service import Outcome, Queued, queue, release
 
 __all__ = [
@@ -48,6 +49,8 @@ __all__ = [
     "content_header",
     "cut_parts",
     "delivered_body",
+    "forget_purged",
+    "is_purged",
     "list_page",
     "listing",
     "newest_releases",

@@ -78,7 +78,10 @@ def release_body(session: Session, settings: Settings, release: Release) -> byte
 
     Raises:
         AuditError: no checkpoint covers the release's entry.
+        NotFound: the release's content was deleted at the end of its retention.
     """
+    if not release.content:
+        raise NotFound("this release's content was deleted at the end of its retention")
     manifest = release.manifest
     if release.receipt is not None:
         return _payload.body(
