@@ -137,7 +137,10 @@ def parse(data: bytes | str) -> tuple[Any, bool]:
         except _orjson.JSONDecodeError:
             pass  # NaN, a long integer, a lone surrogate or not JSON: json decides below
         else:
-            return value, _within_bmp(data) and _safe_numbers(value)
+            if _within_bmp(data) and _safe_numbers(value):
+                return value, True
+            # Not plain: parsed again as json parses it (orjson reads an integer beyond
+            # 64 bits as a float; json keeps it an integer, which has no canonical form).
     try:
         text = data.decode("utf-8", "surrogatepass") if isinstance(data, bytes) else data
         value = _DECODER.decode(text)
