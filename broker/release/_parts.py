@@ -141,8 +141,10 @@ def assemble(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def cut_parts(content: bytes, listed: bytes) -> list[bytes]:
     """Return the RFC 8785 bytes of each part of ``content``, as its manifest ``listed`` says.
 
-    The parts are cut again, at delivery, from the release's stored content, with the
-    part size the manifest states; each must be the part whose hash it lists.
+    The check of a release given whole with its manifest (the API's body of it): the
+    content is cut again with the part size the manifest states, and each part must be
+    the one whose hash it lists. Delivery does not cut again: it sends the parts stored
+    when the release was put on record.
 
     Raises:
         PartError: the content does not cut into the parts the manifest lists.
